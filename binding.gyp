@@ -1,0 +1,17 @@
+{
+  "targets": [
+    {
+      "target_name": "cnm_native",
+      "sources": ["src/native/addon.c", "src/native/netns.c", "src/native/sockets.c"],
+      "cflags": ["-Wall", "-Wextra", "-O2", "-std=gnu11"],
+      "defines": ["NAPI_VERSION=8", "_GNU_SOURCE"]
+    },
+    {
+      "target_name": "cnm-exec",
+      "type": "executable",
+      "sources": ["src/native/exec/cnm_exec.c"],
+      "cflags": ["-Wall", "-Wextra", "-O2", "-std=gnu11"],
+      "defines": ["_GNU_SOURCE"]
+    }
+  ]
+}

@@ -1,0 +1,63 @@
+/* cnm-exec: runs a host program inside a sandbox.
+ *
+ *   cnm-exec --net NSPATH [--hostname NAME] [--bind SRC:DST]... -- CMD [ARG...]
+ *
+ * Joins the sandbox's network namespace, and when files or a hostname are given, a private
+ * mount (and UTS) namespace of its own, so the program sees the sandbox's /etc/resolv.conf,
+ * /etc/hosts and hostname while the host keeps its own. Then it execs CMD. */
+#include <errno.h>
+#include <fcntl.h>
+#include <sched.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/mount.h>
+#include <unistd.h>
+
+#define MAX_BINDS 8
+
+static void die(const char *what, const char *detail) {
+  fprintf(stderr, "cnm-exec: %s %s: %s\n", what, detail ? detail : "", strerror(errno));
+  exit(126);
+}
+
+static void usage(void) {
+  fprintf(stderr, "usage: cnm-exec --net NSPATH [--hostname NAME] [--bind SRC:DST]... -- CMD [ARG...]\n");
+  exit(125);
+}
+
+int main(int argc, char **argv) {
+  const char *net = NULL, *hostname = NULL;
+  char *binds[MAX_BINDS];
+  int nbinds = 0, i = 1;
+  for (; i < argc; i++) {
+    if (strcmp(argv[i], "--") == 0) { i++; break; }
+    if (i + 1 >= argc) usage();
+    if (strcmp(argv[i], "--net") == 0) net = argv[++i];
+    else if (strcmp(argv[i], "--hostname") == 0) hostname = argv[++i];
+    else if (strcmp(argv[i], "--bind") == 0 && nbinds < MAX_BINDS) binds[nbinds++] = argv[++i];
+    else usage();
+  }
+  if (!net || i >= argc) usage();
+
+  int fd = open(net, O_RDONLY | O_CLOEXEC);
+  if (fd < 0) die("open", net);
+  if (setns(fd, CLONE_NEWNET) != 0) die("setns", net);
+  close(fd);
+
+  if (nbinds > 0 || hostname) {
+    if (unshare(CLONE_NEWNS | (hostname ? CLONE_NEWUTS : 0)) != 0) die("unshare", "mount/uts");
+    /* Nothing mounted here may leak back to the host. */
+    if (mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) != 0) die("mount", "make / private");
+    for (int b = 0; b < nbinds; b++) {
+      char *sep = strchr(binds[b], ':');
+      if (!sep) usage();
+      *sep = '\0';
+      if (mount(binds[b], sep + 1, NULL, MS_BIND, NULL) != 0) die("bind mount onto", sep + 1);
+    }
+    if (hostname && sethostname(hostname, strlen(hostname)) != 0) die("sethostname", hostname);
+  }
+  execvp(argv[i], &argv[i]);
+  fprintf(stderr, "cnm-exec: exec %s: %s\n", argv[i], strerror(errno));
+  return errno == ENOENT ? 127 : 126;
+}
