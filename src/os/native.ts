@@ -1,0 +1,53 @@
+/**
+ * Typed face of cnm's native addon (src/native/*.c). Everything here is synchronous and
+ * touches only the calling thread's network namespace, which it always restores.
+ */
+import path from 'node:path';
+
+interface NativeAddon {
+  runInNetns<T>(nsPath: string, fn: () => T): T;
+  createNetns(nsPath: string): void;
+  deleteNetns(nsPath: string): void;
+  isNetnsMount(nsPath: string): boolean;
+  bindSocket(kind: 'udp' | 'tcp', address: string, port: number, backlog?: number): number;
+  closeFd(fd: number): void;
+}
+
+// dist/src/os/native.js → <repo>/build/Release/cnm_native.node
+const addon = require(path.join(__dirname, '..', '..', '..', 'build', 'Release', 'cnm_native.node')) as NativeAddon;
+
+/** The cnm-exec helper built next to the addon (src/native/exec/cnm_exec.c). */
+export const CNM_EXEC_PATH = path.join(__dirname, '..', '..', '..', 'build', 'Release', 'cnm-exec');
+
+/** Runs fn synchronously with this thread inside the namespace at nsPath. fn must not await. */
+export function runInNetns<T>(nsPath: string, fn: () => T): T {
+  return addon.runInNetns(nsPath, fn);
+}
+
+/** Creates a network namespace (loopback up) kept alive by a bind mount at nsPath. */
+export function createNetns(nsPath: string): void {
+  addon.createNetns(nsPath);
+}
+
+/** Unmounts and removes a namespace file; a missing one is fine. */
+export function deleteNetns(nsPath: string): void {
+  addon.deleteNetns(nsPath);
+}
+
+/** True when nsPath is a live namespace mount. */
+export function isNetnsMount(nsPath: string): boolean {
+  return addon.isNetnsMount(nsPath);
+}
+
+/**
+ * Opens a socket bound to address:port inside the namespace at nsPath (listening, for TCP) and
+ * returns its fd, for dgram `bind({fd})` or net `listen({fd})`.
+ */
+export function openSocketInNetns(nsPath: string, kind: 'udp' | 'tcp', address: string, port: number): number {
+  return addon.runInNetns(nsPath, () => addon.bindSocket(kind, address, port));
+}
+
+/** Closes an fd that was never handed to Node. */
+export function closeFd(fd: number): void {
+  addon.closeFd(fd);
+}
