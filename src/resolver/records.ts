@@ -1,0 +1,213 @@
+/**
+ * Record tables: an immutable snapshot of every name the resolver owns, derived from DnsState by
+ * pure functions. A new snapshot reuses everything that did not change (endpoints with the same
+ * facts keep their compiled records, networks without changes keep their tables), so a connect
+ * costs work proportional to what it touches, not to the number of sandboxes.
+ */
+import { addressRecord, ptrRecord } from './answers';
+import { addressBytes, nameKey, reverseName, wireName } from './names';
+import type { DnsEndpoint, DnsNetwork, DnsSandbox, DnsState } from './state';
+
+/** One endpoint on one network, with its answers compiled (owner = the question). */
+export interface CompiledEndpoint {
+  readonly sandboxId: string;
+  readonly fingerprint: string;
+  /** Keys of every name and every `name.network`. */
+  readonly nameKeys: readonly string[];
+  /** Keys of the reverse names of its addresses. */
+  readonly reverseKeys: readonly string[];
+  readonly a: Buffer | null;
+  readonly aaaa: Buffer | null;
+  readonly ptr: Buffer | null;
+}
+
+/** A name held by several endpoints of one network (a shared alias): every address answers. */
+export interface SharedRecords {
+  readonly holders: readonly CompiledEndpoint[];
+  readonly a: Buffer | null;
+  readonly aaaa: Buffer | null;
+  readonly ptr: Buffer | null;
+}
+
+/** What a key resolves to within one network. Most names have one holder: the endpoint itself. */
+export type Records = CompiledEndpoint | SharedRecords;
+
+export interface NetworkTable {
+  readonly id: string;
+  readonly name: string;
+  readonly internal: boolean;
+  readonly ttl: number;
+  readonly names: ReadonlyMap<string, Records>;
+  readonly reverse: ReadonlyMap<string, Records>;
+  readonly endpoints: ReadonlyMap<string, CompiledEndpoint>;
+}
+
+/** What one sandbox sees. Sandboxes with the same networks and options share one view. */
+export interface View {
+  /** In the sandbox's connect order. */
+  readonly tables: readonly NetworkTable[];
+  /** False when every network is internal: nothing is forwarded. */
+  readonly forwards: boolean;
+  /** The user set ndots > 0: unknown single-label A/AAAA names are answered locally, empty. */
+  readonly ndotsSet: boolean;
+}
+
+export interface Snapshot {
+  readonly ttl: number;
+  readonly tables: ReadonlyMap<string, NetworkTable>;
+  readonly views: ReadonlyMap<string, View>;
+  readonly sandboxes: ReadonlyMap<string, DnsSandbox>;
+}
+
+export const emptySnapshot = (ttl: number): Snapshot => ({ ttl, tables: new Map(), views: new Map(), sandboxes: new Map() });
+
+/** Derives the next snapshot; `problems` lists inputs that were skipped (for the log). */
+export function buildSnapshot(prev: Snapshot, state: DnsState, ttl: number): { snapshot: Snapshot; problems: string[] } {
+  const problems: string[] = [];
+  const tables = new Map<string, NetworkTable>();
+  for (const network of state.networks) {
+    if (tables.has(network.id)) {
+      problems.push(`network ${network.id} is listed twice; the first one is used`);
+      continue;
+    }
+    tables.set(network.id, buildTable(prev.tables.get(network.id), network, ttl, problems));
+  }
+
+  const sandboxes = new Map<string, DnsSandbox>();
+  const views = new Map<string, View>();
+  const shared = new Map<string, View>();
+  for (const sandbox of state.sandboxes) {
+    if (sandboxes.has(sandbox.id)) {
+      problems.push(`sandbox ${sandbox.id} is listed twice; the first one is used`);
+      continue;
+    }
+    sandboxes.set(sandbox.id, sandbox);
+    const ndotsSet = (sandbox.ndots ?? 0) > 0;
+    const viewKey = `${ndotsSet}\0${sandbox.networkIds.join('\0')}`;
+    let view = shared.get(viewKey);
+    if (view === undefined) {
+      const seen: NetworkTable[] = [];
+      for (const id of sandbox.networkIds) {
+        const table = tables.get(id);
+        if (table === undefined) problems.push(`sandbox ${sandbox.id} is on unknown network ${id}`);
+        else if (!seen.includes(table)) seen.push(table);
+      }
+      view = { tables: seen, forwards: seen.some((t) => !t.internal), ndotsSet };
+      shared.set(viewKey, view);
+    }
+    views.set(sandbox.id, view);
+  }
+  return { snapshot: { ttl, tables, views, sandboxes }, problems };
+}
+
+function fingerprintOf(endpoint: DnsEndpoint): string {
+  return JSON.stringify([endpoint.names, endpoint.ipv4 ?? null, endpoint.ipv6 ?? null]);
+}
+
+export function compileEndpoint(endpoint: DnsEndpoint, network: string, ttl: number, problems: string[]): CompiledEndpoint {
+  const nameKeys = new Set<string>();
+  for (const name of endpoint.names) {
+    const plain = nameKey(name);
+    const qualified = nameKey(`${name}.${network}`);
+    if (plain === null || qualified === null) {
+      problems.push(`sandbox ${endpoint.sandboxId}: ${JSON.stringify(name)} is not a valid DNS name on ${network}`);
+      continue;
+    }
+    nameKeys.add(plain).add(qualified);
+  }
+  const v4 = endpoint.ipv4 === undefined ? null : addressBytes(endpoint.ipv4, 4);
+  const v6 = endpoint.ipv6 === undefined ? null : addressBytes(endpoint.ipv6, 6);
+  if (endpoint.ipv4 !== undefined && v4 === null) problems.push(`sandbox ${endpoint.sandboxId}: bad IPv4 ${endpoint.ipv4}`);
+  if (endpoint.ipv6 !== undefined && v6 === null) problems.push(`sandbox ${endpoint.sandboxId}: bad IPv6 ${endpoint.ipv6}`);
+  const first = endpoint.names.length > 0 ? wireName(`${endpoint.names[0]}.${network}`) : null;
+  const reverseKeys = first === null ? [] : [v4, v6].flatMap((bytes) => (bytes === null ? [] : [nameKey(reverseName(bytes))!]));
+  return {
+    sandboxId: endpoint.sandboxId,
+    fingerprint: fingerprintOf(endpoint),
+    nameKeys: [...nameKeys],
+    reverseKeys,
+    a: v4 === null ? null : addressRecord(v4, ttl),
+    aaaa: v6 === null ? null : addressRecord(v6, ttl),
+    ptr: first === null ? null : ptrRecord(first, ttl),
+  };
+}
+
+/** The table of one network, reusing prev's unchanged endpoints and entries. */
+export function buildTable(prev: NetworkTable | undefined, network: DnsNetwork, ttl: number, problems: string[]): NetworkTable {
+  const base = prev !== undefined && prev.name === network.name && prev.ttl === ttl ? prev : undefined;
+  const endpoints = new Map<string, CompiledEndpoint>();
+  const added: CompiledEndpoint[] = [];
+  for (const endpoint of network.endpoints) {
+    if (endpoints.has(endpoint.sandboxId)) {
+      problems.push(`sandbox ${endpoint.sandboxId} has two endpoints on ${network.name}; the first one is used`);
+      continue;
+    }
+    const before = base?.endpoints.get(endpoint.sandboxId);
+    if (before !== undefined && before.fingerprint === fingerprintOf(endpoint)) {
+      endpoints.set(endpoint.sandboxId, before);
+    } else {
+      const compiled = compileEndpoint(endpoint, network.name, ttl, problems);
+      endpoints.set(endpoint.sandboxId, compiled);
+      added.push(compiled);
+    }
+  }
+  const removed: CompiledEndpoint[] = [];
+  if (base !== undefined) {
+    for (const old of base.endpoints.values()) if (endpoints.get(old.sandboxId) !== old) removed.push(old);
+    if (added.length === 0 && removed.length === 0) {
+      return base.internal === network.internal ? base : { ...base, internal: network.internal };
+    }
+  }
+  const names = new Map(base?.names);
+  const reverse = new Map(base?.reverse);
+  applyChanges(names, endpoints, removed, added, (e) => e.nameKeys);
+  applyChanges(reverse, endpoints, removed, added, (e) => e.reverseKeys);
+  return { id: network.id, name: network.name, internal: network.internal, ttl, names, reverse, endpoints };
+}
+
+/** Recomputes only the keys that removed or added endpoints hold. */
+function applyChanges(
+  table: Map<string, Records>,
+  current: ReadonlyMap<string, CompiledEndpoint>,
+  removed: readonly CompiledEndpoint[],
+  added: readonly CompiledEndpoint[],
+  keysOf: (e: CompiledEndpoint) => readonly string[],
+): void {
+  const affected = new Set<string>();
+  for (const endpoint of removed) for (const key of keysOf(endpoint)) affected.add(key);
+  const addedByKey = new Map<string, CompiledEndpoint[]>();
+  for (const endpoint of added) {
+    for (const key of keysOf(endpoint)) {
+      affected.add(key);
+      const list = addedByKey.get(key);
+      if (list === undefined) addedByKey.set(key, [endpoint]);
+      else list.push(endpoint);
+    }
+  }
+  for (const key of affected) {
+    const existing = table.get(key);
+    const holders = existing === undefined ? [] : holdersOf(existing).filter((h) => current.get(h.sandboxId) === h);
+    holders.push(...(addedByKey.get(key) ?? []));
+    const records = combine(holders);
+    if (records === undefined) table.delete(key);
+    else table.set(key, records);
+  }
+}
+
+export function holdersOf(records: Records): readonly CompiledEndpoint[] {
+  return 'holders' in records ? records.holders : [records];
+}
+
+function combine(holders: CompiledEndpoint[]): Records | undefined {
+  if (holders.length <= 1) return holders[0];
+  const concat = (parts: (Buffer | null)[]): Buffer | null => {
+    const present = parts.filter((p): p is Buffer => p !== null);
+    return present.length === 0 ? null : Buffer.concat(present);
+  };
+  return {
+    holders,
+    a: concat(holders.map((h) => h.a)),
+    aaaa: concat(holders.map((h) => h.aaaa)),
+    ptr: holders[0]!.ptr,
+  };
+}
