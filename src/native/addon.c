@@ -1,5 +1,5 @@
-/* cnm's one native addon: the few things Node cannot do itself, all about network
- * namespaces (create/enter/delete them, open sockets inside them). */
+/* cnm's one native addon: the few things Node cannot do itself: network
+ * namespaces (create/enter/delete them, open sockets inside them) and in-process nftables. */
 #include "common.h"
 
 #include <errno.h>
@@ -72,6 +72,7 @@ int cnm_arg_int(napi_env env, napi_value value, int *out, const char *what) {
 static napi_value init(napi_env env, napi_value exports) {
   cnm_netns_init(env, exports);
   cnm_sockets_init(env, exports);
+  cnm_nftables_init(env, exports);
   return exports;
 }
 

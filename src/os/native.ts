@@ -11,6 +11,19 @@ interface NativeAddon {
   isNetnsMount(nsPath: string): boolean;
   bindSocket(kind: 'udp' | 'tcp', address: string, port: number, backlog?: number): number;
   closeFd(fd: number): void;
+  nftOpen(nsPath: string | null): NftContext;
+  nftRun(context: NftContext, commands: string, json: boolean): Promise<NftRunResult>;
+  nftClose(context: NftContext): void;
+}
+
+/** An in-process libnftables context (src/native/nftables.c), bound to one network namespace. */
+export type NftContext = { readonly __brand: 'NftContext' };
+
+/** What one libnftables run printed: `ok` is false when nft rejected the batch (nothing applied). */
+export interface NftRunResult {
+  ok: boolean;
+  output: string;
+  error: string;
 }
 
 // dist/src/os/native.js → <repo>/build/Release/cnm_native.node
@@ -50,4 +63,25 @@ export function openSocketInNetns(nsPath: string, kind: 'udp' | 'tcp', address: 
 /** Closes an fd that was never handed to Node. */
 export function closeFd(fd: number): void {
   addon.closeFd(fd);
+}
+
+/**
+ * Opens a libnftables context whose runs all happen inside the namespace at nsPath (null: the
+ * daemon's own). Close it with nftClose.
+ */
+export function nftOpen(nsPath: string | null): NftContext {
+  return addon.nftOpen(nsPath);
+}
+
+/**
+ * Runs nft command text as one atomic batch on the thread pool. One run at a time per context:
+ * a second call before the first settles throws.
+ */
+export function nftRun(context: NftContext, commands: string, json: boolean): Promise<NftRunResult> {
+  return addon.nftRun(context, commands, json);
+}
+
+/** Frees a context (after its running batch, if any). Later runs throw. */
+export function nftClose(context: NftContext): void {
+  addon.nftClose(context);
 }
