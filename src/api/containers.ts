@@ -1,0 +1,188 @@
+/**
+ * /containers: sandboxes shown where Docker clients look for containers, plus cnm's own
+ * /cnm/sandboxes paths the CLI uses to run programs inside them.
+ */
+import type { Controller } from '../controller/controller';
+import type { EndpointRequest } from '../controller/endpoints';
+import type { PublishedPortRequest, SandboxRecord } from '../controller/model';
+import { sandboxPaths } from '../controller/sandbox-files';
+import { CnmError, invalid } from '../errors';
+import type { ProcessRuntime } from '../runtime/processes';
+import { labelMatch, parseFilters, regexMatch } from './filters';
+import type { Router } from './http';
+import { empty, json } from './http';
+import { presentContainer, presentSummary } from './present';
+import { object, optBool, optString, optStringArray, optStringMap, queryBool } from './validate';
+
+function parsePortBindings(raw: unknown): PublishedPortRequest[] {
+  const bindings = object(raw, 'HostConfig.PortBindings', true);
+  const out: PublishedPortRequest[] = [];
+  for (const [key, list] of Object.entries(bindings)) {
+    const m = /^(\d+)(?:\/(tcp|udp|sctp))?$/.exec(key);
+    if (!m) throw invalid(`invalid port specification: "${key}"`);
+    const proto = (m[2] ?? 'tcp') as 'tcp' | 'udp' | 'sctp';
+    if (proto === 'sctp') throw invalid('sctp port mappings are not supported by cnm: use tcp or udp');
+    const containerPort = Number(m[1]);
+    if (containerPort < 1 || containerPort > 65535) throw invalid(`invalid port specification: "${key}"`);
+    for (const [i, b] of (Array.isArray(list) ? list : [null]).entries()) {
+      const o = object(b, `HostConfig.PortBindings["${key}"][${i}]`, true);
+      const hostIp = optString(o, 'HostIp', 'PortBinding') || '0.0.0.0';
+      const hostPortText = optString(o, 'HostPort', 'PortBinding') ?? '';
+      const hostPort = hostPortText === '' ? 0 : Number(hostPortText);
+      if (!Number.isInteger(hostPort) || hostPort < 0 || hostPort > 65535) throw invalid(`Invalid hostPort: ${hostPortText}`);
+      out.push({ proto, containerPort, hostIp, hostPort });
+    }
+  }
+  return out;
+}
+
+function parseEndpointsConfig(raw: unknown): Record<string, EndpointRequest> {
+  const networking = object(raw, 'NetworkingConfig', true);
+  const configs = object(networking.EndpointsConfig, 'NetworkingConfig.EndpointsConfig', true);
+  const out: Record<string, EndpointRequest> = {};
+  for (const [network, value] of Object.entries(configs)) {
+    const where = `EndpointsConfig["${network}"]`;
+    const ec = object(value, where, true);
+    const ipam = object(ec.IPAMConfig, `${where}.IPAMConfig`, true);
+    const ipv4 = optString(ipam, 'IPv4Address', `${where}.IPAMConfig`);
+    const ipv6 = optString(ipam, 'IPv6Address', `${where}.IPAMConfig`);
+    out[network] = {
+      ...(ipv4 ? { ipv4 } : {}),
+      ...(ipv6 ? { ipv6 } : {}),
+      aliases: optStringArray(ec, 'Aliases', where) ?? [],
+      driverOptions: optStringMap(ec, 'DriverOpts', where) ?? {},
+    };
+  }
+  return out;
+}
+
+export function addContainerRoutes(router: Router, ctl: Controller, runtime: ProcessRuntime, execRoot: string): void {
+  const inspect = (s: SandboxRecord): unknown => {
+    const paths = sandboxPaths(execRoot, s.id);
+    return presentContainer(s, ctl.state, { running: runtime.isRunning(s), pid: s.process.pid }, {
+      resolvConf: paths.resolvConf,
+      hosts: paths.hosts,
+      hostname: paths.hostname,
+      sandboxKey: ctl.nsPath(s),
+    });
+  };
+
+  router.add('POST', '/containers/create', async (req) => {
+    const body = object(req.body, 'request body');
+    const w = 'body';
+    const hc = object(body.HostConfig, 'HostConfig', true);
+    const publish = parsePortBindings(hc.PortBindings);
+    const networkMode = optString(hc, 'NetworkMode', 'HostConfig') ?? 'default';
+    const warnings: string[] = [];
+    const hostMode = networkMode === 'host';
+    if (hostMode && publish.length) warnings.push('Published ports are discarded when using host network mode');
+    const cmd = optStringArray(body, 'Cmd', w) ?? [];
+    const sandbox = await ctl.createSandbox({
+      name: req.query.get('name') ?? '',
+      hostname: optString(body, 'Hostname', w) ?? '',
+      domainname: optString(body, 'Domainname', w) ?? '',
+      networkMode,
+      endpoints: parseEndpointsConfig(body.NetworkingConfig),
+      dns: optStringArray(hc, 'Dns', 'HostConfig') ?? [],
+      dnsSearch: optStringArray(hc, 'DnsSearch', 'HostConfig') ?? [],
+      dnsOptions: optStringArray(hc, 'DnsOptions', 'HostConfig') ?? [],
+      extraHosts: optStringArray(hc, 'ExtraHosts', 'HostConfig') ?? [],
+      cmd,
+      tty: optBool(body, 'Tty', w) ?? false,
+      openStdin: optBool(body, 'OpenStdin', w) ?? false,
+      autoRemove: optBool(hc, 'AutoRemove', 'HostConfig') ?? false,
+      labels: optStringMap(body, 'Labels', w) ?? {},
+      publish: hostMode ? [] : publish,
+    });
+    return json(201, { Id: sandbox.id, Warnings: warnings });
+  });
+
+  router.add('GET', '/containers/json', (req) => {
+    const filters = parseFilters(req.query.get('filters'), ['id', 'name', 'label', 'network', 'status']);
+    const all = queryBool(req.query, 'all');
+    const now = Date.now();
+    const list = ctl
+      .sandboxes()
+      .filter((s) => all || runtime.isRunning(s) || filters.has('status'))
+      .map((s) => presentSummary(s, ctl.state, { running: runtime.isRunning(s), pid: s.process.pid }, now))
+      .filter((c) => {
+        const any = (key: string, test: (v: string) => boolean): boolean => !filters.get(key) || filters.get(key)!.some(test);
+        return (
+          any('id', (v) => c.Id.startsWith(v)) &&
+          any('name', (v) => regexMatch(v, c.Names[0]!.slice(1))) &&
+          any('status', (v) => v === c.State) &&
+          any('network', (v) => Object.entries(c.NetworkSettings.Networks).some(([name, ep]) => name === v || ep.NetworkID.startsWith(v))) &&
+          (filters.get('label') ?? []).every((v) => labelMatch(v, c.Labels))
+        );
+      })
+      .sort((a, b) => b.Created - a.Created);
+    return json(200, list);
+  });
+
+  router.add('GET', '/containers/{id}/json', (req) => json(200, inspect(ctl.sandbox(req.params.id!))));
+
+  router.add('POST', '/containers/{id}/start', async (req) => {
+    const s = ctl.sandbox(req.params.id!);
+    if (runtime.isRunning(s)) return empty(304);
+    await runtime.start(s);
+    return empty(204);
+  });
+
+  router.add('POST', '/containers/{id}/wait', async (req) => {
+    const s = ctl.sandbox(req.params.id!);
+    const code = await runtime.wait(s);
+    return json(200, { StatusCode: code, Error: null });
+  });
+
+  router.add('POST', '/containers/{id}/kill', async (req) => {
+    const s = ctl.sandbox(req.params.id!);
+    if (!runtime.isRunning(s)) throw new CnmError('forbidden', `Cannot kill container: ${req.params.id}: Container ${s.id} is not running`);
+    const signal = (req.query.get('signal') || 'SIGKILL').toUpperCase();
+    await runtime.kill(s, (signal.startsWith('SIG') ? signal : `SIG${signal}`) as NodeJS.Signals);
+    return empty(204);
+  });
+
+  router.add('POST', '/containers/{id}/stop', async (req) => {
+    const s = ctl.sandbox(req.params.id!);
+    if (!runtime.isRunning(s)) return empty(304);
+    await runtime.kill(s, 'SIGTERM');
+    const stopped = await Promise.race([runtime.wait(s).then(() => true), new Promise<boolean>((r) => setTimeout(() => r(false), Number(req.query.get('t') ?? 10) * 1000))]);
+    if (!stopped) await runtime.kill(ctl.sandbox(s.id), 'SIGKILL');
+    return empty(204);
+  });
+
+  router.add('DELETE', '/containers/{id}', async (req) => {
+    const s = ctl.sandbox(req.params.id!);
+    if (runtime.isRunning(s)) {
+      if (!queryBool(req.query, 'force')) {
+        throw new CnmError('conflict', `You cannot remove a running container ${s.id}. Stop the container before attempting removal or force remove`);
+      }
+      await runtime.kill(s, 'SIGKILL');
+    }
+    await ctl.removeSandbox(s.id);
+    return empty(204);
+  });
+
+  // cnm's own: what the CLI needs to run a program inside a sandbox itself (run -it, exec).
+  router.add('GET', '/cnm/sandboxes/{id}/exec', (req) => {
+    const s = ctl.sandbox(req.params.id!);
+    if (req.query.get('requireRunning') === '1' && !runtime.isRunning(s)) throw new CnmError('conflict', `Container ${s.id} is not running`);
+    return json(200, { Id: s.id, Argv: runtime.execSpec(s).argv, Cmd: s.cmd });
+  });
+
+  router.add('POST', '/cnm/sandboxes/{id}/process', async (req) => {
+    const body = object(req.body, 'request body');
+    const pid = body.Pid;
+    if (typeof pid !== 'number' || !Number.isInteger(pid) || pid <= 0) throw invalid('body.Pid must be a positive integer');
+    await runtime.adopt(ctl.sandbox(req.params.id!), pid);
+    return empty(204);
+  });
+
+  router.add('POST', '/cnm/sandboxes/{id}/exit', async (req) => {
+    const body = object(req.body, 'request body');
+    const code = body.ExitCode;
+    if (typeof code !== 'number' || !Number.isInteger(code)) throw invalid('body.ExitCode must be an integer');
+    await runtime.reportExit(ctl.sandbox(req.params.id!), code);
+    return empty(204);
+  });
+}

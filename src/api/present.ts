@@ -1,0 +1,218 @@
+/**
+ * Records → Docker Engine API JSON. Pure presentation: field order and the places where Docker
+ * omits keys or prints null matter, because clients print what they get.
+ */
+import { endpointAliases } from '../controller/endpoints';
+import type { EndpointRecord, NetworkRecord, SandboxRecord } from '../controller/model';
+import type { State } from '../controller/state';
+import type { ContainerJSON, ContainerPort, ContainerSummary, EndpointSettings, IPAMConfigEntry, NetworkContainer, NetworkResource, PortMap } from './engine-types';
+
+export function presentNetwork(n: NetworkRecord, state: State): NetworkResource {
+  const containers: Record<string, NetworkContainer> = {};
+  for (const e of state.endpointsOfNetwork(n.id)) {
+    const s = state.sandboxes.get(e.sandboxId);
+    if (!s) continue;
+    containers[s.id] = { Name: s.name, EndpointID: e.id, MacAddress: e.mac, IPv4Address: e.ipv4, IPv6Address: e.ipv6 };
+  }
+  return {
+    Name: n.name,
+    Id: n.id,
+    Created: n.created,
+    Scope: n.scope,
+    Driver: n.driver,
+    EnableIPv6: n.enableIPv6,
+    IPAM: { Driver: n.ipamDriver, Options: n.ipamOptions, Config: n.pools.map((p) => ipamEntry(n, p)) },
+    Internal: n.internal,
+    Attachable: n.attachable,
+    Ingress: false,
+    ConfigFrom: { Network: '' },
+    ConfigOnly: false,
+    Containers: containers,
+    Options: n.options,
+    Labels: n.labels,
+  };
+}
+
+function ipamEntry(n: NetworkRecord, p: NetworkRecord['pools'][number]): IPAMConfigEntry {
+  const entry: IPAMConfigEntry = { Subnet: p.subnet };
+  if (p.ipRange) entry.IPRange = p.ipRange;
+  // Docker shows the gateway of automatic pools and of explicit gateways, not the implicit .1
+  // of a user subnet nor the default bridge's.
+  if (p.gateway && (p.gatewayExplicit || (p.auto && !n.predefined))) entry.Gateway = p.gateway;
+  if (Object.keys(p.auxAddresses).length) entry.AuxiliaryAddresses = p.auxAddresses;
+  return entry;
+}
+
+function prefixOf(cidr: string): number {
+  return cidr ? Number(cidr.split('/')[1]) : 0;
+}
+
+function bare(cidr: string): string {
+  return cidr ? cidr.split('/')[0]! : '';
+}
+
+export function endpointSettings(s: SandboxRecord, e: EndpointRecord, n: NetworkRecord): EndpointSettings {
+  const v4 = n.pools.find((p) => p.family === 4 && p.gateway);
+  const v6 = n.pools.find((p) => p.family === 6 && p.gateway);
+  const ipam = e.staticIpv4 || e.staticIpv6 ? { ...(e.staticIpv4 ? { IPv4Address: e.staticIpv4 } : {}), ...(e.staticIpv6 ? { IPv6Address: e.staticIpv6 } : {}) } : null;
+  return {
+    IPAMConfig: ipam,
+    Links: null,
+    Aliases: endpointAliases(s, e, n),
+    NetworkID: n.id,
+    EndpointID: e.id,
+    Gateway: e.ipv4 && v4?.gateway ? v4.gateway : '',
+    IPAddress: bare(e.ipv4),
+    IPPrefixLen: prefixOf(e.ipv4),
+    IPv6Gateway: e.ipv6 && v6?.gateway ? v6.gateway : '',
+    GlobalIPv6Address: bare(e.ipv6),
+    GlobalIPv6PrefixLen: prefixOf(e.ipv6),
+    MacAddress: e.mac,
+    DriverOpts: Object.keys(e.driverOptions).length ? e.driverOptions : null,
+  };
+}
+
+export function portMap(s: SandboxRecord, endpoints: EndpointRecord[]): PortMap {
+  const map: PortMap = {};
+  for (const req of s.publish) map[`${req.containerPort}/${req.proto}`] ??= [];
+  for (const e of endpoints) {
+    for (const p of e.ports) {
+      const key = `${p.containerPort}/${p.proto}`;
+      (map[key] ??= []).push({ HostIp: p.hostIp, HostPort: String(p.hostPort) });
+    }
+  }
+  return map;
+}
+
+export interface ProcessView {
+  running: boolean;
+  pid: number;
+}
+
+export function presentContainer(s: SandboxRecord, state: State, proc: ProcessView, files: { resolvConf: string; hosts: string; hostname: string; sandboxKey: string }): ContainerJSON {
+  const owner = state.namespaceOwner(s);
+  const endpoints = s.mode.kind === 'container' ? [] : state.endpointsOfSandbox(owner.id);
+  const networks: Record<string, EndpointSettings> = {};
+  for (const e of endpoints) {
+    const n = state.networks.get(e.networkId);
+    if (n) networks[n.name] = endpointSettings(s, e, n);
+  }
+  const first = Object.values(networks)[0];
+  const defaultBridge = Object.entries(networks).find(([name]) => name === 'bridge')?.[1];
+  const ports = portMap(s, endpoints);
+  const status = proc.running ? 'running' : s.process.status === 'created' ? 'created' : 'exited';
+  return {
+    Id: s.id,
+    Created: s.created,
+    Path: s.cmd[0] ?? '',
+    Args: s.cmd.slice(1),
+    State: {
+      Status: status,
+      Running: proc.running,
+      Paused: false,
+      Restarting: false,
+      OOMKilled: false,
+      Dead: false,
+      Pid: proc.running ? proc.pid : 0,
+      ExitCode: s.process.exitCode,
+      Error: '',
+      StartedAt: s.process.startedAt,
+      FinishedAt: s.process.finishedAt,
+    },
+    Image: '',
+    ResolvConfPath: files.resolvConf,
+    HostnamePath: files.hostname,
+    HostsPath: files.hosts,
+    Name: `/${s.name}`,
+    RestartCount: 0,
+    Driver: 'cnm',
+    Platform: 'linux',
+    HostConfig: {
+      NetworkMode: s.networkMode,
+      PortBindings: Object.fromEntries(s.publish.map((p) => [`${p.containerPort}/${p.proto}`, [{ HostIp: p.hostIp === '0.0.0.0' ? '' : p.hostIp, HostPort: p.hostPort ? String(p.hostPort) : '' }]])),
+      Dns: s.dns.servers,
+      DnsSearch: s.dns.search,
+      DnsOptions: s.dns.options,
+      ExtraHosts: s.extraHosts.length ? s.extraHosts : null,
+      AutoRemove: s.autoRemove,
+    },
+    Config: {
+      Hostname: s.hostname,
+      Domainname: s.domainname,
+      Cmd: s.cmd,
+      Tty: s.tty,
+      OpenStdin: s.openStdin,
+      Labels: s.labels,
+      ...(s.publish.length ? { ExposedPorts: Object.fromEntries(s.publish.map((p) => [`${p.containerPort}/${p.proto}`, {}])) } : {}),
+    },
+    NetworkSettings: {
+      Bridge: '',
+      SandboxID: owner.id,
+      SandboxKey: files.sandboxKey,
+      Ports: ports,
+      Gateway: defaultBridge?.Gateway ?? '',
+      IPAddress: defaultBridge?.IPAddress ?? '',
+      IPPrefixLen: defaultBridge?.IPPrefixLen ?? 0,
+      IPv6Gateway: defaultBridge?.IPv6Gateway ?? '',
+      GlobalIPv6Address: defaultBridge?.GlobalIPv6Address ?? '',
+      GlobalIPv6PrefixLen: defaultBridge?.GlobalIPv6PrefixLen ?? 0,
+      MacAddress: defaultBridge?.MacAddress ?? first?.MacAddress ?? '',
+      Networks: networks,
+    },
+  };
+}
+
+export function presentSummary(s: SandboxRecord, state: State, proc: ProcessView, now: number): ContainerSummary {
+  const owner = state.namespaceOwner(s);
+  const endpoints = s.mode.kind === 'container' ? [] : state.endpointsOfSandbox(owner.id);
+  const networks: Record<string, EndpointSettings> = {};
+  for (const e of endpoints) {
+    const n = state.networks.get(e.networkId);
+    if (n) networks[n.name] = endpointSettings(s, e, n);
+  }
+  const ports: ContainerPort[] = [];
+  for (const e of endpoints) {
+    for (const p of e.ports) ports.push({ IP: p.hostIp, PrivatePort: p.containerPort, PublicPort: p.hostPort, Type: p.proto });
+  }
+  const status = proc.running ? 'running' : s.process.status === 'created' ? 'created' : 'exited';
+  return {
+    Id: s.id,
+    Names: [`/${s.name}`],
+    Image: '',
+    ImageID: '',
+    Command: s.cmd.join(' '),
+    Created: Math.floor(Date.parse(s.created) / 1000),
+    Ports: ports,
+    Labels: s.labels,
+    State: status,
+    Status: statusText(s, proc, now),
+    HostConfig: { NetworkMode: s.networkMode },
+    NetworkSettings: { Networks: networks },
+  };
+}
+
+/** "Up 5 minutes", "Exited (0) 2 minutes ago", "Created" — docker ps's Status column. */
+export function statusText(s: SandboxRecord, proc: ProcessView, now: number): string {
+  if (proc.running) return `Up ${humanDuration(now - Date.parse(s.process.startedAt))}`;
+  if (s.process.status === 'created') return 'Created';
+  return `Exited (${s.process.exitCode}) ${humanDuration(now - Date.parse(s.process.finishedAt))} ago`;
+}
+
+/** go-units HumanDuration. */
+export function humanDuration(ms: number): string {
+  const seconds = Math.round(ms / 1000);
+  if (seconds < 1) return 'Less than a second';
+  if (seconds === 1) return '1 second';
+  if (seconds < 60) return `${seconds} seconds`;
+  const minutes = Math.round(ms / 60000);
+  if (minutes === 1) return 'About a minute';
+  if (minutes < 60) return `${minutes} minutes`;
+  const hours = Math.round(ms / 3600000);
+  if (hours === 1) return 'About an hour';
+  if (hours < 48) return `${hours} hours`;
+  if (hours < 24 * 7 * 2) return `${Math.round(hours / 24)} days`;
+  if (hours < 24 * 30 * 2) return `${Math.round(hours / 24 / 7)} weeks`;
+  if (hours < 24 * 365 * 2) return `${Math.round(hours / 24 / 30)} months`;
+  return `${Math.round(hours / 24 / 365)} years`;
+}
+

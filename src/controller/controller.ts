@@ -1,0 +1,188 @@
+/**
+ * cnm's libnetwork: the one place that decides what exists and how it is connected. Every
+ * mutation runs alone (SerialQueue), completes or leaves no trace, and is followed by the
+ * services (DNS, NAT) catching up before the caller gets its answer.
+ */
+import { CnmError, invalid } from '../errors';
+import type { Logger } from '../log';
+import type { ResolvConf } from '../os/resolvconf';
+import type { DriverRegistry } from '../drivers/registry';
+import type { Ipam } from '../ipam';
+import type { SqliteStore } from '../store/sqlite';
+import type { ChangeListener, ControllerContext } from './context';
+import { nsPathOf } from './context';
+import type { EndpointRequest } from './endpoints';
+import { resolveRef } from './ids';
+import type { EndpointRecord, NetworkRecord, ProcessState, SandboxRecord } from './model';
+import type { CreateNetworkRequest } from './networks';
+import { createNetwork, ensurePredefinedNetworks, removeNetwork } from './networks';
+import { loadState, reconcileKernel, removeOrphanFiles, replayJournal } from './reconcile';
+import type { CreateSandboxRequest } from './sandboxes';
+import { connect, createSandbox, disconnect, removeSandbox, writeFiles } from './sandboxes';
+import { SerialQueue } from './serial';
+import { State } from './state';
+
+export interface ControllerOptions {
+  store: SqliteStore;
+  ipam: Ipam;
+  drivers: DriverRegistry;
+  execRoot: string;
+  hostResolv: () => ResolvConf;
+  log: Logger;
+}
+
+export class Controller {
+  private readonly ctx: ControllerContext;
+  private readonly queue = new SerialQueue();
+
+  constructor(opts: ControllerOptions) {
+    this.ctx = { ...opts, state: new State(), listeners: [] };
+  }
+
+  get state(): State {
+    return this.ctx.state;
+  }
+
+  addListener(listener: ChangeListener): void {
+    this.ctx.listeners.push(listener);
+  }
+
+  /** Loads the store, repairs the kernel after whatever happened while we were down. */
+  async start(): Promise<void> {
+    await this.queue.run(async () => {
+      loadState(this.ctx);
+      await replayJournal(this.ctx);
+      removeOrphanFiles(this.ctx);
+      await reconcileKernel(this.ctx);
+      await ensurePredefinedNetworks(this.ctx);
+      await this.notify();
+    });
+  }
+
+  // ---- networks ----
+
+  network(ref: string): NetworkRecord {
+    return resolveRef(this.state.networks.values(), ref, 'network');
+  }
+
+  networks(): NetworkRecord[] {
+    return [...this.state.networks.values()];
+  }
+
+  createNetwork(req: CreateNetworkRequest): Promise<NetworkRecord> {
+    return this.mutate(() => createNetwork(this.ctx, req));
+  }
+
+  removeNetwork(ref: string): Promise<NetworkRecord> {
+    return this.mutate(async () => {
+      const n = this.network(ref);
+      await removeNetwork(this.ctx, n);
+      return n;
+    });
+  }
+
+  /** Removes every user network without endpoints; returns their names. */
+  pruneNetworks(keep: (n: NetworkRecord) => boolean = () => false): Promise<string[]> {
+    return this.mutate(async () => {
+      const removed: string[] = [];
+      for (const n of this.networks()) {
+        if (n.predefined || keep(n) || this.state.endpointsOfNetwork(n.id).length) continue;
+        await removeNetwork(this.ctx, n);
+        removed.push(n.name);
+      }
+      return removed;
+    });
+  }
+
+  connect(networkRef: string, sandboxRef: string, req: EndpointRequest): Promise<EndpointRecord> {
+    return this.mutate(() => connect(this.ctx, this.network(networkRef), this.sandbox(sandboxRef), req));
+  }
+
+  /**
+   * Docker's texts: an unknown sandbox is "No such container" unless force is set, when it is
+   * looked for as an endpoint name (which lets a user clean up after a removed sandbox).
+   */
+  disconnect(networkRef: string, sandboxRef: string, force: boolean): Promise<void> {
+    return this.mutate(async () => {
+      const network = this.network(networkRef);
+      let sandbox: SandboxRecord;
+      try {
+        sandbox = this.sandbox(sandboxRef);
+      } catch (err) {
+        if (force && err instanceof CnmError && err.kind === 'notFound') throw new CnmError('notFound', `endpoint ${sandboxRef} not found`);
+        throw err;
+      }
+      if (!this.state.endpointOf(network.id, sandbox.id)) {
+        if (network.driver === 'host') throw invalid('container cannot be disconnected from host network or connected to host network');
+        throw new CnmError('forbidden', `container ${sandbox.id} is not connected to network ${network.name}`);
+      }
+      await disconnect(this.ctx, network, sandbox);
+    });
+  }
+
+  // ---- sandboxes ----
+
+  sandbox(ref: string): SandboxRecord {
+    return resolveRef(this.state.sandboxes.values(), ref.replace(/^\//, ''), 'container');
+  }
+
+  sandboxes(): SandboxRecord[] {
+    return [...this.state.sandboxes.values()];
+  }
+
+  endpointsOf(sandbox: SandboxRecord): EndpointRecord[] {
+    return this.state.endpointsOfSandbox(this.state.namespaceOwner(sandbox).id);
+  }
+
+  nsPath(sandbox: SandboxRecord): string {
+    return nsPathOf(this.ctx, sandbox);
+  }
+
+  createSandbox(req: CreateSandboxRequest): Promise<SandboxRecord> {
+    return this.mutate(() => createSandbox(this.ctx, req));
+  }
+
+  removeSandbox(ref: string): Promise<SandboxRecord> {
+    return this.mutate(async () => {
+      const s = this.sandbox(ref);
+      await removeSandbox(this.ctx, s);
+      return s;
+    });
+  }
+
+  /** Records the state of a sandbox's main process (the runtime reports it). */
+  setProcess(sandboxId: string, process: ProcessState): Promise<void> {
+    return this.queue.run(async () => {
+      const s = this.state.sandboxes.get(sandboxId);
+      if (!s) return;
+      const next = { ...s, process };
+      this.ctx.store.transaction((tx) => tx.putSandbox(next));
+      this.state.sandboxes.set(s.id, next);
+    });
+  }
+
+  /** Upstreams changed (host resolv.conf edited): sandboxes without embedded DNS get new files. */
+  refreshFiles(): Promise<void> {
+    return this.queue.run(async () => {
+      for (const s of this.state.sandboxes.values()) writeFiles(this.ctx, s);
+    });
+  }
+
+  private mutate<T>(fn: () => Promise<T>): Promise<T> {
+    return this.queue.run(async () => {
+      const result = await fn();
+      await this.notify();
+      return result;
+    });
+  }
+
+  private async notify(): Promise<void> {
+    for (const l of this.ctx.listeners) {
+      try {
+        await l.stateChanged(this.state);
+      } catch (err) {
+        this.ctx.log.log('error', 'a service failed to follow a state change', { error: String(err) });
+      }
+    }
+  }
+}

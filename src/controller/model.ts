@@ -1,0 +1,97 @@
+/**
+ * The CNM objects as the controller keeps and persists them. Plain data only: records are
+ * JSON-serialisable and immutable once stored (changes replace the record).
+ */
+import type { PoolConfig } from '../ipam';
+
+export interface NetworkRecord {
+  id: string;
+  name: string;
+  driver: string;
+  scope: 'local' | 'global';
+  /** RFC 3339 with nanoseconds, as Docker prints it */
+  created: string;
+  enableIPv6: boolean;
+  internal: boolean;
+  attachable: boolean;
+  ipamDriver: string;
+  ipamOptions: Record<string, string> | null;
+  pools: PoolConfig[];
+  options: Record<string, string>;
+  labels: Record<string, string>;
+  /** bridge, host and none: created by the daemon, never removable */
+  predefined: boolean;
+}
+
+/** How a sandbox gets its network namespace. */
+export type SandboxMode =
+  | { kind: 'own' } // its own namespace (bridge, user networks, none)
+  | { kind: 'host' } // the daemon's namespace
+  | { kind: 'container'; sandboxId: string }; // another sandbox's namespace
+
+export interface ProcessState {
+  status: 'created' | 'running' | 'exited';
+  pid: number;
+  /** /proc/PID/stat field 22, so a recycled pid is not mistaken for ours */
+  startTicks: number;
+  exitCode: number;
+  startedAt: string;
+  finishedAt: string;
+}
+
+export interface PublishedPortRequest {
+  proto: 'tcp' | 'udp';
+  containerPort: number;
+  hostIp: string;
+  /** 0 = ephemeral */
+  hostPort: number;
+}
+
+export interface SandboxRecord {
+  id: string;
+  name: string;
+  hostname: string;
+  domainname: string;
+  created: string;
+  mode: SandboxMode;
+  /** HostConfig.NetworkMode as the user asked: default, bridge, host, none, container:ID, or a network name */
+  networkMode: string;
+  /** Counter for eth<N>: never reset, as in Docker */
+  nextInterface: number;
+  dns: { servers: string[]; search: string[]; options: string[] };
+  extraHosts: string[];
+  cmd: string[];
+  tty: boolean;
+  openStdin: boolean;
+  autoRemove: boolean;
+  labels: Record<string, string>;
+  publish: PublishedPortRequest[];
+  process: ProcessState;
+}
+
+export interface PortBindingRecord {
+  proto: 'tcp' | 'udp';
+  containerPort: number;
+  hostIp: string;
+  hostPort: number;
+}
+
+export interface EndpointRecord {
+  id: string;
+  networkId: string;
+  sandboxId: string;
+  /** eth0, eth1...; empty for host/none endpoints, which have no interface */
+  ifName: string;
+  mac: string;
+  /** address/prefix */
+  ipv4: string;
+  ipv6: string;
+  /** what the user asked for (IPAMConfig), kept to re-create the endpoint identically */
+  staticIpv4: string;
+  staticIpv6: string;
+  aliases: string[];
+  driverOptions: Record<string, string>;
+  ports: PortBindingRecord[];
+  /** connect order within the sandbox */
+  seq: number;
+}

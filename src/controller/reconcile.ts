@@ -1,0 +1,164 @@
+/**
+ * Start-up: make the kernel match the store. Unfinished operations found in the journal are
+ * undone (creations) or finished (removals); then every network and sandbox is checked, anything
+ * missing (after a reboot, say) is re-created and anything cnm made that no record explains
+ * (left by a kill -9 at the wrong moment) is removed.
+ */
+import fs from 'node:fs';
+import path from 'node:path';
+import { createNetns, deleteNetns, isNetnsMount } from '../os/native';
+import { deleteInterfaces, listInterfaces } from '../os/sandbox-net';
+import type { ControllerContext } from './context';
+import { netnsDir, ownNetnsPath, toDriverEndpoint, toDriverNetwork } from './context';
+import { ensureDefaultRoutes, joinKernel, leaveKernel } from './endpoints';
+import type { JournalEntry } from './journal';
+import type { SandboxRecord } from './model';
+import { teardownSandbox, writeFiles } from './sandboxes';
+import { sandboxPaths } from './sandbox-files';
+
+export function loadState(ctx: ControllerContext): void {
+  const stored = ctx.store.load();
+  for (const n of stored.networks) ctx.state.networks.set(n.id, n);
+  for (const s of stored.sandboxes) ctx.state.sandboxes.set(s.id, s);
+  for (const e of stored.endpoints) ctx.state.endpoints.set(e.id, e);
+  const cursor = ctx.store.getMeta('ipamCursor');
+  if (cursor) ctx.ipam.setCursor(JSON.parse(cursor));
+  for (const n of stored.networks) {
+    if (!n.pools.length) continue;
+    const used = ctx.state.endpointsOfNetwork(n.id).flatMap((e) => [e.ipv4, e.ipv6].filter(Boolean));
+    ctx.ipam.restoreNetwork({ networkId: n.id, networkName: n.name, pools: n.pools, usedAddresses: used });
+  }
+}
+
+export async function replayJournal(ctx: ControllerContext): Promise<void> {
+  const pending = ctx.store.pendingJournal<JournalEntry>();
+  for (const { id, entry } of pending.reverse()) {
+    ctx.log.log('warn', 'finishing an operation interrupted by a daemon crash', { op: entry.op });
+    try {
+      await replayOne(ctx, entry);
+    } catch (err) {
+      ctx.log.log('error', 'could not finish an interrupted operation', { op: entry.op, error: String(err) });
+    }
+    ctx.store.endJournal(id);
+  }
+}
+
+async function replayOne(ctx: ControllerContext, entry: JournalEntry): Promise<void> {
+  const { state } = ctx;
+  switch (entry.op) {
+    case 'createNetwork':
+      if (!state.networks.has(entry.network.id)) await ctx.drivers.get(entry.driver).deleteNetwork(entry.network);
+      return;
+    case 'removeNetwork':
+      await ctx.drivers.get(entry.driver).deleteNetwork(entry.network);
+      if (state.networks.has(entry.network.id)) {
+        ctx.store.transaction((tx) => tx.deleteNetwork(entry.network.id));
+        state.networks.delete(entry.network.id);
+        ctx.ipam.releaseNetwork(entry.network.id);
+      }
+      return;
+    case 'join':
+    case 'leave': {
+      const committed = state.endpoints.get(entry.endpoint.id);
+      if (entry.op === 'join' && committed) return;
+      await ctx.drivers.get(entry.driver).leave(entry.network, entry.endpoint, entry.sandbox);
+      if (entry.endpoint.ifName && isNetnsMount(entry.sandbox.nsPath)) await deleteInterfaces(entry.sandbox.nsPath, [entry.endpoint.ifName]);
+      if (committed) {
+        ctx.store.transaction((tx) => tx.deleteEndpoint(committed.id));
+        state.endpoints.delete(committed.id);
+        for (const cidr of [committed.ipv4, committed.ipv6]) if (cidr) ctx.ipam.releaseAddress(committed.networkId, cidr.split('/')[0]!);
+      }
+      return;
+    }
+    case 'createSandbox':
+    case 'removeSandbox': {
+      const sandbox = state.sandboxes.get(entry.sandboxId);
+      if (entry.op === 'createSandbox' && sandbox) return;
+      if (sandbox) {
+        await teardownSandbox(ctx, sandbox, entry.nsPath, entry.filesDir);
+        const endpoints = state.endpointsOfSandbox(sandbox.id);
+        ctx.store.transaction((tx) => {
+          for (const e of endpoints) tx.deleteEndpoint(e.id);
+          tx.deleteSandbox(sandbox.id);
+        });
+        for (const e of endpoints) {
+          state.endpoints.delete(e.id);
+          for (const cidr of [e.ipv4, e.ipv6]) if (cidr) ctx.ipam.releaseAddress(e.networkId, cidr.split('/')[0]!);
+        }
+        state.sandboxes.delete(sandbox.id);
+      } else {
+        if (entry.nsPath) deleteNetns(entry.nsPath);
+        fs.rmSync(entry.filesDir, { recursive: true, force: true });
+      }
+      return;
+    }
+  }
+}
+
+/** Namespace files and sandbox directories that belong to no sandbox. */
+export function removeOrphanFiles(ctx: ControllerContext): void {
+  const own = new Set([...ctx.state.sandboxes.values()].filter((s) => s.mode.kind === 'own').map((s) => s.id));
+  const dir = netnsDir(ctx.execRoot);
+  for (const name of safeReaddir(dir)) {
+    if (!own.has(name)) {
+      ctx.log.log('warn', 'removing a namespace that belongs to no sandbox', { netns: name });
+      deleteNetns(path.join(dir, name));
+    }
+  }
+  const sandboxesDir = path.join(ctx.execRoot, 'sandboxes');
+  for (const name of safeReaddir(sandboxesDir)) {
+    if (!ctx.state.sandboxes.has(name)) fs.rmSync(path.join(sandboxesDir, name), { recursive: true, force: true });
+  }
+}
+
+export async function reconcileKernel(ctx: ControllerContext): Promise<void> {
+  const { state } = ctx;
+  const missing = new Set<string>();
+  for (const driver of ctx.drivers.all()) {
+    if (!driver.reconcile) continue;
+    const networks = [...state.networks.values()].filter((n) => n.driver === driver.name);
+    const ids = new Set(networks.map((n) => n.id));
+    const endpoints = [...state.endpoints.values()].filter((e) => ids.has(e.networkId)).map(toDriverEndpoint);
+    const result = await driver.reconcile(networks.map(toDriverNetwork), endpoints);
+    for (const id of result.missingEndpoints) missing.add(id);
+  }
+  for (const sandbox of state.sandboxes.values()) await reconcileSandbox(ctx, sandbox, missing);
+}
+
+async function reconcileSandbox(ctx: ControllerContext, sandbox: SandboxRecord, missingByDriver: Set<string>): Promise<void> {
+  const endpoints = ctx.state.endpointsOfSandbox(sandbox.id);
+  if (sandbox.mode.kind === 'own') {
+    const nsPath = ownNetnsPath(ctx.execRoot, sandbox.id);
+    if (!isNetnsMount(nsPath)) {
+      ctx.log.log('info', 're-creating a sandbox namespace', { sandbox: sandbox.name });
+      fs.mkdirSync(netnsDir(ctx.execRoot), { recursive: true });
+      fs.rmSync(nsPath, { force: true });
+      createNetns(nsPath);
+    }
+    const present = new Set((await listInterfaces(nsPath)).map((l) => l.name));
+    const expected = new Set(endpoints.map((e) => e.ifName).filter(Boolean));
+    const strays = [...present].filter((name) => name !== 'lo' && !expected.has(name));
+    if (strays.length) {
+      ctx.log.log('warn', 'removing interfaces no endpoint explains', { sandbox: sandbox.name, interfaces: strays });
+      await deleteInterfaces(nsPath, strays);
+    }
+    for (const e of endpoints) {
+      if (!e.ifName || (present.has(e.ifName) && !missingByDriver.has(e.id))) continue;
+      const network = ctx.state.networks.get(e.networkId)!;
+      ctx.log.log('info', 're-creating an endpoint', { sandbox: sandbox.name, network: network.name, interface: e.ifName });
+      await leaveKernel(ctx, e, network, sandbox).catch(() => undefined);
+      await joinKernel(ctx, e, network, sandbox);
+    }
+    await ensureDefaultRoutes(ctx, sandbox, endpoints);
+  }
+  fs.mkdirSync(sandboxPaths(ctx.execRoot, sandbox.id).dir, { recursive: true });
+  writeFiles(ctx, sandbox);
+}
+
+function safeReaddir(dir: string): string[] {
+  try {
+    return fs.readdirSync(dir);
+  } catch {
+    return [];
+  }
+}

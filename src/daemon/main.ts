@@ -1,0 +1,119 @@
+/** cnmd: wires the store, IPAM, drivers, controller, services and API, and runs them. */
+import fs from 'node:fs';
+import path from 'node:path';
+import { buildRouter, ApiServer } from '../api/server';
+import { Controller } from '../controller/controller';
+import { BridgeDriver } from '../drivers/bridge/driver';
+import { HostDriver, NullDriver } from '../drivers/host';
+import { DriverRegistry } from '../drivers/registry';
+import { CnmError, messageOf } from '../errors';
+import { Ipam } from '../ipam';
+import { jsonLogger, type Logger } from '../log';
+import { parseResolvConf, type ResolvConf } from '../os/resolvconf';
+import { writeSysctl } from '../os/sysctl';
+import { ProcessRuntime } from '../runtime/processes';
+import { SqliteStore } from '../store/sqlite';
+import { parseDaemonArgs, USAGE, type DaemonOptions } from './options';
+import { acquirePidFile } from './pidfile';
+
+export interface Daemon {
+  stop(): Promise<void>;
+}
+
+function readHostResolv(opts: DaemonOptions, log: Logger): () => ResolvConf {
+  return () => {
+    let host: ResolvConf = { nameservers: [], search: [], options: [] };
+    try {
+      host = parseResolvConf(fs.readFileSync(opts.resolvConf, 'utf8'));
+    } catch (err) {
+      log.log('warn', 'cannot read the host resolv.conf', { path: opts.resolvConf, error: messageOf(err) });
+    }
+    // --dns replaces the host's servers; the host's search domains still apply.
+    return opts.dns.length ? { ...host, nameservers: opts.dns.map((d) => d.replace(/^\[?([^\]]+?)\]?(:\d+)?$/, '$1')) } : host;
+  };
+}
+
+export async function startDaemon(opts: DaemonOptions, log: Logger): Promise<Daemon> {
+  fs.mkdirSync(opts.execRoot, { recursive: true, mode: 0o755 });
+  const releasePid = acquirePidFile(path.join(opts.execRoot, 'cnmd.pid'));
+  const store = new SqliteStore(opts.root);
+  // Sandboxes reach the outside through the host: routing between interfaces must be on.
+  writeSysctl('net.ipv4.ip_forward', '1');
+
+  const drivers = new DriverRegistry();
+  drivers.register(new BridgeDriver());
+  drivers.register(new HostDriver());
+  drivers.register(new NullDriver());
+  drivers.markUnavailable('overlay', 'overlay networks need a cluster store: start cnmd with --cluster-store etcd://HOST:PORT and --cluster-advertise ADDRESS');
+
+  const ipam = new Ipam(opts.defaultAddressPools.length ? { defaultPools: opts.defaultAddressPools } : {});
+  const ctl = new Controller({ store, ipam, drivers, execRoot: opts.execRoot, hostResolv: readHostResolv(opts, log), log });
+  await ctl.start();
+  const runtime = new ProcessRuntime(ctl, opts.execRoot, log);
+  await runtime.reconcile();
+
+  const api = new ApiServer(buildRouter(ctl, runtime, { execRoot: opts.execRoot, metrics: () => '' }), log);
+  await api.listenUnix(opts.socket, opts.group ? groupId(opts.group) : undefined);
+  if (opts.tcp) {
+    const sep = opts.tcp.lastIndexOf(':');
+    await api.listenTcp(opts.tcp.slice(0, sep).replace(/^\[|\]$/g, ''), Number(opts.tcp.slice(sep + 1)));
+  }
+  log.log('info', 'cnmd is ready', { socket: opts.socket, root: opts.root, execRoot: opts.execRoot, networks: ctl.networks().length, sandboxes: ctl.sandboxes().length });
+
+  return {
+    async stop() {
+      await api.close();
+      runtime.close();
+      store.close();
+      releasePid();
+    },
+  };
+}
+
+function groupId(group: string): number {
+  if (/^\d+$/.test(group)) return Number(group);
+  const line = fs
+    .readFileSync('/etc/group', 'utf8')
+    .split('\n')
+    .find((l) => l.split(':')[0] === group);
+  if (!line) throw new CnmError('invalid', `--group ${group}: no such group in /etc/group`);
+  return Number(line.split(':')[2]);
+}
+
+export function main(argv: string[]): void {
+  let opts: DaemonOptions | 'help';
+  try {
+    opts = parseDaemonArgs(argv);
+  } catch (err) {
+    process.stderr.write(`cnmd: ${messageOf(err)}\n`);
+    process.exit(125);
+  }
+  if (opts === 'help') {
+    process.stdout.write(USAGE);
+    return;
+  }
+  const log = jsonLogger(opts.logLevel);
+  startDaemon(opts, log).then(
+    (daemon) => {
+      let stopping = false;
+      const stop = (signal: string): void => {
+        if (stopping) return;
+        stopping = true;
+        log.log('info', 'stopping', { signal });
+        daemon.stop().then(
+          () => process.exit(0),
+          (err) => {
+            log.log('error', 'stop failed', { error: messageOf(err) });
+            process.exit(1);
+          },
+        );
+      };
+      process.on('SIGTERM', () => stop('SIGTERM'));
+      process.on('SIGINT', () => stop('SIGINT'));
+    },
+    (err) => {
+      log.log('error', 'cnmd failed to start', { error: err instanceof CnmError ? err.message : err instanceof Error ? err.stack : String(err) });
+      process.exit(1);
+    },
+  );
+}

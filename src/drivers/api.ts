@@ -1,0 +1,81 @@
+/**
+ * The driver contract (after libnetwork's driverapi): the controller decides what exists and
+ * hands drivers ids and plain data; drivers do the kernel work and report what they made.
+ * A driver never calls IPAM, NAT or the resolver.
+ */
+import type { PoolConfig } from '../ipam';
+
+/** What a driver is told about a network. Addresses were already chosen by IPAM. */
+export interface DriverNetwork {
+  id: string;
+  name: string;
+  /** -o key=value as given, validated by the driver's validateOptions */
+  options: Record<string, string>;
+  pools: PoolConfig[];
+  internal: boolean;
+  ipv6: boolean;
+}
+
+/** An endpoint to plug into a sandbox: the interface gets `ifName` inside the namespace. */
+export interface DriverEndpoint {
+  id: string;
+  networkId: string;
+  /** Interface name inside the sandbox (eth0, eth1...) */
+  ifName: string;
+  mac: string;
+  /** CIDR (address/prefix), when the endpoint has one */
+  ipv4?: string;
+  ipv6?: string;
+  driverOptions: Record<string, string>;
+}
+
+export interface DriverSandbox {
+  id: string;
+  nsPath: string;
+}
+
+/** What join reports back: where the sandbox's default route should point, if anywhere. */
+export interface JoinResult {
+  gatewayV4?: string;
+  gatewayV6?: string;
+  /** Extra routes to add inside the sandbox for this endpoint */
+  staticRoutes?: { destination: string; gateway?: string }[];
+}
+
+export type DriverScope = 'local' | 'global';
+
+/** Kernel objects a driver made that are tagged as cnm's own (see ownership.ts). */
+export interface OwnedObjects {
+  networkIds: Set<string>;
+  endpointIds: Set<string>;
+}
+
+export interface NetworkDriver {
+  readonly name: string;
+  readonly scope: DriverScope;
+  /** Whether sandboxes on its networks get the embedded DNS (user-defined networks). */
+  readonly serviceDiscovery: boolean;
+  /** Whether the driver's networks need a gateway address from IPAM. */
+  readonly needsGateway: boolean;
+  /** Only one network of this driver can exist, created by the daemon (host, none). */
+  readonly singleton: boolean;
+
+  /** Rejects unknown or bad -o options with a message naming them. Pure. */
+  validateOptions(options: Record<string, string>, ctx: { ipv6: boolean; internal: boolean }): void;
+  /** Checks conflicts with other networks of the same driver (e.g. one macvlan per parent). */
+  checkConflicts?(network: DriverNetwork, others: DriverNetwork[]): void;
+
+  createNetwork(network: DriverNetwork): Promise<void>;
+  deleteNetwork(network: DriverNetwork): Promise<void>;
+  /** Creates the interface inside the sandbox namespace as endpoint.ifName, with its MAC. */
+  join(network: DriverNetwork, endpoint: DriverEndpoint, sandbox: DriverSandbox): Promise<JoinResult>;
+  /** Removes what join made; must succeed if join half-failed or the objects are gone. */
+  leave(network: DriverNetwork, endpoint: DriverEndpoint, sandbox: DriverSandbox): Promise<void>;
+
+  /**
+   * Start-up reconciliation: make the kernel match the given networks/endpoints, removing
+   * this daemon's objects that belong to none of them (left by a crash mid-operation).
+   * Returns the endpoints whose kernel objects are missing so the controller can re-join them.
+   */
+  reconcile?(networks: DriverNetwork[], endpoints: DriverEndpoint[]): Promise<{ missingEndpoints: string[] }>;
+}

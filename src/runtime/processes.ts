@@ -1,0 +1,188 @@
+/**
+ * A sandbox's main process: a host program run inside the sandbox through cnm-exec. Detached
+ * runs (-d) are the daemon's children, logging to a file; foreground runs are the CLI's children
+ * and are reported to the daemon. Either way the process is known by pid and start time, so it
+ * is found again after a daemon restart and a recycled pid is never mistaken for it.
+ */
+import { spawn } from 'node:child_process';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import type { Controller } from '../controller/controller';
+import { nowRfc3339Nano } from '../controller/ids';
+import type { ProcessState, SandboxRecord } from '../controller/model';
+import { sandboxPaths } from '../controller/sandbox-files';
+import { CnmError } from '../errors';
+import type { Logger } from '../log';
+import { CNM_EXEC_PATH } from '../os/native';
+
+export interface ExecSpec {
+  /** the cnm-exec binary and its arguments up to and including "--" */
+  argv: string[];
+}
+
+/** /proc/PID/stat field 22 (start time in clock ticks), or 0 if the process is gone. */
+export function processStartTicks(pid: number): number {
+  try {
+    const stat = fs.readFileSync(`/proc/${pid}/stat`, 'utf8');
+    // The command name (field 2) may contain spaces and parentheses: split after its last ')'.
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+    return Number(fields[19]);
+  } catch {
+    return 0;
+  }
+}
+
+function isZombie(pid: number): boolean {
+  try {
+    const stat = fs.readFileSync(`/proc/${pid}/stat`, 'utf8');
+    return stat.slice(stat.lastIndexOf(')') + 2).startsWith('Z');
+  } catch {
+    return true;
+  }
+}
+
+export class ProcessRuntime {
+  private readonly waiters = new Map<string, ((code: number) => void)[]>();
+  private readonly pollers = new Map<string, NodeJS.Timeout>();
+
+  constructor(
+    private readonly ctl: Controller,
+    private readonly execRoot: string,
+    private readonly log: Logger,
+  ) {}
+
+  /** How to run a program inside the sandbox (used by run, start and exec). */
+  execSpec(sandbox: SandboxRecord): ExecSpec {
+    const paths = sandboxPaths(this.execRoot, sandbox.id);
+    const argv = [CNM_EXEC_PATH, '--net', this.ctl.nsPath(sandbox)];
+    argv.push('--bind', `${paths.resolvConf}:/etc/resolv.conf`);
+    if (sandbox.mode.kind !== 'host') {
+      argv.push('--bind', `${paths.hosts}:/etc/hosts`, '--bind', `${paths.hostname}:/etc/hostname`, '--hostname', sandbox.hostname);
+    }
+    argv.push('--');
+    return { argv };
+  }
+
+  isRunning(sandbox: SandboxRecord): boolean {
+    const p = sandbox.process;
+    return p.status === 'running' && p.pid > 0 && processStartTicks(p.pid) === p.startTicks && !isZombie(p.pid);
+  }
+
+  /** Starts the sandbox's command detached from any client (run -d, start). */
+  async start(sandbox: SandboxRecord): Promise<void> {
+    if (this.isRunning(sandbox)) return;
+    if (!sandbox.cmd.length) throw new CnmError('invalid', `sandbox ${sandbox.name} has no command to run`);
+    const logFile = path.join(sandboxPaths(this.execRoot, sandbox.id).dir, 'output.log');
+    const out = fs.openSync(logFile, 'a');
+    const spec = this.execSpec(sandbox);
+    const child = spawn(spec.argv[0]!, [...spec.argv.slice(1), ...sandbox.cmd], { detached: true, stdio: ['ignore', out, out] });
+    fs.closeSync(out);
+    const pid = await new Promise<number>((resolve, reject) => {
+      child.once('spawn', () => resolve(child.pid!));
+      child.once('error', reject);
+    });
+    child.unref();
+    child.once('exit', (code, signal) => void this.exited(sandbox.id, pid, code ?? (signal ? 128 + signalNumber(signal) : 255)));
+    await this.running(sandbox.id, pid);
+  }
+
+  /** A foreground run: the CLI started the process itself and tells us its pid. */
+  async adopt(sandbox: SandboxRecord, pid: number): Promise<void> {
+    if (processStartTicks(pid) === 0) throw new CnmError('invalid', `process ${pid} does not exist`);
+    await this.running(sandbox.id, pid);
+    this.poll(sandbox.id, pid);
+  }
+
+  /** The CLI saw its foreground process exit. */
+  async reportExit(sandbox: SandboxRecord, code: number): Promise<void> {
+    if (sandbox.process.status !== 'running') return;
+    await this.exited(sandbox.id, sandbox.process.pid, code);
+  }
+
+  async kill(sandbox: SandboxRecord, signal: NodeJS.Signals = 'SIGKILL'): Promise<void> {
+    if (!this.isRunning(sandbox)) return;
+    try {
+      process.kill(sandbox.process.pid, signal);
+    } catch {
+      // already gone
+    }
+    if (signal === 'SIGKILL') await this.waitExit(sandbox.id, 5000);
+  }
+
+  /** Resolves with the exit code once the main process is gone. */
+  wait(sandbox: SandboxRecord): Promise<number> {
+    if (!this.isRunning(sandbox)) return Promise.resolve(sandbox.process.status === 'created' ? 0 : sandbox.process.exitCode);
+    return new Promise((resolve) => {
+      const list = this.waiters.get(sandbox.id) ?? [];
+      list.push(resolve);
+      this.waiters.set(sandbox.id, list);
+      this.poll(sandbox.id, sandbox.process.pid);
+    });
+  }
+
+  /** After a daemon restart: processes that died while we were away are marked exited. */
+  async reconcile(): Promise<void> {
+    for (const s of this.ctl.sandboxes()) {
+      if (s.process.status !== 'running') continue;
+      if (this.isRunning(s)) this.poll(s.id, s.process.pid);
+      else await this.exited(s.id, s.process.pid, 255);
+    }
+  }
+
+  close(): void {
+    for (const t of this.pollers.values()) clearInterval(t);
+    this.pollers.clear();
+  }
+
+  private async running(sandboxId: string, pid: number): Promise<void> {
+    const process: ProcessState = { status: 'running', pid, startTicks: processStartTicks(pid), exitCode: 0, startedAt: nowRfc3339Nano(), finishedAt: '0001-01-01T00:00:00Z' };
+    await this.ctl.setProcess(sandboxId, process);
+  }
+
+  private async exited(sandboxId: string, pid: number, code: number): Promise<void> {
+    const timer = this.pollers.get(sandboxId);
+    if (timer) clearInterval(timer);
+    this.pollers.delete(sandboxId);
+    const s = this.ctl.state.sandboxes.get(sandboxId);
+    if (s && s.process.status === 'running' && s.process.pid === pid) {
+      await this.ctl.setProcess(sandboxId, { ...s.process, status: 'exited', exitCode: code, finishedAt: nowRfc3339Nano() });
+    }
+    for (const resolve of this.waiters.get(sandboxId) ?? []) resolve(code);
+    this.waiters.delete(sandboxId);
+    const after = this.ctl.state.sandboxes.get(sandboxId);
+    if (after?.autoRemove && after.process.status === 'exited') {
+      await this.ctl.removeSandbox(sandboxId).catch((err) => this.log.log('warn', 'auto-remove failed', { sandbox: after.name, error: String(err) }));
+    }
+  }
+
+  /** Processes that are not our children are watched through /proc. */
+  private poll(sandboxId: string, pid: number): void {
+    if (this.pollers.has(sandboxId)) return;
+    const ticks = processStartTicks(pid);
+    const timer = setInterval(() => {
+      if (processStartTicks(pid) === ticks && !isZombie(pid)) return;
+      void this.exited(sandboxId, pid, 255);
+    }, 250);
+    timer.unref();
+    this.pollers.set(sandboxId, timer);
+  }
+
+  private waitExit(sandboxId: string, timeoutMs: number): Promise<void> {
+    return new Promise((resolve) => {
+      const timeout = setTimeout(resolve, timeoutMs);
+      const list = this.waiters.get(sandboxId) ?? [];
+      list.push(() => {
+        clearTimeout(timeout);
+        resolve();
+      });
+      this.waiters.set(sandboxId, list);
+      const s = this.ctl.state.sandboxes.get(sandboxId);
+      if (s) this.poll(sandboxId, s.process.pid);
+    });
+  }
+}
+
+function signalNumber(signal: NodeJS.Signals): number {
+  return os.constants.signals[signal] ?? 0;
+}
