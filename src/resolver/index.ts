@@ -1,0 +1,3 @@
+/** The embedded DNS resolver (127.0.0.11 in every sandbox on a user-defined network). */
+export type { DnsEndpoint, DnsNetwork, DnsSandbox, DnsState } from './state';
+export { Resolver, type ResolverOptions, type Log, type LogLevel } from './resolver';

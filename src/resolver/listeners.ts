@@ -1,0 +1,102 @@
+/**
+ * A sandbox's two sockets on 127.0.0.11:53, opened inside its network namespace by the native
+ * addon and then served by this process's event loop. The socket a query arrives on is what
+ * identifies the sandbox, hence its view.
+ */
+import dgram from 'node:dgram';
+import net from 'node:net';
+import { closeFd, openSocketInNetns } from '../os/native';
+import type { QueryEngine, ReplySink } from './engine';
+import { TcpConnection } from './tcp';
+
+export const LISTEN_ADDRESS = '127.0.0.11';
+export const LISTEN_PORT = 53;
+/** Concurrent TCP connections per sandbox; a DNS client rarely keeps more than one or two. */
+const MAX_TCP_CONNECTIONS = 64;
+
+export interface ListenerOptions {
+  tcpIdleTimeoutMs: number;
+  onError: (sandboxId: string, err: Error) => void;
+}
+
+class UdpSink implements ReplySink {
+  readonly tcp = false;
+  constructor(
+    readonly sandboxId: string,
+    private readonly socket: dgram.Socket,
+  ) {}
+
+  reply(response: Buffer, peer: unknown): void {
+    const to = peer as dgram.RemoteInfo;
+    this.socket.send(response, to.port, to.address);
+  }
+}
+
+export class SandboxListeners {
+  private constructor(
+    readonly nsPath: string,
+    private readonly udp: dgram.Socket,
+    private readonly tcp: net.Server,
+    private readonly connections: Set<net.Socket>,
+  ) {}
+
+  static async open(sandboxId: string, nsPath: string, engine: QueryEngine, options: ListenerOptions): Promise<SandboxListeners> {
+    const udpFd = openSocketInNetns(nsPath, 'udp', LISTEN_ADDRESS, LISTEN_PORT);
+    let tcpFd: number;
+    try {
+      tcpFd = openSocketInNetns(nsPath, 'tcp', LISTEN_ADDRESS, LISTEN_PORT);
+    } catch (err) {
+      closeFd(udpFd);
+      throw err;
+    }
+
+    const udp = dgram.createSocket({ type: 'udp4' });
+    const sink = new UdpSink(sandboxId, udp);
+    udp.on('message', (msg, rinfo) => engine.handle(msg, sink, rinfo));
+    const connections = new Set<net.Socket>();
+    const tcp = net.createServer((socket) => {
+      connections.add(socket);
+      socket.once('close', () => connections.delete(socket));
+      new TcpConnection(sandboxId, socket, engine, options.tcpIdleTimeoutMs);
+    });
+    tcp.maxConnections = MAX_TCP_CONNECTIONS;
+    // An fd handed to Node belongs to Node from then on: only the others are closed by hand.
+    let stage = 'none' as 'none' | 'udp' | 'tcp';
+    try {
+      await adopt(udp, (done) => udp.bind({ fd: udpFd }, done));
+      stage = 'udp';
+      await adopt(tcp, (done) => {
+        stage = 'tcp';
+        tcp.listen({ fd: tcpFd }, done);
+      });
+    } catch (err) {
+      if (stage === 'none') closeFd(udpFd);
+      else udp.close();
+      if (stage === 'tcp') tcp.close();
+      else closeFd(tcpFd);
+      throw err;
+    }
+    // Later errors (a send to a client that vanished) must not take the sockets down.
+    udp.on('error', (err) => options.onError(sandboxId, err));
+    tcp.on('error', (err) => options.onError(sandboxId, err));
+    return new SandboxListeners(nsPath, udp, tcp, connections);
+  }
+
+  /** Closes both sockets (which also lets the kernel free the namespace if nothing else holds it). */
+  async close(): Promise<void> {
+    await new Promise<void>((resolve) => this.udp.close(() => resolve()));
+    for (const socket of this.connections) socket.destroy();
+    await new Promise<void>((resolve) => this.tcp.close(() => resolve()));
+  }
+}
+
+/** Runs start (bind/listen on an fd) and waits for its callback or its first error. */
+function adopt(emitter: dgram.Socket | net.Server, start: (done: () => void) => void): Promise<void> {
+  return new Promise((resolve, reject) => {
+    emitter.once('error', reject);
+    start(() => {
+      emitter.off('error', reject);
+      resolve();
+    });
+  });
+}
