@@ -1,0 +1,73 @@
+import t from 'tap';
+import { parsePublish, type PortRequest } from '../../src/nat';
+import { CnmError } from '../../src/errors';
+
+const req = (hostIp: string, hostPortStart: number, hostPortEnd: number, containerPort: number, proto: 'tcp' | 'udp' = 'tcp'): PortRequest => ({
+  proto,
+  hostIp,
+  hostPortStart,
+  hostPortEnd,
+  containerPort,
+});
+
+t.test('valid -p forms', async (t) => {
+  const cases: [string, PortRequest[]][] = [
+    ['80', [req('', 0, 0, 80)]],
+    ['8080:80', [req('', 8080, 8080, 80)]],
+    ['8080:80/udp', [req('', 8080, 8080, 80, 'udp')]],
+    ['8080:80/UDP', [req('', 8080, 8080, 80, 'udp')]],
+    ['80/tcp', [req('', 0, 0, 80)]],
+    ['80/', [req('', 0, 0, 80)]],
+    ['0:80', [req('', 0, 0, 80)]],
+    ['127.0.0.1:8081:80/udp', [req('127.0.0.1', 8081, 8081, 80, 'udp')]],
+    ['127.0.0.1::80', [req('127.0.0.1', 0, 0, 80)]],
+    ['0.0.0.0:8080:80', [req('0.0.0.0', 8080, 8080, 80)]],
+    ['[::1]:8080:80', [req('::1', 8080, 8080, 80)]],
+    ['[::]::53/udp', [req('::', 0, 0, 53, 'udp')]],
+    ['[FD00:0::1]:8080:80', [req('fd00::1', 8080, 8080, 80)]],
+    ['::1:8080:80', [req('::1', 8080, 8080, 80)]],
+    ['9000-9001:7000-7001', [req('', 9000, 9000, 7000), req('', 9001, 9001, 7001)]],
+    ['7000-7002', [req('', 0, 0, 7000), req('', 0, 0, 7001), req('', 0, 0, 7002)]],
+    ['8000-8010:80', [req('', 8000, 8010, 80)]],
+    ['127.0.0.1:8000-8010:80/udp', [req('127.0.0.1', 8000, 8010, 80, 'udp')]],
+    ['08080:080', [req('', 8080, 8080, 80)]],
+    ['65535:65535', [req('', 65535, 65535, 65535)]],
+  ];
+  for (const [spec, expected] of cases) t.same(parsePublish(spec), expected, spec);
+});
+
+t.test('invalid -p forms carry Docker\'s messages', async (t) => {
+  const cases: [string, string][] = [
+    ['99999:80', 'Invalid hostPort: 99999'],
+    ['8080:99999', 'Invalid containerPort: 99999'],
+    ['99999', 'Invalid containerPort: 99999'],
+    ['abc', 'Invalid containerPort: abc'],
+    ['0', 'Invalid containerPort: 0'],
+    ['1.2.3.4:80', 'Invalid hostPort: 1.2.3.4'],
+    ['8080:', 'No port specified: 8080:<empty>'],
+    ['/udp', 'No port specified: /udp<empty>'],
+    ['', 'No port specified: <empty>'],
+    ['8080-8081:80-82', 'Invalid ranges specified for container and host Ports: 80-82 and 8080-8081'],
+    ['8081-8080:80', 'Invalid hostPort: 8081-8080'],
+    ['80-70', 'Invalid containerPort: 80-70'],
+    ['8080-:80', 'Invalid hostPort: 8080-'],
+    ['1-2-3:80', 'Invalid hostPort: 1-2-3'],
+    ['-1:80', 'Invalid hostPort: -1'],
+    ['+80', 'Invalid containerPort: +80'],
+    ['80/xyz', 'Invalid proto: xyz'],
+    ['1.2.3.4.5:80:80', 'Invalid ip address: 1.2.3.4.5'],
+    ['localhost:80:80', 'Invalid ip address: localhost'],
+    ['[::1:8080:80', "Invalid ip address [::1: missing ']' in address"],
+    ['[fe80::1%eth0]:80:80', 'Invalid ip address: fe80::1%eth0'],
+    ['80/sctp', 'cnm publishes tcp and udp ports only: 80/sctp'],
+  ];
+  for (const [spec, message] of cases) {
+    try {
+      parsePublish(spec);
+      t.fail(`${spec} should be refused`);
+    } catch (err) {
+      t.ok(err instanceof CnmError && err.kind === 'invalid', `${spec}: invalid`);
+      t.equal((err as Error).message, message, spec);
+    }
+  }
+});
