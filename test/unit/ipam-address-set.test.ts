@@ -3,7 +3,7 @@ import { AddressSet } from '../../src/ipam/address-set';
 import { AddressPool, lowestFreeAddress, specialRole } from '../../src/ipam/address-pool';
 import { formatIp, mustParseCidr, mustParseIp } from '../../src/ipam/cidr';
 import type { PoolConfig } from '../../src/ipam/types';
-import { mulberry32 } from './ipam-random';
+import { mulberry32 } from './ipam-helpers';
 
 /** The obvious O(n) answer the binary search must agree with. */
 function naiveLowestFree(members: Set<bigint>, first: bigint, last: bigint): bigint | undefined {

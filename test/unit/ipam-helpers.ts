@@ -1,3 +1,6 @@
+/** Shared helpers of the IPAM unit tests. */
+import { CnmError, type ErrorKind } from '../../src/errors';
+
 /** A small seeded PRNG (mulberry32) so that property tests are reproducible from their seed. */
 export function mulberry32(seed: number): () => number {
   let a = seed >>> 0;
@@ -9,3 +12,16 @@ export function mulberry32(seed: number): () => number {
     return ((x ^ (x >>> 14)) >>> 0) / 4294967296;
   };
 }
+
+/** What `fn` threw, as `kind: message`, so a test compares the exact text and kind at once. */
+export function cnmErrorOf(fn: () => unknown): string {
+  try {
+    fn();
+  } catch (err) {
+    if (err instanceof CnmError) return `${err.kind}: ${err.message}`;
+    throw err;
+  }
+  return 'no error';
+}
+
+export const expected = (kind: ErrorKind, message: string): string => `${kind}: ${message}`;
