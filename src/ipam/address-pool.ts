@@ -32,7 +32,7 @@ export function specialRole(subnet: Cidr, value: bigint): SpecialRole | undefine
   return undefined;
 }
 
-export type ReserveOutcome = 'reserved' | 'in use' | 'outside';
+export type TakeOutcome = 'taken' | 'in use' | 'outside';
 
 export class AddressPool {
   readonly subnet: Cidr;
@@ -60,21 +60,8 @@ export class AddressPool {
     return this.subnet.family;
   }
 
-  /** Addresses in use by endpoints (reserved ones excluded). */
-  get usedCount(): number {
-    return this.taken.size - this.pinned.size;
-  }
-
   contains(ip: IpAddress): boolean {
     return containsIp(this.subnet, ip);
-  }
-
-  isPinned(value: bigint): boolean {
-    return this.pinned.has(value);
-  }
-
-  isTaken(value: bigint): boolean {
-    return this.taken.has(value);
   }
 
   /** The address the next dynamic request gets, without taking it. */
@@ -91,9 +78,9 @@ export class AddressPool {
   }
 
   /** Takes a given address; it may lie outside the ip-range but not outside the subnet. */
-  take(ip: IpAddress): ReserveOutcome {
+  take(ip: IpAddress): TakeOutcome {
     if (!this.contains(ip)) return 'outside';
-    return this.taken.add(ip.value) ? 'reserved' : 'in use';
+    return this.taken.add(ip.value) ? 'taken' : 'in use';
   }
 
   /** Gives an endpoint's address back; reserved addresses stay reserved. */

@@ -201,7 +201,7 @@ export class Ipam {
     }
     const role = specialRole(pool.subnet, ip.value);
     if (role) throw new CnmError('invalid', `Invalid address ${preferred}: it is the ${role} of ${pool.config.subnet}`);
-    if (pool.take(ip) !== 'reserved') throw new CnmError('forbidden', ADDRESS_IN_USE);
+    if (pool.take(ip) !== 'taken') throw new CnmError('forbidden', ADDRESS_IN_USE);
     return formatIp(ip);
   }
 
