@@ -4,12 +4,16 @@
  * state; `update` derives a new snapshot (reusing what did not change), makes it live in one
  * assignment, then opens the listeners of new sandboxes and closes those of removed ones.
  */
-import { CnmError, messageOf } from '../errors';
-import { QueryEngine, type ForwardPath, type ReplySink } from './engine';
+import { isIP } from 'node:net';
+import { CnmError, invalid, messageOf } from '../errors';
+import { AnswerCache } from './cache';
+import { QueryEngine } from './engine';
+import { Forwarder, type ForwardObserver } from './forwarder';
 import { SandboxListeners } from './listeners';
 import { buildSnapshot } from './records';
+import { ResolvConfWatcher, type ResolvConf } from './resolv-conf';
 import type { DnsState } from './state';
-import { EDE, RCODE, emptyResponse, type Query } from './wire';
+import { parseUpstream, type UpstreamAddress } from './upstream';
 
 export type LogLevel = 'debug' | 'info' | 'warn' | 'error';
 export type Log = (level: LogLevel, msg: string, fields?: Record<string, unknown>) => void;
@@ -29,19 +33,24 @@ export interface ResolverOptions {
   cacheEntries?: number;
   /** Idle TCP connections are closed after this long, default 10 s. */
   tcpIdleTimeoutMs?: number;
+  /** How often resolvConfPath is checked for changes, default 1 s. */
+  resolvConfPollMs?: number;
   log?: Log;
 }
 
 /** Sandboxes whose listeners are opened at once before yielding to queries again. */
 const OPEN_BATCH = 64;
 
-const NOT_YET: Readonly<{ code: number; text: string }> = { code: EDE.other, text: 'forwarding is not implemented yet' };
+/** Docker's fallback when the host lists only loopback servers, which a bridge sandbox cannot reach. */
+const DEFAULT_BRIDGE_FALLBACK = ['8.8.8.8', '8.8.4.4'];
 
 export class Resolver {
   private readonly ttl: number;
   private readonly tcpIdleTimeoutMs: number;
   private readonly log: Log;
   private readonly engine: QueryEngine;
+  private readonly forwarder: Forwarder;
+  private readonly watcher: ResolvConfWatcher | null = null;
   private readonly listeners = new Map<string, SandboxListeners>();
   private queue: Promise<void> = Promise.resolve();
   private closed = false;
@@ -50,11 +59,51 @@ export class Resolver {
     this.ttl = options.ttl ?? 600;
     this.tcpIdleTimeoutMs = options.tcpIdleTimeoutMs ?? 10_000;
     this.log = options.log ?? (() => {});
-    const forwarding: ForwardPath = {
-      forward: (msg: Buffer, q: Query, sink: ReplySink, peer: unknown) =>
-        sink.reply(emptyResponse(msg, q, RCODE.SERVFAIL, NOT_YET), peer),
+    const observer: ForwardObserver = {
+      answered: () => {},
+      upstreamError: (upstream, reason) => this.log('debug', '[resolver] upstream failed', { upstream, reason }),
     };
-    this.engine = new QueryEngine(forwarding);
+    const cacheEntries = options.cacheEntries ?? 10_000;
+    this.forwarder = new Forwarder({
+      tryTimeoutMs: options.tryTimeoutMs ?? 800,
+      maxInflight: options.maxInflight ?? 1024,
+      cache: cacheEntries > 0 ? new AnswerCache(cacheEntries) : null,
+      observer,
+    });
+    this.engine = new QueryEngine(this.forwarder);
+
+    if (options.upstreams !== undefined) {
+      this.forwarder.setUpstreams(options.upstreams.map((text) => parseUpstream(text) ?? throwInvalid(text)));
+    } else {
+      const path = options.resolvConfPath ?? '/etc/resolv.conf';
+      this.watcher = new ResolvConfWatcher(path, (conf) => this.useResolvConf(path, conf), options.resolvConfPollMs ?? 1000);
+      this.useResolvConf(path, this.watcher.current);
+    }
+  }
+
+  private useResolvConf(path: string, conf: ResolvConf): void {
+    const addresses = conf.nameservers.map(parseUpstream).filter((a): a is UpstreamAddress => a !== null);
+    this.forwarder.setUpstreams(addresses);
+    if (addresses.length === 0) this.log('warn', `[resolver] no nameserver in ${path}: names that are not local get SERVFAIL`);
+    else this.log('info', `[resolver] upstreams from ${path}`, { upstreams: addresses.map((a) => a.text) });
+  }
+
+  /**
+   * Nameservers for the resolv.conf of a sandbox without embedded DNS (the default bridge): the
+   * upstreams it can reach from its own namespace, so not loopback ones, and not ones on another
+   * port than 53 (resolv.conf cannot say so). Docker's public fallback when nothing is left.
+   */
+  upstreams(): string[] {
+    const usable = this.forwarder
+      .addresses()
+      .filter((a) => a.port === 53 && !isLoopback(a.host))
+      .map((a) => a.host);
+    return usable.length > 0 ? usable : [...DEFAULT_BRIDGE_FALLBACK];
+  }
+
+  /** Search domains and options of the host's resolv.conf (empty with explicit upstreams). */
+  hostResolvConf(): ResolvConf {
+    return this.watcher?.current ?? { nameservers: [], search: [], options: [] };
   }
 
   /**
@@ -104,9 +153,19 @@ export class Resolver {
   /** Closes every listener. The resolver cannot be used afterwards. */
   async close(): Promise<void> {
     this.closed = true;
+    this.watcher?.close();
+    this.forwarder.close();
     await this.queue;
     const all = [...this.listeners.values()];
     this.listeners.clear();
     await Promise.all(all.map((l) => l.close()));
   }
+}
+
+function throwInvalid(text: string): never {
+  throw invalid(`invalid DNS server address ${JSON.stringify(text)}: expected IP, IP:port or [IPv6]:port`);
+}
+
+function isLoopback(host: string): boolean {
+  return isIP(host) === 4 ? host.startsWith('127.') : host === '::1';
 }

@@ -1,0 +1,187 @@
+/**
+ * Names that are not ours go to the upstreams. The asker always gets an answer well before its
+ * own 5 s timeout (Docker and aardvark-dns let it time out, docker-behaviour.md §7.6):
+ *  - each try waits tryTimeoutMs, then the next upstream is tried too (earlier tries may still
+ *    answer); an unreachable upstream (ICMP) or a SERVFAIL/REFUSED fails over at once;
+ *  - after a total budget, or once every upstream has failed, the asker gets SERVFAIL with an
+ *    Extended DNS Error saying why;
+ *  - a TCP asker whose answer came back truncated over UDP gets it fetched again over TCP; a UDP
+ *    asker gets the truncated answer as is and retries over TCP itself (RFC 7766 §5);
+ *  - past maxInflight, new queries get SERVFAIL at once. SERVFAIL rather than Docker's REFUSED:
+ *    overload is temporary, and stub resolvers treat SERVFAIL as "try again" (glibc: TRY_AGAIN,
+ *    EAI_AGAIN) but REFUSED as a permanent failure that even stops the search list.
+ * Answers pass unchanged except for the id, and are cached by their TTLs.
+ */
+import type { AnswerCache } from './cache';
+import { cacheKey } from './cache';
+import type { ForwardPath, ReplySink } from './engine';
+import { Upstream, type Pending, type UpstreamAddress } from './upstream';
+import { EDE, Query, RCODE, emptyResponse, isTruncated, parseQuery, rcodeOf, responseLimit, type ExtendedError } from './wire';
+
+export interface ForwarderOptions {
+  tryTimeoutMs: number;
+  maxInflight: number;
+  cache: AnswerCache | null;
+  observer: ForwardObserver;
+}
+
+/** What the forwarder reports (metrics, logs). */
+export interface ForwardObserver {
+  answered(qtype: number, rcode: number, source: 'cache' | 'upstream', started: number): void;
+  upstreamError(upstream: string, reason: 'timeout' | 'unreachable' | 'servfail' | 'refused'): void;
+}
+
+/** A failed upstream is tried last for this long. */
+const DEMOTION_MS = 30_000;
+/** The whole forwarding of one query stays under this, far from a stub's 5 s. */
+const MAX_BUDGET_MS = 4000;
+
+const OVERLOADED: ExtendedError = { code: EDE.other, text: 'too many queries in flight' };
+const NO_UPSTREAMS: ExtendedError = { code: EDE.noReachableAuthority, text: 'no upstream DNS servers configured' };
+
+export class Forwarder implements ForwardPath {
+  inflight = 0;
+  readonly budgetMs: number;
+  private upstreams: Upstream[] = [];
+  private readonly scratch = new Query();
+
+  constructor(readonly options: ForwarderOptions) {
+    this.budgetMs = Math.min(MAX_BUDGET_MS, Math.max(options.tryTimeoutMs, 3 * options.tryTimeoutMs));
+  }
+
+  /** Replaces the upstream list; servers still listed keep their sockets and health. */
+  setUpstreams(addresses: readonly UpstreamAddress[]): void {
+    const before = new Map(this.upstreams.map((u) => [u.address.text, u]));
+    this.upstreams = addresses.map((a) => before.get(a.text) ?? new Upstream(a));
+    const kept = new Set(this.upstreams);
+    for (const u of before.values()) if (!kept.has(u)) u.close();
+    if (before.size !== this.upstreams.length || this.upstreams.some((u) => !before.has(u.address.text))) this.options.cache?.clear();
+  }
+
+  addresses(): UpstreamAddress[] {
+    return this.upstreams.map((u) => u.address);
+  }
+
+  forward(msg: Buffer, q: Query, sink: ReplySink, peer: unknown): void {
+    const started = performance.now();
+    const key = cacheKey(q);
+    const cache = this.options.cache;
+    if (cache !== null) {
+      const hit = cache.serve(key, msg, q, responseLimit(q, sink.tcp), started);
+      if (hit !== null) {
+        sink.reply(hit, peer);
+        this.options.observer.answered(q.qtype, rcodeOf(hit), 'cache', started);
+        return;
+      }
+    }
+    if (this.upstreams.length === 0) return this.fail(msg, q, sink, peer, NO_UPSTREAMS, started);
+    if (this.inflight >= this.options.maxInflight) return this.fail(msg, q, sink, peer, OVERLOADED, started);
+    new ForwardJob(this, msg, q.qtype, key, sink, peer, this.ordered(started), started).next();
+  }
+
+  /** Healthy upstreams first (in configured order), then recently failed ones, oldest failure first. */
+  private ordered(now: number): Upstream[] {
+    const healthy = this.upstreams.filter((u) => now - u.failedAt > DEMOTION_MS);
+    if (healthy.length === this.upstreams.length) return this.upstreams;
+    const demoted = this.upstreams.filter((u) => now - u.failedAt <= DEMOTION_MS).sort((a, b) => a.failedAt - b.failedAt);
+    return healthy.concat(demoted);
+  }
+
+  /** SERVFAIL with a reason; msg is the asker's query, parsed again because the engine's Query is reused. */
+  fail(msg: Buffer, q: Query | null, sink: ReplySink, peer: unknown, why: ExtendedError, started: number): void {
+    const query = q ?? this.scratch;
+    if (q === null) parseQuery(msg, query);
+    sink.reply(emptyResponse(msg, query, RCODE.SERVFAIL, why), peer);
+    this.options.observer.answered(query.qtype, RCODE.SERVFAIL, 'upstream', started);
+  }
+
+  close(): void {
+    for (const u of this.upstreams) u.close();
+    this.upstreams = [];
+  }
+}
+
+class ForwardJob {
+  private readonly attempts: Pending[] = [];
+  private tries = 0;
+  private outstanding = 0;
+  private overTcp = false;
+  private timer: NodeJS.Timeout | null = null;
+  private last: Buffer | null = null;
+  private lastError = '';
+  private finished = false;
+
+  constructor(
+    private readonly forwarder: Forwarder,
+    private readonly msg: Buffer,
+    private readonly qtype: number,
+    private readonly key: string,
+    private readonly sink: ReplySink,
+    private readonly peer: unknown,
+    private readonly order: readonly Upstream[],
+    private readonly started: number,
+  ) {
+    forwarder.inflight++;
+  }
+
+  /** Tries the next upstream (cycling), and arms the timer that tries the one after. */
+  next(upstream = this.order[this.tries % this.order.length]!): void {
+    this.tries++;
+    this.outstanding++;
+    const viaTcp = this.overTcp;
+    const query = Buffer.from(this.msg);
+    this.attempts.push(upstream.exchange(query, viaTcp, (err, answer) => this.result(upstream, viaTcp, err, answer)));
+    if (this.timer !== null) clearTimeout(this.timer);
+    const left = this.started + this.forwarder.budgetMs - performance.now();
+    this.timer = setTimeout(() => this.timeout(upstream), Math.max(1, Math.min(this.forwarder.options.tryTimeoutMs, left)));
+  }
+
+  private timeout(upstream: Upstream): void {
+    this.timer = null;
+    this.lastError = `${upstream.address.text} timed out`;
+    upstream.failedAt = performance.now();
+    this.forwarder.options.observer.upstreamError(upstream.address.text, 'timeout');
+    if (performance.now() - this.started < this.forwarder.budgetMs - 1) this.next();
+    else this.finish(this.last);
+  }
+
+  private result(upstream: Upstream, viaTcp: boolean, err: Error | null, answer: Buffer | null): void {
+    if (this.finished) return;
+    this.outstanding--;
+    const observer = this.forwarder.options.observer;
+    if (answer !== null) {
+      const rcode = rcodeOf(answer);
+      if (isTruncated(answer) && !viaTcp && this.sink.tcp) {
+        this.overTcp = true;
+        return this.next(upstream);
+      }
+      if (rcode !== RCODE.SERVFAIL && rcode !== RCODE.REFUSED) return this.finish(answer);
+      this.last = answer;
+      this.lastError = `${upstream.address.text} answered ${rcode === RCODE.SERVFAIL ? 'SERVFAIL' : 'REFUSED'}`;
+      observer.upstreamError(upstream.address.text, rcode === RCODE.SERVFAIL ? 'servfail' : 'refused');
+    } else {
+      this.lastError = `${upstream.address.text}: ${err?.message ?? 'failed'}`;
+      observer.upstreamError(upstream.address.text, 'unreachable');
+    }
+    upstream.failedAt = performance.now();
+    // Fail over at once while some upstream is untried; when all have failed, stop waiting.
+    if (this.tries < this.order.length) this.next();
+    else if (this.outstanding === 0) this.finish(this.last);
+  }
+
+  private finish(answer: Buffer | null): void {
+    if (this.finished) return;
+    this.finished = true;
+    this.forwarder.inflight--;
+    if (this.timer !== null) clearTimeout(this.timer);
+    for (const attempt of this.attempts) attempt.cancel();
+    if (answer === null) {
+      const why = { code: EDE.noReachableAuthority, text: `upstream ${this.lastError}` };
+      return this.forwarder.fail(this.msg, null, this.sink, this.peer, why, this.started);
+    }
+    answer.writeUInt16BE(this.msg.readUInt16BE(0), 0);
+    this.forwarder.options.cache?.store(this.key, answer, performance.now());
+    this.sink.reply(answer, this.peer);
+    this.forwarder.options.observer.answered(this.qtype, rcodeOf(answer), 'upstream', this.started);
+  }
+}

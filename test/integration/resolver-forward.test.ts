@@ -1,0 +1,169 @@
+/** Forwarding, fail-over, truncation, the in-flight cap and the cache, against local stubs. */
+import t from 'tap';
+import { writeFileSync } from 'node:fs';
+import { sampleState } from '../unit/resolver-fixtures';
+import { dig, makeLab, nodeIn, type Lab } from './resolver-lab';
+import { closedPort, startStub, type Stub, type StubBehaviour } from './resolver-stub';
+import { Resolver, type ResolverOptions } from '../../src/resolver';
+
+type Test = Parameters<Parameters<typeof t.test>[0]>[0];
+
+async function stub(t: Test, behaviour: StubBehaviour, address?: string, port?: number): Promise<Stub> {
+  const s = await startStub(behaviour, address, port);
+  t.teardown(() => s.close());
+  return s;
+}
+
+const RECORDS: StubBehaviour['records'] = {
+  'example.test': [{ type: 'A', data: '192.0.2.1', ttl: 300 }],
+  'big.test': Array.from({ length: 60 }, (_, i) => ({ type: 'A', data: `192.0.2.${i + 1}` })),
+  o3: [{ type: 'A', data: '198.51.100.3' }],
+};
+
+async function labWith(t: Test, options: ResolverOptions): Promise<Lab> {
+  const lab = makeLab(t, options);
+  const state = sampleState();
+  await lab.resolver.update({ ...state, sandboxes: state.sandboxes.map((s) => ({ ...s, nsPath: lab.ns(s.id) })) });
+  return lab;
+}
+
+async function timed<T>(fn: () => Promise<T>): Promise<[T, number]> {
+  const start = Date.now();
+  const value = await fn();
+  return [value, Date.now() - start];
+}
+
+t.test('unknown names are forwarded unchanged; the second query is a cache hit', async (t) => {
+  const up = await stub(t, { records: RECORDS, negativeTtl: 60 });
+  const lab = await labWith(t, { upstreams: [up.spec] });
+  const s1 = lab.ns('s1');
+
+  const first = await dig(s1, 'example.test');
+  t.equal(first.status, 'NOERROR');
+  t.same(first.answers, [{ name: 'example.test.', ttl: 300, type: 'A', data: '192.0.2.1' }]);
+  t.ok(first.flags.includes('aa'), 'upstream flags pass unchanged');
+  t.equal(up.queries.length, 1);
+
+  await new Promise((r) => setTimeout(r, 1100));
+  const second = await dig(s1, 'EXAMPLE.Test');
+  t.equal(up.queries.length, 1, 'second query answered from the cache');
+  t.equal(second.answers[0]?.name, 'EXAMPLE.Test.', 'cached answer echoes the asker’s case');
+  t.ok(second.answers[0]!.ttl < 300 && second.answers[0]!.ttl >= 298, `TTL decremented (${second.answers[0]!.ttl})`);
+
+  const nx = await dig(s1, 'missing.test');
+  t.equal(nx.status, 'NXDOMAIN');
+  await dig(s1, 'missing.test');
+  t.equal(up.queries.filter((q) => q.name === 'missing.test').length, 1, 'negative answer cached (SOA minimum)');
+
+  t.same((await dig(s1, 'o3')).answers.map((a) => a.data), ['198.51.100.3'], 'a name of another network is forwarded, not answered');
+  t.equal((await dig(s1, '+tcp', 'example.test')).answers.length, 1, 'TCP asker served too');
+  t.equal((await dig(s1, 'example.test', '+dnssec')).answers.length, 1);
+  t.equal(up.queries.filter((q) => q.name === 'example.test').length, 2, 'DO bit is part of the cache key');
+
+  t.equal((await dig(lab.ns('s4'), 'example.test')).status, 'REFUSED', 'internal-only sandbox never forwards');
+  t.equal(up.queries.filter((q) => q.name === 'example.test').length, 2);
+  t.equal((await dig(lab.ns('s3'), 'example.test')).answers.length, 1, 'ndots set: dotted names still forwarded');
+});
+
+t.test('negative answers without SOA are not cached', async (t) => {
+  const up = await stub(t, { records: RECORDS });
+  const lab = await labWith(t, { upstreams: [up.spec] });
+  await dig(lab.ns('s1'), 'nosoa.test');
+  await dig(lab.ns('s1'), 'nosoa.test');
+  t.equal(up.queries.length, 2);
+});
+
+t.test('upstream down: SERVFAIL quickly, never silence', async (t) => {
+  const refused = await closedPort();
+  const lab = await labWith(t, { upstreams: [refused], tryTimeoutMs: 300 });
+  const [down, ms] = await timed(() => dig(lab.ns('s1'), 'example.test'));
+  t.equal(down.status, 'SERVFAIL');
+  t.ok(ms < 1000, `unreachable upstream: SERVFAIL in ${ms} ms`);
+  t.match(down.raw, /EDE: 22 \(No Reachable Authority\)/, 'Extended DNS Error says why');
+  t.equal((await dig(lab.ns('s1'), '+tcp', 'example.test')).status, 'SERVFAIL', 'TCP asker too');
+  t.same((await dig(lab.ns('s1'), 'd1')).answers.map((a) => a.data), ['10.50.0.2'], 'local names unaffected');
+
+  const silent = await stub(t, { records: RECORDS, mode: 'silent' });
+  const quiet = await labWith(t, { upstreams: [silent.spec], tryTimeoutMs: 300 });
+  const [blackhole, waited] = await timed(() => dig(quiet.ns('s1'), 'example.test'));
+  t.equal(blackhole.status, 'SERVFAIL');
+  t.ok(waited < 2000, `silent upstream: SERVFAIL after ${waited} ms (client timeout 3 s)`);
+  t.ok(silent.queries.length >= 2, 'retried within the budget');
+});
+
+t.test('fail-over: dead, silent and SERVFAIL upstreams are skipped', async (t) => {
+  const good = await stub(t, { records: RECORDS });
+  const silent = await stub(t, { records: RECORDS, mode: 'silent' });
+  const broken = await stub(t, { records: RECORDS, mode: 'servfail' });
+  const lab = await labWith(t, { upstreams: [await closedPort(), broken.spec, good.spec], tryTimeoutMs: 300, cacheEntries: 0 });
+  const [a, ms] = await timed(() => dig(lab.ns('s1'), 'example.test'));
+  t.same(a.answers.map((x) => x.data), ['192.0.2.1']);
+  t.ok(ms < 300, `refused and SERVFAIL fail over at once (${ms} ms)`);
+  t.equal(broken.queries.length, 1);
+
+  const slow = await labWith(t, { upstreams: [silent.spec, good.spec], tryTimeoutMs: 300, cacheEntries: 0 });
+  const [b, waited] = await timed(() => dig(slow.ns('s1'), 'example.test'));
+  t.same(b.answers.map((x) => x.data), ['192.0.2.1']);
+  t.ok(waited >= 250 && waited < 1000, `silent upstream: next one after the try timeout (${waited} ms)`);
+  const [c, again] = await timed(() => dig(slow.ns('s1'), 'example.test'));
+  t.equal(c.answers.length, 1);
+  t.ok(again < 250, `the failed upstream is tried last afterwards (${again} ms)`);
+});
+
+t.test('truncated upstream answers: TCP askers get a TCP retry, UDP askers the TC answer', async (t) => {
+  const up = await stub(t, { records: RECORDS, truncateUdp: true });
+  const lab = await labWith(t, { upstreams: [up.spec] });
+  const udp = await dig(lab.ns('s1'), '+ignore', 'big.test');
+  t.ok(udp.flags.includes('tc'), 'TC passed to a UDP asker');
+  const tcp = await dig(lab.ns('s1'), '+tcp', 'big.test');
+  t.equal(tcp.answers.length, 60, 'TCP asker: fetched again over TCP');
+  t.same(up.queries.filter((q) => q.name === 'big.test').map((q) => q.transport), ['udp', 'udp', 'tcp']);
+  t.equal((await dig(lab.ns('s1'), 'big.test')).answers.length, 60, 'dig’s own TCP retry is served from the cache');
+});
+
+t.test('replies with another question are ignored (id alone is not enough)', async (t) => {
+  const up = await stub(t, { records: RECORDS, spoofFirst: true });
+  const lab = await labWith(t, { upstreams: [up.spec] });
+  t.same((await dig(lab.ns('s1'), 'example.test')).answers.map((a) => a.data), ['192.0.2.1']);
+});
+
+t.test('in-flight cap: the excess gets SERVFAIL at once', async (t) => {
+  const up = await stub(t, { records: RECORDS, delayMs: 400 });
+  const lab = await labWith(t, { upstreams: [up.spec], maxInflight: 2, tryTimeoutMs: 1000 });
+  const results = (await nodeIn(
+    lab.ns('s1'),
+    `const { UDPClient } = require('dns2');
+     const q = (n) => { const t0 = Date.now(); return UDPClient({ dns: '127.0.0.11', timeout: 3000 })(n + '.test', 'A')
+        .then((r) => ({ rcode: r.header.rcode, ms: Date.now() - t0 })); };
+     Promise.all([0, 1, 2, 3, 4].map((i) => q('n' + i))).then((r) => console.log(JSON.stringify(r)));`,
+  )) as { rcode: number; ms: number }[];
+  const servfail = results.filter((r) => r.rcode === 2);
+  t.equal(servfail.length, 3, JSON.stringify(results));
+  t.ok(servfail.every((r) => r.ms < 300), 'refused at once');
+  t.equal(results.filter((r) => r.rcode === 3).length, 2, 'the two in flight get the upstream answer (NXDOMAIN)');
+});
+
+t.test('upstreams follow resolv.conf', async (t) => {
+  // resolv.conf cannot name a port: the stubs listen on port 53 of loopback addresses of their own.
+  const base = `127.53.${(process.pid >> 8) & 0xff}.`;
+  const one = await stub(t, { records: { 'which.test': [{ type: 'A', data: '192.0.2.101' }] } }, `${base}${(process.pid & 0x7f) + 1}`, 53);
+  const two = await stub(t, { records: { 'which.test': [{ type: 'A', data: '192.0.2.102' }] } }, `${base}${(process.pid & 0x7f) + 129}`, 53);
+  const lab0 = makeLab(t);
+  const conf = lab0.file('host-resolv.conf', `# host\nsearch corp.test\nnameserver ${one.address}\n`);
+  const lab = await labWith(t, { resolvConfPath: conf, resolvConfPollMs: 50 });
+  t.same((await dig(lab.ns('s1'), 'which.test')).answers.map((a) => a.data), ['192.0.2.101']);
+  t.same(lab.resolver.hostResolvConf().search, ['corp.test']);
+  t.same(lab.resolver.upstreams(), ['8.8.8.8', '8.8.4.4'], 'loopback upstreams are not given to bridge sandboxes');
+
+  writeFileSync(conf, `nameserver ${two.address}\n`);
+  await new Promise((r) => setTimeout(r, 400));
+  t.same((await dig(lab.ns('s1'), 'which.test')).answers.map((a) => a.data), ['192.0.2.102'], 'new upstream, cache flushed');
+});
+
+t.test('upstreams() for bridge sandboxes: reachable ones on port 53', async (t) => {
+  // No sandbox, no query: nothing is ever sent to these addresses.
+  const resolver = new Resolver({ upstreams: ['192.0.2.53', '127.0.0.1:5353', '[2001:db8::1]:53', '192.0.2.54:5300'] });
+  t.teardown(() => resolver.close());
+  t.same(resolver.upstreams(), ['192.0.2.53', '2001:db8::1']);
+  t.throws(() => new Resolver({ upstreams: ['not-an-ip'] }), /invalid DNS server address/);
+});
