@@ -77,7 +77,10 @@ export function renderRuleset(input: NatState, table: string = DEFAULT_TABLE): s
   set('bridges', 'ifname', networks.map(quoted));
   set('internal', 'ifname', networks.filter((n) => n.internal).map(quoted));
   set('icc', 'ifname . ifname', networks.filter((n) => n.icc).map(pair));
-  set('hairpin', 'ifname . ifname', open.map(pair));
+  const ownSubnet = (family: 4 | 6): string[] =>
+    open.flatMap((n) => sortedSubnets(n.subnets, family).map((s) => `"${n.bridge}" . ${s}`));
+  set('hairpin4', 'ifname . ipv4_addr', ownSubnet(4), 'interval');
+  set('hairpin6', 'ifname . ipv6_addr', ownSubnet(6), 'interval');
   const masquerading = open.filter((n) => n.masquerade).flatMap((n) => n.subnets);
   set('masq4', 'ipv4_addr', sortedSubnets(masquerading, 4), 'interval');
   set('masq6', 'ipv6_addr', sortedSubnets(masquerading, 6), 'interval');
@@ -126,9 +129,12 @@ export function renderRuleset(input: NatState, table: string = DEFAULT_TABLE): s
     '\t\ttype nat hook postrouting priority srcnat; policy accept;',
     '\t\t# The host reaching 127.0.0.1:PORT: the sandbox must not answer to its own loopback.',
     '\t\tip saddr 127.0.0.0/8 oifname @bridges masquerade',
-    '\t\t# Hairpin: a sandbox reaching a port published on its own bridge (itself included)',
-    '\t\t# would get a reply straight from the peer, bypassing the DNAT; make it come back here.',
-    '\t\tct status dnat iifname . oifname @hairpin masquerade',
+    '\t\t# Hairpin: a sandbox reaching a port published on its own network. Reaching itself, it',
+    '\t\t# would get a packet from its own address (dropped as martian); reaching a neighbour, the',
+    '\t\t# reply would go straight back over the bridge. (iifname is empty in postrouting: the',
+    '\t\t# source subnet tells where the packet came from.)',
+    '\t\tct status dnat oifname . ip saddr @hairpin4 masquerade',
+    '\t\tct status dnat oifname . ip6 saddr @hairpin6 masquerade',
     '\t\t# Outbound.',
     '\t\toifname != @bridges ip saddr @masq4 masquerade',
     '\t\toifname != @bridges ip6 saddr @masq6 masquerade',
