@@ -5,6 +5,7 @@
  * a whole: a query never waits and never sees half an update.
  */
 import { resolveLocal } from './local';
+import { NO_QTYPE, type Metrics } from './metrics';
 import { emptySnapshot, type Snapshot } from './records';
 import { EDE, Query, RCODE, Verdict, emptyResponse, headerOnlyResponse, parseQuery, type ExtendedError } from './wire';
 
@@ -17,7 +18,8 @@ export interface ReplySink {
 
 /** Names that are not ours. Calls `sink.reply` exactly once, now or later. */
 export interface ForwardPath {
-  forward(msg: Buffer, q: Query, sink: ReplySink, peer: unknown): void;
+  /** started: performance.now() when the message arrived. */
+  forward(msg: Buffer, q: Query, sink: ReplySink, peer: unknown, started: number): void;
 }
 
 const PROHIBITED: ExtendedError = { code: EDE.prohibited, text: 'internal network: names outside it are not resolved' };
@@ -28,38 +30,48 @@ export class QueryEngine {
   snapshot: Snapshot = emptySnapshot(600);
   private readonly q = new Query();
 
-  constructor(private readonly forwarding: ForwardPath) {}
+  constructor(
+    private readonly forwarding: ForwardPath,
+    private readonly metrics: Metrics,
+  ) {}
 
   /** Returns false when the message deserves no reply at all (a TCP connection is then closed). */
   handle(msg: Buffer, sink: ReplySink, peer: unknown): boolean {
+    const started = performance.now();
     const q = this.q;
     const verdict = parseQuery(msg, q);
-    if (verdict !== Verdict.Answer) return this.reject(msg, q, verdict, sink, peer);
+    if (verdict !== Verdict.Answer) return this.reject(msg, q, verdict, sink, peer, started);
     const view = this.snapshot.views.get(sink.sandboxId);
-    if (view === undefined) {
-      sink.reply(emptyResponse(msg, q, RCODE.REFUSED, NO_SANDBOX), peer);
-      return true;
+    let response: Buffer | null;
+    if (view === undefined) response = emptyResponse(msg, q, RCODE.REFUSED, NO_SANDBOX);
+    else {
+      response = resolveLocal(msg, q, view, sink.tcp);
+      if (response === null) {
+        if (view.forwards) {
+          this.forwarding.forward(msg, q, sink, peer, started);
+          return true;
+        }
+        response = emptyResponse(msg, q, RCODE.REFUSED, PROHIBITED);
+      }
     }
-    const local = resolveLocal(msg, q, view, sink.tcp);
-    if (local !== null) sink.reply(local, peer);
-    else if (!view.forwards) sink.reply(emptyResponse(msg, q, RCODE.REFUSED, PROHIBITED), peer);
-    else this.forwarding.forward(msg, q, sink, peer);
+    sink.reply(response, peer);
+    this.metrics.answered(q.qtype, response[3]! & 0xf, 'local', started);
     return true;
   }
 
-  private reject(msg: Buffer, q: Query, verdict: Verdict, sink: ReplySink, peer: unknown): boolean {
-    switch (verdict) {
-      case Verdict.FormErr:
-        sink.reply(headerOnlyResponse(msg, RCODE.FORMERR), peer);
-        return true;
-      case Verdict.NotImp:
-        sink.reply(headerOnlyResponse(msg, RCODE.NOTIMP), peer);
-        return true;
-      case Verdict.BadVers:
-        sink.reply(emptyResponse(msg, q, RCODE.BADVERS), peer);
-        return true;
-      default:
-        return false;
+  private reject(msg: Buffer, q: Query, verdict: Verdict, sink: ReplySink, peer: unknown, started: number): boolean {
+    if (verdict === Verdict.Drop) {
+      this.metrics.droppedMessage();
+      return false;
     }
+    if (verdict === Verdict.BadVers) {
+      sink.reply(emptyResponse(msg, q, RCODE.BADVERS), peer);
+      this.metrics.answered(q.qtype, RCODE.BADVERS, 'local', started);
+    } else {
+      const rcode = verdict === Verdict.NotImp ? RCODE.NOTIMP : RCODE.FORMERR;
+      sink.reply(headerOnlyResponse(msg, rcode), peer);
+      this.metrics.answered(NO_QTYPE, rcode, 'local', started);
+    }
+    return true;
   }
 }

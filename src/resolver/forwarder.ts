@@ -28,6 +28,7 @@ export interface ForwarderOptions {
 /** What the forwarder reports (metrics, logs). */
 export interface ForwardObserver {
   answered(qtype: number, rcode: number, source: 'cache' | 'upstream', started: number): void;
+  cacheLookup(hit: boolean): void;
   upstreamError(upstream: string, reason: 'timeout' | 'unreachable' | 'servfail' | 'refused'): void;
 }
 
@@ -62,12 +63,12 @@ export class Forwarder implements ForwardPath {
     return this.upstreams.map((u) => u.address);
   }
 
-  forward(msg: Buffer, q: Query, sink: ReplySink, peer: unknown): void {
-    const started = performance.now();
+  forward(msg: Buffer, q: Query, sink: ReplySink, peer: unknown, started: number): void {
     const key = cacheKey(q);
     const cache = this.options.cache;
     if (cache !== null) {
       const hit = cache.serve(key, msg, q, responseLimit(q, sink.tcp), started);
+      this.options.observer.cacheLookup(hit !== null);
       if (hit !== null) {
         sink.reply(hit, peer);
         this.options.observer.answered(q.qtype, rcodeOf(hit), 'cache', started);

@@ -8,8 +8,9 @@ import { isIP } from 'node:net';
 import { CnmError, invalid, messageOf } from '../errors';
 import { AnswerCache } from './cache';
 import { QueryEngine } from './engine';
-import { Forwarder, type ForwardObserver } from './forwarder';
+import { Forwarder } from './forwarder';
 import { SandboxListeners } from './listeners';
+import { Metrics } from './metrics';
 import { buildSnapshot } from './records';
 import { ResolvConfWatcher, type ResolvConf } from './resolv-conf';
 import type { DnsState } from './state';
@@ -50,6 +51,8 @@ export class Resolver {
   private readonly log: Log;
   private readonly engine: QueryEngine;
   private readonly forwarder: Forwarder;
+  private readonly cache: AnswerCache | null;
+  private readonly counters = new Metrics();
   private readonly watcher: ResolvConfWatcher | null = null;
   private readonly listeners = new Map<string, SandboxListeners>();
   private queue: Promise<void> = Promise.resolve();
@@ -59,18 +62,15 @@ export class Resolver {
     this.ttl = options.ttl ?? 600;
     this.tcpIdleTimeoutMs = options.tcpIdleTimeoutMs ?? 10_000;
     this.log = options.log ?? (() => {});
-    const observer: ForwardObserver = {
-      answered: () => {},
-      upstreamError: (upstream, reason) => this.log('debug', '[resolver] upstream failed', { upstream, reason }),
-    };
     const cacheEntries = options.cacheEntries ?? 10_000;
+    this.cache = cacheEntries > 0 ? new AnswerCache(cacheEntries) : null;
     this.forwarder = new Forwarder({
       tryTimeoutMs: options.tryTimeoutMs ?? 800,
       maxInflight: options.maxInflight ?? 1024,
-      cache: cacheEntries > 0 ? new AnswerCache(cacheEntries) : null,
-      observer,
+      cache: this.cache,
+      observer: this.counters,
     });
-    this.engine = new QueryEngine(this.forwarder);
+    this.engine = new QueryEngine(this.forwarder, this.counters);
 
     if (options.upstreams !== undefined) {
       this.forwarder.setUpstreams(options.upstreams.map((text) => parseUpstream(text) ?? throwInvalid(text)));
@@ -99,6 +99,11 @@ export class Resolver {
       .filter((a) => a.port === 53 && !isLoopback(a.host))
       .map((a) => a.host);
     return usable.length > 0 ? usable : [...DEFAULT_BRIDGE_FALLBACK];
+  }
+
+  /** Prometheus text exposition of the resolver's counters. */
+  metrics(): string {
+    return this.counters.render({ inflight: this.forwarder.inflight, sandboxes: this.listeners.size, cacheEntries: this.cache?.size ?? 0 });
   }
 
   /** Search domains and options of the host's resolv.conf (empty with explicit upstreams). */

@@ -167,3 +167,32 @@ t.test('upstreams() for bridge sandboxes: reachable ones on port 53', async (t) 
   t.same(resolver.upstreams(), ['192.0.2.53', '2001:db8::1']);
   t.throws(() => new Resolver({ upstreams: ['not-an-ip'] }), /invalid DNS server address/);
 });
+
+t.test('metrics: queries by type, rcode and source; latency; cache; upstream errors', async (t) => {
+  const up = await stub(t, { records: RECORDS });
+  const dead = await closedPort();
+  const lab = await labWith(t, { upstreams: [dead, up.spec] });
+  const s1 = lab.ns('s1');
+  await dig(s1, 'd1');
+  await dig(s1, 'd1', 'AAAA');
+  await dig(s1, 'example.test');
+  await dig(s1, 'example.test');
+  await dig(lab.ns('s4'), 'example.test');
+  const text = lab.resolver.metrics();
+  const sample = (line: string): number => Number(new RegExp(`^${line.replace(/[{}"=,.+]/g, '\\$&')} (\\S+)$`, 'm').exec(text)?.[1]);
+  t.equal(sample('cnm_dns_queries_total{type="A",rcode="NOERROR",source="local"}'), 1);
+  t.equal(sample('cnm_dns_queries_total{type="AAAA",rcode="NOERROR",source="local"}'), 1);
+  t.equal(sample('cnm_dns_queries_total{type="A",rcode="NOERROR",source="upstream"}'), 1);
+  t.equal(sample('cnm_dns_queries_total{type="A",rcode="NOERROR",source="cache"}'), 1);
+  t.equal(sample('cnm_dns_queries_total{type="A",rcode="REFUSED",source="local"}'), 1);
+  t.equal(sample('cnm_dns_cache_hits_total'), 1);
+  t.equal(sample('cnm_dns_cache_misses_total'), 1);
+  t.equal(sample('cnm_dns_query_duration_seconds_count{source="local"}'), 3);
+  t.equal(sample('cnm_dns_query_duration_seconds_bucket{source="local",le="+Inf"}'), 3);
+  t.equal(sample('cnm_dns_inflight'), 0);
+  t.equal(sample(`cnm_dns_upstream_errors_total{upstream="${dead}",reason="unreachable"}`), 1);
+  t.equal(sample('cnm_dns_sandboxes'), 4);
+  for (const line of text.trim().split('\n')) {
+    t.match(line, /^(# (HELP|TYPE) cnm_dns_\w+ .+|cnm_dns_\w+(\{[a-z]+="[^"]*"(,[a-z]+="[^"]*")*\})? \d+(\.\d+)?(e-?\d+)?)$/, 'exposition format');
+  }
+});

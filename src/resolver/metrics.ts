@@ -1,0 +1,116 @@
+/**
+ * Counters of the resolver in the Prometheus text exposition format (version 0.0.4). Recording
+ * is on the hot path, so it only bumps numbers in preallocated arrays; labels are spelled out
+ * when the text is rendered.
+ */
+import type { ForwardObserver } from './forwarder';
+import { TYPE } from './wire';
+
+export type Source = 'local' | 'cache' | 'upstream';
+const SOURCES: readonly Source[] = ['local', 'cache', 'upstream'];
+const SOURCE_INDEX: Record<Source, number> = { local: 0, cache: 1, upstream: 2 };
+
+/** Query types with a label of their own; everything else counts as "other". */
+const TYPE_NAMES: readonly string[] = ['other', 'none', 'A', 'AAAA', 'PTR', 'ANY', 'MX', 'TXT', 'SRV', 'CNAME', 'NS', 'SOA', 'HTTPS', 'SVCB', 'CAA', 'NAPTR', 'DS', 'DNSKEY'];
+const TYPE_CODES: Record<string, number> = { ...TYPE, HTTPS: 65, SVCB: 64, CAA: 257, NAPTR: 35, DS: 43, DNSKEY: 48 };
+const typeIndex = new Uint8Array(65536);
+TYPE_NAMES.forEach((name, i) => {
+  if (TYPE_CODES[name] !== undefined) typeIndex[TYPE_CODES[name]!] = i;
+});
+/** For responses to messages whose question could not be read. */
+export const NO_QTYPE = -1;
+
+const RCODE_NAMES = ['NOERROR', 'FORMERR', 'SERVFAIL', 'NXDOMAIN', 'NOTIMP', 'REFUSED', 'YXDOMAIN', 'YXRRSET', 'NXRRSET', 'NOTAUTH', 'NOTZONE'];
+const RCODES = 17; // 0..15 from the header, 16 = BADVERS
+const rcodeName = (i: number): string => (i === 16 ? 'BADVERS' : (RCODE_NAMES[i] ?? `RCODE${i}`));
+
+/** Upper bounds in seconds: local answers take microseconds, forwarded ones milliseconds. */
+const BUCKETS = [0.00005, 0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5];
+
+export interface Gauges {
+  inflight: number;
+  sandboxes: number;
+  cacheEntries: number;
+}
+
+export class Metrics implements ForwardObserver {
+  private readonly queries = new Float64Array(TYPE_NAMES.length * RCODES * SOURCES.length);
+  private readonly buckets = new Float64Array(SOURCES.length * (BUCKETS.length + 1));
+  private readonly sums = new Float64Array(SOURCES.length);
+  private cacheHits = 0;
+  private cacheMisses = 0;
+  private dropped = 0;
+  private readonly upstreamErrors = new Map<string, number>();
+
+  /** One answered query; started is performance.now() when its message arrived. */
+  answered(qtype: number, rcode: number, source: Source, started: number): void {
+    const s = SOURCE_INDEX[source];
+    const t = qtype === NO_QTYPE ? 1 : typeIndex[qtype]!;
+    this.queries[(t * RCODES + Math.min(rcode, 16)) * SOURCES.length + s]!++;
+    const seconds = (performance.now() - started) / 1000;
+    let b = 0;
+    while (b < BUCKETS.length && seconds > BUCKETS[b]!) b++;
+    this.buckets[s * (BUCKETS.length + 1) + b]!++;
+    this.sums[s] += seconds;
+  }
+
+  /** A message that got no reply at all (too short, or a response). */
+  droppedMessage(): void {
+    this.dropped++;
+  }
+
+  cacheLookup(hit: boolean): void {
+    if (hit) this.cacheHits++;
+    else this.cacheMisses++;
+  }
+
+  upstreamError(upstream: string, reason: string): void {
+    const key = `upstream="${upstream}",reason="${reason}"`;
+    this.upstreamErrors.set(key, (this.upstreamErrors.get(key) ?? 0) + 1);
+  }
+
+  render(gauges: Gauges): string {
+    const out: string[] = [];
+    const family = (name: string, type: string, help: string): void => {
+      out.push(`# HELP ${name} ${help}`, `# TYPE ${name} ${type}`);
+    };
+
+    family('cnm_dns_queries_total', 'counter', 'DNS queries answered, by query type, response code and source of the answer.');
+    for (let t = 0; t < TYPE_NAMES.length; t++) {
+      for (let r = 0; r < RCODES; r++) {
+        for (let s = 0; s < SOURCES.length; s++) {
+          const n = this.queries[(t * RCODES + r) * SOURCES.length + s]!;
+          if (n > 0) out.push(`cnm_dns_queries_total{type="${TYPE_NAMES[t]}",rcode="${rcodeName(r)}",source="${SOURCES[s]}"} ${n}`);
+        }
+      }
+    }
+
+    family('cnm_dns_query_duration_seconds', 'histogram', 'Time from a query reaching the resolver to its answer being sent, by source.');
+    for (let s = 0; s < SOURCES.length; s++) {
+      let cumulative = 0;
+      for (let b = 0; b <= BUCKETS.length; b++) {
+        cumulative += this.buckets[s * (BUCKETS.length + 1) + b]!;
+        const le = b < BUCKETS.length ? String(BUCKETS[b]) : '+Inf';
+        out.push(`cnm_dns_query_duration_seconds_bucket{source="${SOURCES[s]}",le="${le}"} ${cumulative}`);
+      }
+      out.push(`cnm_dns_query_duration_seconds_sum{source="${SOURCES[s]}"} ${this.sums[s]}`);
+      out.push(`cnm_dns_query_duration_seconds_count{source="${SOURCES[s]}"} ${cumulative}`);
+    }
+
+    family('cnm_dns_cache_hits_total', 'counter', 'Forwarded names answered from the cache.');
+    out.push(`cnm_dns_cache_hits_total ${this.cacheHits}`);
+    family('cnm_dns_cache_misses_total', 'counter', 'Forwarded names not in the cache.');
+    out.push(`cnm_dns_cache_misses_total ${this.cacheMisses}`);
+    family('cnm_dns_cache_entries', 'gauge', 'Answers held in the cache.');
+    out.push(`cnm_dns_cache_entries ${gauges.cacheEntries}`);
+    family('cnm_dns_inflight', 'gauge', 'Queries waiting for an upstream.');
+    out.push(`cnm_dns_inflight ${gauges.inflight}`);
+    family('cnm_dns_upstream_errors_total', 'counter', 'Failed upstream tries, by upstream and reason.');
+    for (const [labels, n] of this.upstreamErrors) out.push(`cnm_dns_upstream_errors_total{${labels}} ${n}`);
+    family('cnm_dns_dropped_total', 'counter', 'Messages that got no reply (shorter than a header, or responses).');
+    out.push(`cnm_dns_dropped_total ${this.dropped}`);
+    family('cnm_dns_sandboxes', 'gauge', 'Sandboxes with a resolver listening on 127.0.0.11:53.');
+    out.push(`cnm_dns_sandboxes ${gauges.sandboxes}`);
+    return out.join('\n') + '\n';
+  }
+}
