@@ -67,6 +67,13 @@ export function checkState(state: NatState): NatState {
   checkNoOverlap(networks);
 
   const taken = new Set<string>();
+  // Ports share few distinct addresses (0.0.0.0, a container's address): parse each once.
+  const canonical = new Map<string, string>();
+  const canonicalOnce = (address: string): string => {
+    let c = canonical.get(address);
+    if (c === undefined) canonical.set(address, (c = canonicalIp(address)));
+    return c;
+  };
   const ports = state.ports.map((p): NatPortMapping => {
     const network = byId.get(p.networkId);
     if (!network) throw invalid(`port mapping for unknown network ${p.networkId}`);
@@ -74,8 +81,8 @@ export function checkState(state: NatState): NatState {
       throw invalid(`port mapping names bridge ${p.bridge} but network ${p.networkId} uses ${network.bridge}`);
     }
     if (p.proto !== 'tcp' && p.proto !== 'udp') throw invalid(`unsupported protocol: ${String(p.proto)}`);
-    const hostIp = canonicalIp(p.hostIp);
-    const containerIp = canonicalIp(p.containerIp);
+    const hostIp = canonicalOnce(p.hostIp);
+    const containerIp = canonicalOnce(p.containerIp);
     if (ipFamily(hostIp) !== ipFamily(containerIp)) {
       throw invalid(`host address ${hostIp} and container address ${containerIp} are of different families`);
     }

@@ -161,7 +161,10 @@ export async function makeNatLab(t: Teardown): Promise<NatLab> {
     // A dual-stack socket on :: where the namespace has IPv6, so one server answers both families.
     const dualStack = name === 'X' || SANDBOXES.some((s) => s.name === name && s.links.some((l) => l.ipv6));
     const address = dualStack ? '::' : '0.0.0.0';
-    const server = net.createServer((c) => c.end(`${name} ${plain(c.remoteAddress)}\n`));
+    const server = net.createServer((c) => {
+      c.on('error', () => undefined); // clients that only time the handshake reset the connection
+      c.end(`${name} ${plain(c.remoteAddress)}\n`);
+    });
     server.listen({ fd: openSocketInNetns(path, 'tcp', address, 80) });
     const udp = dgram.createSocket(dualStack ? 'udp6' : 'udp4');
     udp.on('message', (_m, rinfo) => udp.send(`${name} ${plain(rinfo.address)}\n`, rinfo.port, rinfo.address));
