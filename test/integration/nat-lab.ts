@@ -187,8 +187,8 @@ export async function makeNatLab(t: Teardown): Promise<NatLab> {
     ns: (name) => paths.get(name)!,
     sh,
     ruleset: () => sh('H', 'nft', ['list', 'ruleset']),
-    tcp: (from, ip, port, timeoutS = 2) => probe(from, `exec 3<>/dev/tcp/${ip}/${port} && head -n 1 <&3`, timeoutS),
-    udp: (from, ip, port, timeoutS = 2) =>
+    tcp: (from, ip, port, timeoutS = 3) => probe(from, `exec 3<>/dev/tcp/${ip}/${port} && head -n 1 <&3`, timeoutS),
+    udp: (from, ip, port, timeoutS = 3) =>
       // One read(2) of the whole datagram: bash's `read` takes a byte and loses the rest.
       probe(from, `exec 3<>/dev/udp/${ip}/${port} && printf 'x\\n' >&3 && dd bs=512 count=1 <&3 2>/dev/null`, timeoutS),
   };

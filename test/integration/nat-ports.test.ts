@@ -1,13 +1,15 @@
 /**
  * The port allocator with real sockets in a private namespace (host processes that already hold
- * a port, sockets cnm holds), and the nftables binding's errors against a real kernel.
+ * a port, sockets cnm holds), the nftables binding's errors against a real kernel, and the
+ * Firewall's resources.
  */
 import { execFile } from 'node:child_process';
+import { readdirSync, readlinkSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { promisify } from 'node:util';
 import t from 'tap';
-import { NftError, parsePublish, PortAllocator, socketReserver } from '../../src/nat';
+import { Firewall, NftError, parsePublish, PortAllocator, socketReserver } from '../../src/nat';
 import { Nft } from '../../src/nat/nft';
 import { closeFd, createNetns, deleteNetns, openSocketInNetns } from '../../src/os/native';
 
@@ -114,4 +116,42 @@ t.test('nft errors name the offending command; a failed batch applies nothing', 
   t.teardown(() => root.close());
   const rootTables = (await root.listJson('list tables')).nftables.filter((o) => 'table' in o);
   t.notOk(rootTables.some((o) => (o.table as { name: string }).name === 'cnmt'), 'the table went to the private namespace only');
+});
+
+t.test('Firewall leaves no fd, socket or timer behind', async (t) => {
+  const ns = path.join(os.tmpdir(), `cnmt${process.pid}-${Math.random().toString(16).slice(2, 8)}`);
+  createNetns(ns);
+  t.teardown(() => deleteNetns(ns));
+  // What each fd points at (socket:[…], net:[…], /memfd:…): new entries after close are leaks.
+  const fds = (): Set<string> =>
+    new Set(readdirSync('/proc/self/fd').flatMap((fd) => {
+      try {
+        return [`${fd} ${readlinkSync(`/proc/self/fd/${fd}`)}`];
+      } catch {
+        return []; // the fd of the directory listing itself
+      }
+    }));
+  const leaked = (): string[] => [...fds()].filter((fd) => !before.has(fd));
+  const before = fds();
+  const timersBefore = process.getActiveResourcesInfo().filter((r) => r === 'Timeout').length;
+
+  const restores: unknown[] = [];
+  const firewall = Firewall.open({ netnsPath: ns, restoreDelayMs: 200, onRestore: (r) => restores.push(r) });
+  t.ok(leaked().length >= 3, 'open holds the namespace, the nft context and the netlink socket');
+  await firewall.apply({ networks: [], ports: [] });
+  // Damage, then close before the restore is due: the pending restore must die with it.
+  await exec('nsenter', [`--net=${ns}`, 'nft', 'delete', 'table', 'inet', 'cnm']);
+  await new Promise((r) => setTimeout(r, 50));
+  firewall.close();
+  await new Promise((r) => setTimeout(r, 400));
+  t.same(restores, [], 'no restore after close');
+  t.equal(process.getActiveResourcesInfo().filter((r) => r === 'Timeout').length, timersBefore, 'no timer left');
+  t.same(leaked(), [], 'every fd closed');
+
+  const second = Firewall.open({ netnsPath: ns });
+  await second.apply({ networks: [], ports: [] });
+  await second.teardown();
+  t.same(leaked(), [], 'teardown closes everything too');
+  const { stdout } = await exec('nsenter', [`--net=${ns}`, 'nft', 'list', 'ruleset']);
+  t.equal(stdout, '', 'and removes the table');
 });
