@@ -23,7 +23,7 @@ const NFNLGRP_NFTABLES = 7;
 const NFPROTO_INET = 1;
 const NFGENMSG_LEN = 4;
 // linux/netfilter/nf_tables.h: enum nf_tables_msg_types
-const MSG = { NEWTABLE: 0, DELTABLE: 2, NEWGEN: 15 } as const;
+const MSG = { NEWTABLE: 0, DELTABLE: 2, NEWGEN: 15, DESTROYTABLE: 26 } as const;
 /** DEL{TABLE,CHAIN,RULE,SET,SETELEM,OBJ,FLOWTABLE} and their DESTROY twins (kernel ≥ 6.3). */
 const DELETIONS = new Set([2, 5, 8, 11, 14, 20, 24, 26, 27, 28, 29, 30, 31, 32]);
 /** Attribute 1 of every table-scoped object message is the table's name. */
@@ -58,7 +58,7 @@ export function foldEvent(summary: TransactionSummary, type: number, data: Buffe
     summary.recreated = true;
   } else if (DELETIONS.has(msg)) {
     summary.deleted = true;
-    if (msg === MSG.DELTABLE || msg === 26) summary.recreated = false;
+    if (msg === MSG.DELTABLE || msg === MSG.DESTROYTABLE) summary.recreated = false;
   }
   return false;
 }
