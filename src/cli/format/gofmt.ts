@@ -163,11 +163,17 @@ function formatArg(v: GoValue, verb: string, f: Flags): string {
   return formatValue(v, verb, f, 0);
 }
 
+const addresses = new WeakMap<GoValue, string>();
 let nextAddress = 0xc000010000;
-/** Go prints nested pointers as heap addresses; ours are synthetic but shaped like Go's. */
-function fakeAddress(): string {
-  nextAddress += 0x80;
-  return `0x${nextAddress.toString(16)}`;
+/** Go prints nested pointers as heap addresses; ours are synthetic, shaped like Go's, stable per pointee. */
+function addressOf(pointee: GoValue): string {
+  let a = addresses.get(pointee);
+  if (a === undefined) {
+    nextAddress += 0x80;
+    a = `0x${nextAddress.toString(16)}`;
+    addresses.set(pointee, a);
+  }
+  return a;
 }
 
 function formatValue(v: GoValue, verb: string, f: Flags, depth: number): string {
@@ -209,7 +215,7 @@ function formatValue(v: GoValue, verb: string, f: Flags, depth: number): string 
         return `&${formatValue(elem, verb, f, depth + 1)}`;
       }
       if (verb !== 'v' && verb !== 'p') return badVerb(v, verb);
-      return pad(elem === null ? '<nil>' : fakeAddress(), f);
+      return pad(elem === null ? '<nil>' : addressOf(elem), f);
     }
   }
 }
