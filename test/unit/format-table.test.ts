@@ -90,6 +90,10 @@ t.test('list template errors', async (t) => {
   );
   t.equal(err(() => ls('{{.Name')).message, 'Template parsing error: template: :1: unclosed action');
   t.equal(err(() => ls('{{.Name')).kind, 'invalid');
+  t.equal(
+    err(() => ls('{{.Label}}')).message,
+    'Template parsing error: template: :1:2: executing "" at <.Label>: wrong number of args for Label: want 1 got 0',
+  );
 });
 
 t.test('ps', async (t) => {
