@@ -12,7 +12,7 @@ case "$which" in
   *) files=("$@"); set -- ;;
 esac
 log=$(mktemp /tmp/cnm-test-XXXXXX.log)
-npx tap --reporter=base "$@" "${files[@]}" 2>&1 | tee "$log"
+npx tap --reporter="${CNM_TAP_REPORTER:-terse}" "$@" "${files[@]}" 2>&1 | tee "$log"
 status=${PIPESTATUS[0]}
 # tap's last "Asserts:" line carries the totals.
 summary=$(sed 's/\x1b\[[0-9;?]*[A-Za-z]//g' "$log" | grep -E '^Asserts:' | tail -n 1)

@@ -26,11 +26,13 @@ function parsePortBindings(raw: unknown): PublishedPortRequest[] {
     if (containerPort < 1 || containerPort > 65535) throw invalid(`invalid port specification: "${key}"`);
     for (const [i, b] of (Array.isArray(list) ? list : [null]).entries()) {
       const o = object(b, `HostConfig.PortBindings["${key}"][${i}]`, true);
-      const hostIp = optString(o, 'HostIp', 'PortBinding') || '0.0.0.0';
+      const hostIp = optString(o, 'HostIp', 'PortBinding') ?? '';
       const hostPortText = optString(o, 'HostPort', 'PortBinding') ?? '';
-      const hostPort = hostPortText === '' ? 0 : Number(hostPortText);
-      if (!Number.isInteger(hostPort) || hostPort < 0 || hostPort > 65535) throw invalid(`Invalid hostPort: ${hostPortText}`);
-      out.push({ proto, containerPort, hostIp, hostPort });
+      const range = /^(\d+)(?:-(\d+))?$/.exec(hostPortText);
+      const start = range ? Number(range[1]) : 0;
+      const end = range ? Number(range[2] ?? range[1]) : 0;
+      if ((hostPortText !== '' && !range) || start > 65535 || end > 65535 || end < start) throw invalid(`Invalid hostPort: ${hostPortText}`);
+      out.push({ proto, containerPort, hostIp, hostPortStart: start, hostPortEnd: end });
     }
   }
   return out;

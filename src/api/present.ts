@@ -7,6 +7,11 @@ import type { EndpointRecord, NetworkRecord, SandboxRecord } from '../controller
 import type { State } from '../controller/state';
 import type { ContainerJSON, ContainerPort, ContainerSummary, EndpointSettings, IPAMConfigEntry, NetworkContainer, NetworkResource, PortMap } from './engine-types';
 
+/** Go's encoding/json writes map keys sorted; clients print what they receive. */
+function sorted<T>(map: Record<string, T>): Record<string, T> {
+  return Object.fromEntries(Object.entries(map).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)));
+}
+
 export function presentNetwork(n: NetworkRecord, state: State): NetworkResource {
   const containers: Record<string, NetworkContainer> = {};
   for (const e of state.endpointsOfNetwork(n.id)) {
@@ -27,9 +32,9 @@ export function presentNetwork(n: NetworkRecord, state: State): NetworkResource 
     Ingress: false,
     ConfigFrom: { Network: '' },
     ConfigOnly: false,
-    Containers: containers,
-    Options: n.options,
-    Labels: n.labels,
+    Containers: sorted(containers),
+    Options: sorted(n.options),
+    Labels: sorted(n.labels),
   };
 }
 
@@ -84,6 +89,16 @@ export function portMap(s: SandboxRecord, endpoints: EndpointRecord[]): PortMap 
   return map;
 }
 
+/** HostConfig.PortBindings: what was asked for (several -p may share a container port). */
+function requestedBindings(s: SandboxRecord): PortMap {
+  const map: PortMap = {};
+  for (const p of s.publish) {
+    const hostPort = p.hostPortStart === 0 ? '' : p.hostPortStart === p.hostPortEnd ? String(p.hostPortStart) : `${p.hostPortStart}-${p.hostPortEnd}`;
+    (map[`${p.containerPort}/${p.proto}`] ??= [])!.push({ HostIp: p.hostIp, HostPort: hostPort });
+  }
+  return map;
+}
+
 export interface ProcessView {
   running: boolean;
   pid: number;
@@ -129,7 +144,7 @@ export function presentContainer(s: SandboxRecord, state: State, proc: ProcessVi
     Platform: 'linux',
     HostConfig: {
       NetworkMode: s.networkMode,
-      PortBindings: Object.fromEntries(s.publish.map((p) => [`${p.containerPort}/${p.proto}`, [{ HostIp: p.hostIp === '0.0.0.0' ? '' : p.hostIp, HostPort: p.hostPort ? String(p.hostPort) : '' }]])),
+      PortBindings: sorted(requestedBindings(s)),
       Dns: s.dns.servers,
       DnsSearch: s.dns.search,
       DnsOptions: s.dns.options,
@@ -142,14 +157,14 @@ export function presentContainer(s: SandboxRecord, state: State, proc: ProcessVi
       Cmd: s.cmd,
       Tty: s.tty,
       OpenStdin: s.openStdin,
-      Labels: s.labels,
+      Labels: sorted(s.labels),
       ...(s.publish.length ? { ExposedPorts: Object.fromEntries(s.publish.map((p) => [`${p.containerPort}/${p.proto}`, {}])) } : {}),
     },
     NetworkSettings: {
       Bridge: '',
       SandboxID: owner.id,
       SandboxKey: files.sandboxKey,
-      Ports: ports,
+      Ports: sorted(ports),
       Gateway: defaultBridge?.Gateway ?? '',
       IPAddress: defaultBridge?.IPAddress ?? '',
       IPPrefixLen: defaultBridge?.IPPrefixLen ?? 0,
@@ -157,7 +172,7 @@ export function presentContainer(s: SandboxRecord, state: State, proc: ProcessVi
       GlobalIPv6Address: defaultBridge?.GlobalIPv6Address ?? '',
       GlobalIPv6PrefixLen: defaultBridge?.GlobalIPv6PrefixLen ?? 0,
       MacAddress: defaultBridge?.MacAddress ?? first?.MacAddress ?? '',
-      Networks: networks,
+      Networks: sorted(networks),
     },
   };
 }

@@ -6,6 +6,7 @@ import path from 'node:path';
 import type { DriverEndpoint, DriverNetwork, DriverSandbox } from '../drivers/api';
 import type { DriverRegistry } from '../drivers/registry';
 import type { Ipam } from '../ipam';
+import type { PortAllocator } from '../nat';
 import type { Logger } from '../log';
 import type { ResolvConf } from '../os/resolvconf';
 import type { SqliteStore } from '../store/sqlite';
@@ -27,6 +28,8 @@ export interface ControllerContext {
   /** The daemon's upstream view: --dns servers or the host's resolv.conf, with its search/options. */
   hostResolv: () => ResolvConf;
   listeners: ChangeListener[];
+  /** Host ports for published ports (the NAT service's allocator); absent means no publishing. */
+  ports?: PortAllocator;
   log: Logger;
 }
 

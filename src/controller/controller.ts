@@ -8,6 +8,7 @@ import type { Logger } from '../log';
 import type { ResolvConf } from '../os/resolvconf';
 import type { DriverRegistry } from '../drivers/registry';
 import type { Ipam } from '../ipam';
+import type { PortAllocator } from '../nat';
 import type { SqliteStore } from '../store/sqlite';
 import type { ChangeListener, ControllerContext } from './context';
 import { nsPathOf } from './context';
@@ -16,6 +17,7 @@ import { resolveRef } from './ids';
 import type { EndpointRecord, NetworkRecord, ProcessState, SandboxRecord } from './model';
 import type { CreateNetworkRequest } from './networks';
 import { createNetwork, ensurePredefinedNetworks, removeNetwork } from './networks';
+import { restorePorts } from './ports';
 import { loadState, reconcileKernel, removeOrphanFiles, replayJournal } from './reconcile';
 import type { CreateSandboxRequest } from './sandboxes';
 import { connect, createSandbox, disconnect, removeSandbox, writeFiles } from './sandboxes';
@@ -28,6 +30,7 @@ export interface ControllerOptions {
   drivers: DriverRegistry;
   execRoot: string;
   hostResolv: () => ResolvConf;
+  ports?: PortAllocator;
   log: Logger;
 }
 
@@ -52,6 +55,7 @@ export class Controller {
     await this.queue.run(async () => {
       loadState(this.ctx);
       await replayJournal(this.ctx);
+      restorePorts(this.ctx);
       removeOrphanFiles(this.ctx);
       await reconcileKernel(this.ctx);
       await ensurePredefinedNetworks(this.ctx);

@@ -39,12 +39,14 @@ export interface ProcessState {
   finishedAt: string;
 }
 
+/** One -p request, as parsed (src/nat/publish.ts): a host port range of 0-0 is ephemeral. */
 export interface PublishedPortRequest {
   proto: 'tcp' | 'udp';
   containerPort: number;
+  /** '' = every address (or the network's host_binding_ipv4) */
   hostIp: string;
-  /** 0 = ephemeral */
-  hostPort: number;
+  hostPortStart: number;
+  hostPortEnd: number;
 }
 
 export interface SandboxRecord {

@@ -92,7 +92,8 @@ export async function createNetwork(ctx: ControllerContext, req: CreateNetworkRe
     driver.checkConflicts?.(dn, [...ctx.state.networks.values()].filter((n) => n.driver === driver.name).map(toDriverNetwork));
     await driver.createNetwork(dn);
   } catch (err) {
-    if (needsIpam) ctx.ipam.releaseNetwork(id);
+    // abortNetwork also moves the cursor back: a failed create burns no pool (Docker's does).
+    if (needsIpam) ctx.ipam.abortNetwork(id);
     ctx.store.endJournal(journal);
     throw err;
   }
@@ -104,7 +105,7 @@ export async function createNetwork(ctx: ControllerContext, req: CreateNetworkRe
     });
   } catch (err) {
     await driver.deleteNetwork(dn).catch(() => undefined);
-    if (needsIpam) ctx.ipam.releaseNetwork(id);
+    if (needsIpam) ctx.ipam.abortNetwork(id);
     ctx.store.endJournal(journal);
     throw err;
   }

@@ -8,7 +8,8 @@ import os from 'node:os';
 import { CnmError, conflict, forbidden, invalid } from '../errors';
 import { createNetns, deleteNetns } from '../os/native';
 import type { ControllerContext } from './context';
-import { DEFAULT_BRIDGE, nsPathOf, ownNetnsPath } from './context';
+import { DEFAULT_BRIDGE, netnsDir, nsPathOf, ownNetnsPath } from './context';
+import { allocatePorts, releasePorts } from './ports';
 import type { EndpointRequest } from './endpoints';
 import { checkCanJoin, ensureDefaultRoutes, joinJournal, joinKernel, leaveKernel, planEndpoint, releaseEndpointAddresses } from './endpoints';
 import { newId, nowRfc3339Nano, resolveRef, shortId, VALID_NAME } from './ids';
@@ -116,10 +117,6 @@ export async function createSandbox(ctx: ControllerContext, req: CreateSandboxRe
   const endpoints: EndpointRecord[] = [];
   const joined: EndpointRecord[] = [];
   try {
-    if (ownNs) {
-      fs.mkdirSync(ctx.execRoot + '/netns', { recursive: true });
-      createNetns(ownNs);
-    }
     for (const j of joins) {
       checkCanJoin(ctx, sandbox, j.network, j.req, true);
       if (endpoints.some((e) => ctx.state.networks.get(e.networkId)?.driver === 'null') || (j.network.driver === 'null' && endpoints.length)) {
@@ -128,8 +125,16 @@ export async function createSandbox(ctx: ControllerContext, req: CreateSandboxRe
       const e = planEndpoint(ctx, sandbox, j.network, j.req, endpoints.length);
       endpoints.push(e);
       if (e.ifName) sandbox.nextInterface++;
-      journals.push(ctx.store.beginJournal(joinJournal(ctx, e, j.network, sandbox)));
-      await joinKernel(ctx, e, j.network, sandbox);
+    }
+    allocatePorts(ctx, sandbox, endpoints);
+    if (ownNs) {
+      fs.mkdirSync(netnsDir(ctx.execRoot), { recursive: true });
+      createNetns(ownNs);
+    }
+    for (const e of endpoints) {
+      const network = ctx.state.networks.get(e.networkId)!;
+      journals.push(ctx.store.beginJournal(joinJournal(ctx, e, network, sandbox)));
+      await joinKernel(ctx, e, network, sandbox);
       joined.push(e);
     }
     if (ownNs) await ensureDefaultRoutes(ctx, sandbox, endpoints);
@@ -141,6 +146,7 @@ export async function createSandbox(ctx: ControllerContext, req: CreateSandboxRe
     });
   } catch (err) {
     for (const e of joined.reverse()) await leaveKernel(ctx, e, ctx.state.networks.get(e.networkId)!, sandbox).catch(() => undefined);
+    releasePorts(ctx, endpoints);
     for (const e of endpoints) releaseEndpointAddresses(ctx, e);
     if (ownNs) deleteNetns(ownNs);
     fs.rmSync(paths.dir, { recursive: true, force: true });
@@ -174,6 +180,7 @@ export async function removeSandbox(ctx: ControllerContext, sandbox: SandboxReco
     tx.deleteSandbox(sandbox.id);
     tx.endJournal(journal);
   });
+  releasePorts(ctx, endpoints);
   for (const e of endpoints) {
     ctx.state.endpoints.delete(e.id);
     releaseEndpointAddresses(ctx, e);
@@ -197,6 +204,13 @@ export async function connect(ctx: ControllerContext, network: NetworkRecord, sa
   const seq = current.length ? Math.max(...current.map((e) => e.seq)) + 1 : 0;
   const e = planEndpoint(ctx, sandbox, network, req, seq);
   const next: SandboxRecord = { ...sandbox, nextInterface: sandbox.nextInterface + (e.ifName ? 1 : 0) };
+  try {
+    // A sandbox that had no way out (none, internal) publishes its ports once it gets one.
+    if (!current.some((c) => c.ports.length)) allocatePorts(ctx, sandbox, [e]);
+  } catch (err) {
+    releaseEndpointAddresses(ctx, e);
+    throw err;
+  }
   const journal = ctx.store.beginJournal(joinJournal(ctx, e, network, sandbox));
   try {
     await joinKernel(ctx, e, network, sandbox);
@@ -214,6 +228,7 @@ export async function connect(ctx: ControllerContext, network: NetworkRecord, sa
       throw err;
     }
   } catch (err) {
+    releasePorts(ctx, [e]);
     releaseEndpointAddresses(ctx, e);
     ctx.store.endJournal(journal);
     throw err;
@@ -235,8 +250,10 @@ export async function disconnect(ctx: ControllerContext, network: NetworkRecord,
     tx.endJournal(journal);
   });
   ctx.state.endpoints.delete(e.id);
+  releasePorts(ctx, [e]);
   releaseEndpointAddresses(ctx, e);
   const remaining = ctx.state.endpointsOfSandbox(sandbox.id);
+  if (e.ports.length) movePorts(ctx, sandbox, remaining);
   await ensureDefaultRoutes(ctx, sandbox, remaining);
   writeFiles(ctx, sandbox, remaining);
   refreshDependents(ctx, sandbox);
@@ -270,6 +287,19 @@ export function writeFiles(ctx: ControllerContext, sandbox: SandboxRecord, ownEn
         addresses: endpoints.flatMap((e) => [e.ipv4, e.ipv6].filter(Boolean).map((a) => a.split('/')[0]!)),
       });
   writeSandboxFiles(sandboxPaths(ctx.execRoot, sandbox.id), { resolvConf, hosts, hostname: sandbox.hostname });
+}
+
+/** The endpoint that carried the published ports left: they follow the new gateway endpoint. */
+function movePorts(ctx: ControllerContext, sandbox: SandboxRecord, remaining: EndpointRecord[]): void {
+  const candidates = remaining.map((r) => ({ ...r, ports: [] }));
+  try {
+    const holder = allocatePorts(ctx, sandbox, candidates);
+    if (!holder) return;
+    ctx.store.transaction((tx) => tx.putEndpoint(holder));
+    ctx.state.endpoints.set(holder.id, holder);
+  } catch (err) {
+    ctx.log.log('warn', 'published ports could not move to the next network', { sandbox: sandbox.name, error: String(err) });
+  }
 }
 
 function refreshDependents(ctx: ControllerContext, owner: SandboxRecord): void {

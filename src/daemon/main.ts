@@ -8,6 +8,9 @@ import { HostDriver, NullDriver } from '../drivers/host';
 import { DriverRegistry } from '../drivers/registry';
 import { CnmError, messageOf } from '../errors';
 import { Ipam } from '../ipam';
+import { Firewall, PortAllocator } from '../nat';
+import { Resolver } from '../resolver';
+import { dnsState, natState } from '../controller/service-state';
 import { jsonLogger, type Logger } from '../log';
 import { parseResolvConf, type ResolvConf } from '../os/resolvconf';
 import { writeSysctl } from '../os/sysctl';
@@ -47,12 +50,29 @@ export async function startDaemon(opts: DaemonOptions, log: Logger): Promise<Dae
   drivers.markUnavailable('overlay', 'overlay networks need a cluster store: start cnmd with --cluster-store etcd://HOST:PORT and --cluster-advertise ADDRESS');
 
   const ipam = new Ipam(opts.defaultAddressPools.length ? { defaultPools: opts.defaultAddressPools } : {});
-  const ctl = new Controller({ store, ipam, drivers, execRoot: opts.execRoot, hostResolv: readHostResolv(opts, log), log });
+  const ports = new PortAllocator();
+  const ctl = new Controller({ store, ipam, drivers, execRoot: opts.execRoot, hostResolv: readHostResolv(opts, log), ports, log });
+
+  const firewall = Firewall.open({
+    onRestore: ({ durationMs, error }) =>
+      log.log(error ? 'error' : 'warn', error ? 'could not restore the nftables table' : 'restored the nftables table after someone removed it', { durationMs, ...(error ? { error: error.message } : {}) }),
+  });
+  ctl.addListener({ stateChanged: (state) => firewall.apply(natState(state, drivers)) });
+
+  const dnsLog = log.child({ component: 'resolver' });
+  const resolver = new Resolver({
+    ...(opts.dns.length ? { upstreams: opts.dns } : { resolvConfPath: opts.resolvConf }),
+    ttl: opts.dnsTtl,
+    maxInflight: opts.dnsMaxInflight,
+    log: (level, msg, fields) => dnsLog.log(level, msg, fields),
+  });
+  ctl.addListener({ stateChanged: (state) => resolver.update(dnsState(state, drivers, (id) => ctl.nsPath(state.sandboxes.get(id)!))) });
+
   await ctl.start();
   const runtime = new ProcessRuntime(ctl, opts.execRoot, log);
   await runtime.reconcile();
 
-  const api = new ApiServer(buildRouter(ctl, runtime, { execRoot: opts.execRoot, metrics: () => '' }), log);
+  const api = new ApiServer(buildRouter(ctl, runtime, { execRoot: opts.execRoot, metrics: () => resolver.metrics() }), log);
   await api.listenUnix(opts.socket, opts.group ? groupId(opts.group) : undefined);
   if (opts.tcp) {
     const sep = opts.tcp.lastIndexOf(':');
@@ -64,6 +84,10 @@ export async function startDaemon(opts: DaemonOptions, log: Logger): Promise<Dae
     async stop() {
       await api.close();
       runtime.close();
+      await resolver.close();
+      // No cnm rule outlives the daemon; the next start puts them back from the store.
+      await firewall.teardown();
+      ports.releaseAll();
       store.close();
       releasePid();
     },

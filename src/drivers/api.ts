@@ -44,6 +44,19 @@ export interface JoinResult {
 
 export type DriverScope = 'local' | 'global';
 
+/**
+ * How a network reaches beyond the host, for drivers whose sandboxes go out through NAT on a
+ * bridge (libnetwork's ExtConner): what the NAT service needs to know about the network.
+ */
+export interface ExternalConnectivity {
+  /** the Linux bridge carrying the network */
+  bridge: string;
+  icc: boolean;
+  masquerade: boolean;
+  /** where ports published without a host address are bound (com.docker.network.bridge.host_binding_ipv4) */
+  hostBindingIpv4: string;
+}
+
 /** Kernel objects a driver made that are tagged as cnm's own (see ownership.ts). */
 export interface OwnedObjects {
   networkIds: Set<string>;
@@ -71,6 +84,9 @@ export interface NetworkDriver {
   join(network: DriverNetwork, endpoint: DriverEndpoint, sandbox: DriverSandbox): Promise<JoinResult>;
   /** Removes what join made; must succeed if join half-failed or the objects are gone. */
   leave(network: DriverNetwork, endpoint: DriverEndpoint, sandbox: DriverSandbox): Promise<void>;
+
+  /** Present for drivers whose networks use NAT (published ports, masquerade, isolation). */
+  externalConnectivity?(network: DriverNetwork): ExternalConnectivity;
 
   /**
    * Start-up reconciliation: make the kernel match the given networks/endpoints, removing

@@ -124,7 +124,7 @@ function readRecords(msg: Buffer, q: Query, records: number, additional: number)
     const rdlength = msg.readUInt16BE(pos + 8);
     if (type === TYPE.OPT) {
       // RFC 6891 §6.1.1: one OPT, in the additional section, owned by the root.
-      if (i < firstAdditional || q.edns || pos !== nameStart + 1) return Verdict.FormErr;
+      if (i < firstAdditional || q.edns || pos !== nameStart + 1 || !optionsTile(msg, pos + 10, rdlength)) return Verdict.FormErr;
       q.edns = true;
       q.udpPayload = Math.max(CLASSIC_UDP_LIMIT, msg.readUInt16BE(pos + 2));
       q.ednsVersion = msg[pos + 5]!;
@@ -136,13 +136,25 @@ function readRecords(msg: Buffer, q: Query, records: number, additional: number)
   return q.edns && q.ednsVersion !== 0 ? Verdict.BadVers : Verdict.Answer;
 }
 
-/** Offset after the (possibly compressed) name at pos, or -1 when it is malformed. */
+/** The OPT record's options (code, length, data) fill its data exactly (RFC 6891 §6.1.2). */
+function optionsTile(msg: Buffer, start: number, length: number): boolean {
+  const end = start + length;
+  if (end > msg.length) return false;
+  let pos = start;
+  while (pos + 4 <= end) pos += 4 + msg.readUInt16BE(pos + 2);
+  return pos === end;
+}
+
+/**
+ * Offset after the (possibly compressed) name at pos, or -1 when it is malformed. Pointers are
+ * not followed, but one that does not point backwards (a forward pointer, or a loop) is malformed.
+ */
 export function skipName(msg: Buffer, pos: number): number {
   for (;;) {
     if (pos >= msg.length) return -1;
     const len = msg[pos]!;
     if (len === 0) return pos + 1;
-    if ((len & 0xc0) === 0xc0) return pos + 2 <= msg.length ? pos + 2 : -1;
+    if ((len & 0xc0) === 0xc0) return pos + 2 <= msg.length && (msg.readUInt16BE(pos) & 0x3fff) < pos ? pos + 2 : -1;
     if (len > 63) return -1;
     pos += 1 + len;
   }

@@ -58,7 +58,7 @@ export class ProcessRuntime {
     const argv = [CNM_EXEC_PATH, '--net', this.ctl.nsPath(sandbox)];
     argv.push('--bind', `${paths.resolvConf}:/etc/resolv.conf`);
     if (sandbox.mode.kind !== 'host') {
-      argv.push('--bind', `${paths.hosts}:/etc/hosts`, '--bind', `${paths.hostname}:/etc/hostname`, '--hostname', sandbox.hostname);
+      argv.push('--bind', `${paths.hosts}:/etc/hosts`, '--bind', `${paths.hostname}:/etc/hostname`, '--hostname', sandbox.hostname, '--sysfs');
     }
     argv.push('--');
     return { argv };

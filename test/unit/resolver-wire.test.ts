@@ -64,7 +64,19 @@ t.test('parseQuery rejects what it must', async (t) => {
   t.equal(parseQuery(twoOpt, q), Verdict.FormErr, 'two OPT records');
   const loop = Buffer.concat([good, Buffer.from([0xc0, good.length, 0, 1, 0, 1, 0, 0, 0, 0, 0, 0])]);
   loop.writeUInt16BE(1, 10);
-  t.equal(parseQuery(loop, q), Verdict.Answer, 'a pointer in a record is skipped, never followed');
+  t.equal(parseQuery(loop, q), Verdict.FormErr, 'a pointer to itself (a loop) in a record');
+  const backward = Buffer.concat([good, Buffer.from([0xc0, 12, 0, 1, 0, 1, 0, 0, 0, 0, 0, 0])]);
+  backward.writeUInt16BE(1, 10);
+  t.equal(parseQuery(backward, q), Verdict.Answer, 'a backward pointer in a record is skipped, never followed');
+  const forward = Buffer.concat([good, Buffer.from([0xc0, 0x40, 0, 1, 0, 1, 0, 0, 0, 0, 0, 0])]);
+  forward.writeUInt16BE(1, 10);
+  t.equal(parseQuery(forward, q), Verdict.FormErr, 'a forward pointer');
+  const badOption = Buffer.from(edns);
+  badOption.writeUInt16BE(4, badOption.length - 2);
+  t.equal(parseQuery(Buffer.concat([badOption, Buffer.from([0, 10, 0, 9])]), q), Verdict.FormErr, 'an EDNS option longer than the OPT data');
+  const goodOption = Buffer.from(edns);
+  goodOption.writeUInt16BE(6, goodOption.length - 2);
+  t.equal(parseQuery(Buffer.concat([goodOption, Buffer.from([0, 10, 0, 2, 1, 2])]), q), Verdict.Answer, 'a well-formed option');
 });
 
 t.test('error responses keep id, opcode and rd', async (t) => {

@@ -5,7 +5,7 @@
 import { Rtnl } from '../../os/links';
 import { writeSysctl } from '../../os/sysctl';
 import { invalid } from '../../errors';
-import type { DriverEndpoint, DriverNetwork, DriverSandbox, JoinResult, NetworkDriver } from '../api';
+import type { DriverEndpoint, DriverNetwork, DriverSandbox, ExternalConnectivity, JoinResult, NetworkDriver } from '../api';
 import { bridgeDeviceName, hostVethName, parseBridgeOptions } from './options';
 
 export class BridgeDriver implements NetworkDriver {
@@ -39,7 +39,10 @@ export class BridgeDriver implements NetworkDriver {
         for (const pool of network.pools) {
           if (!pool.gateway) continue;
           const cidr = `${pool.gateway}/${pool.subnet.split('/')[1]}`;
-          if (pool.family === 6) writeSysctl(`net.ipv6.conf.${device}.disable_ipv6`, '0');
+          if (pool.family === 6) {
+            writeSysctl(`net.ipv6.conf.${device}.disable_ipv6`, '0');
+            writeSysctl('net.ipv6.conf.all.forwarding', '1');
+          }
           if (!present.has(cidr)) await nl.addAddress(bridge.index, cidr, { noDad: pool.family === 6 });
         }
         // 127.0.0.1:PORT mappings are DNATed to the bridge; the kernel drops such packets unless
@@ -51,6 +54,11 @@ export class BridgeDriver implements NetworkDriver {
         throw err;
       }
     });
+  }
+
+  externalConnectivity(network: DriverNetwork): ExternalConnectivity {
+    const settings = parseBridgeOptions(network.options);
+    return { bridge: bridgeDeviceName(network.id, settings), icc: settings.icc, masquerade: settings.masquerade, hostBindingIpv4: settings.hostBindingIpv4 };
   }
 
   async deleteNetwork(network: DriverNetwork): Promise<void> {

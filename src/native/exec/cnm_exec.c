@@ -1,10 +1,11 @@
 /* cnm-exec: runs a host program inside a sandbox.
  *
- *   cnm-exec --net NSPATH [--hostname NAME] [--bind SRC:DST]... -- CMD [ARG...]
+ *   cnm-exec --net NSPATH [--hostname NAME] [--bind SRC:DST]... [--sysfs] -- CMD [ARG...]
  *
  * Joins the sandbox's network namespace, and when files or a hostname are given, a private
  * mount (and UTS) namespace of its own, so the program sees the sandbox's /etc/resolv.conf,
- * /etc/hosts and hostname while the host keeps its own. Then it execs CMD. */
+ * /etc/hosts and hostname while the host keeps its own; --sysfs mounts a /sys that shows the
+ * sandbox's interfaces (as `ip netns exec` does). Then it execs CMD. */
 #include <errno.h>
 #include <fcntl.h>
 #include <sched.h>
@@ -22,16 +23,17 @@ static void die(const char *what, const char *detail) {
 }
 
 static void usage(void) {
-  fprintf(stderr, "usage: cnm-exec --net NSPATH [--hostname NAME] [--bind SRC:DST]... -- CMD [ARG...]\n");
+  fprintf(stderr, "usage: cnm-exec --net NSPATH [--hostname NAME] [--bind SRC:DST]... [--sysfs] -- CMD [ARG...]\n");
   exit(125);
 }
 
 int main(int argc, char **argv) {
   const char *net = NULL, *hostname = NULL;
   char *binds[MAX_BINDS];
-  int nbinds = 0, i = 1;
+  int nbinds = 0, sysfs = 0, i = 1;
   for (; i < argc; i++) {
     if (strcmp(argv[i], "--") == 0) { i++; break; }
+    if (strcmp(argv[i], "--sysfs") == 0) { sysfs = 1; continue; }
     if (i + 1 >= argc) usage();
     if (strcmp(argv[i], "--net") == 0) net = argv[++i];
     else if (strcmp(argv[i], "--hostname") == 0) hostname = argv[++i];
@@ -45,7 +47,7 @@ int main(int argc, char **argv) {
   if (setns(fd, CLONE_NEWNET) != 0) die("setns", net);
   close(fd);
 
-  if (nbinds > 0 || hostname) {
+  if (nbinds > 0 || hostname || sysfs) {
     if (unshare(CLONE_NEWNS | (hostname ? CLONE_NEWUTS : 0)) != 0) die("unshare", "mount/uts");
     /* Nothing mounted here may leak back to the host. */
     if (mount(NULL, "/", NULL, MS_REC | MS_PRIVATE, NULL) != 0) die("mount", "make / private");
@@ -54,6 +56,10 @@ int main(int argc, char **argv) {
       if (!sep) usage();
       *sep = '\0';
       if (mount(binds[b], sep + 1, NULL, MS_BIND, NULL) != 0) die("bind mount onto", sep + 1);
+    }
+    if (sysfs) {
+      umount2("/sys", MNT_DETACH);
+      if (mount("sysfs", "/sys", "sysfs", MS_NOSUID | MS_NOEXEC | MS_NODEV, NULL) != 0) die("mount", "sysfs on /sys");
     }
     if (hostname && sethostname(hostname, strlen(hostname)) != 0) die("sethostname", hostname);
   }
