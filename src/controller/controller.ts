@@ -20,7 +20,7 @@ import { createNetwork, ensurePredefinedNetworks, removeNetwork } from './networ
 import { restorePorts } from './ports';
 import { loadState, reconcileKernel, removeOrphanFiles, replayJournal } from './reconcile';
 import type { CreateSandboxRequest } from './sandboxes';
-import { connect, createSandbox, disconnect, removeSandbox, writeFiles } from './sandboxes';
+import { connect, createSandbox, disconnect, removeSandbox, updateAliases, writeFiles } from './sandboxes';
 import { SerialQueue } from './serial';
 import { State } from './state';
 
@@ -122,6 +122,14 @@ export class Controller {
       }
       await disconnect(this.ctx, network, sandbox);
     });
+  }
+
+  /**
+   * Adds or removes network-scoped aliases of a connected sandbox without reconnecting it (Docker
+   * cannot). Resolves once the embedded DNS answers with the change.
+   */
+  setAliases(networkRef: string, sandboxRef: string, change: { add?: string[]; remove?: string[] }): Promise<EndpointRecord> {
+    return this.mutate(async () => updateAliases(this.ctx, this.network(networkRef), this.sandbox(sandboxRef), change));
   }
 
   // ---- sandboxes ----

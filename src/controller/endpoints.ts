@@ -41,14 +41,18 @@ export function checkCanJoin(ctx: ControllerContext, sandbox: SandboxRecord, net
   if ((req.ipv4 || req.ipv6) && (isDefaultBridge || network.predefined)) {
     throw invalid('user specified IP address is supported on user defined networks only');
   }
-  if (req.aliases?.length && network.predefined) throw invalid('network-scoped aliases are only supported for user-defined networks');
+  checkAliases(network, req.aliases ?? []);
   for (const [family, address] of [[4, req.ipv4], [6, req.ipv6]] as const) {
     if (!address) continue;
     const pool = network.pools.find((p) => p.family === family);
     if (pool?.auto) throw invalid('user specified IP address is supported only when connecting to networks with user configured subnets');
     if (!pool && family === 6) throw invalid(`network ${network.name} has no IPv6 subnet: create it with --ipv6 --subnet <v6 CIDR> to use --ip6`);
   }
-  for (const alias of req.aliases ?? []) {
+}
+
+export function checkAliases(network: NetworkRecord, aliases: string[]): void {
+  if (aliases.length && network.predefined) throw invalid('network-scoped aliases are only supported for user-defined networks');
+  for (const alias of aliases) {
     if (!ALIAS.test(alias)) throw invalid(`invalid alias "${alias}": use letters, digits, '_', '.' and '-', starting and ending with a letter or digit`);
   }
 }

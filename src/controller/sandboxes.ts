@@ -11,7 +11,7 @@ import type { ControllerContext } from './context';
 import { DEFAULT_BRIDGE, netnsDir, nsPathOf, ownNetnsPath } from './context';
 import { allocatePorts, releasePorts } from './ports';
 import type { EndpointRequest } from './endpoints';
-import { checkCanJoin, ensureDefaultRoutes, joinJournal, joinKernel, leaveKernel, planEndpoint, releaseEndpointAddresses } from './endpoints';
+import { checkAliases, checkCanJoin, ensureDefaultRoutes, joinJournal, joinKernel, leaveKernel, planEndpoint, releaseEndpointAddresses } from './endpoints';
 import { newId, nowRfc3339Nano, resolveRef, shortId, VALID_NAME } from './ids';
 import type { JournalEntry } from './journal';
 import type { EndpointRecord, NetworkRecord, PublishedPortRequest, SandboxMode, SandboxRecord } from './model';
@@ -257,6 +257,20 @@ export async function disconnect(ctx: ControllerContext, network: NetworkRecord,
   await ensureDefaultRoutes(ctx, sandbox, remaining);
   writeFiles(ctx, sandbox, remaining);
   refreshDependents(ctx, sandbox);
+}
+
+export function updateAliases(ctx: ControllerContext, network: NetworkRecord, sandbox: SandboxRecord, change: { add?: string[]; remove?: string[] }): EndpointRecord {
+  const e = ctx.state.endpointOf(network.id, sandbox.id);
+  if (!e) throw forbidden(`container ${sandbox.id} is not connected to network ${network.name}`);
+  const add = change.add ?? [];
+  checkAliases(network, add);
+  const missing = (change.remove ?? []).filter((a) => !e.aliases.includes(a));
+  if (missing.length) throw new CnmError('notFound', `alias ${missing.join(', ')} not found on ${sandbox.name} in network ${network.name}`);
+  const aliases = [...new Set([...e.aliases.filter((a) => !(change.remove ?? []).includes(a)), ...add])];
+  const next: EndpointRecord = { ...e, aliases };
+  ctx.store.transaction((tx) => tx.putEndpoint(next));
+  ctx.state.endpoints.set(e.id, next);
+  return next;
 }
 
 /** Whether the sandbox's namespace is on a network served by the embedded DNS. */
