@@ -4,6 +4,7 @@
  * that break parsers (bit flips, truncation, lying counts, bad label lengths, compression
  * pointers forward, backward and into loops, oversized messages). Seeded, so a failure replays.
  */
+import path from 'node:path';
 import * as packet from 'dns-packet';
 
 /** mulberry32: small, fast, good enough to drive mutations. */
@@ -123,3 +124,46 @@ export class Fuzzer {
     return all.subarray(0, this.int(4) === 0 ? this.int(all.length + 1) : all.length);
   }
 }
+
+/**
+ * A hostile client for `node -e` inside a sandbox: udpMessages fuzzed datagrams to 127.0.0.11:53,
+ * then tcpConnections connections each sending a fuzzed stream in small pieces. Prints
+ * `{ sent, udpReplies, tcpReplyBytes }` as JSON.
+ */
+export function fuzzClientScript(seed: number, udpMessages: number, tcpConnections: number): string {
+  const fuzzer = path.join(__dirname, 'fuzz-packets.js');
+  return `
+    const dgram = require('dgram'); const net = require('net');
+    const { Fuzzer } = require(${JSON.stringify(fuzzer)});
+    const fuzz = new Fuzzer(${seed});
+    const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+    (async () => {
+      const udp = dgram.createSocket('udp4');
+      let udpReplies = 0, tcpReplyBytes = 0, sent = 0;
+      udp.on('message', () => udpReplies++);
+      udp.on('error', () => {});
+      // Paced so that the kernel's socket buffer, not the resolver, is rarely the one dropping.
+      for (let i = 0; i < ${udpMessages}; i += 100) {
+        for (let j = 0; j < 100; j++) { udp.send(fuzz.next(), 53, '127.0.0.11'); sent++; }
+        await sleep(3);
+      }
+      for (let c = 0; c < ${tcpConnections}; c++) {
+        await new Promise((resolve) => {
+          const s = net.connect(53, '127.0.0.11');
+          s.on('data', (d) => { tcpReplyBytes += d.length; });
+          s.on('error', () => {});
+          s.on('close', resolve);
+          const stream = fuzz.stream(1 + (c % 20));
+          let at = 0;
+          s.on('connect', async () => {
+            while (at < stream.length && !s.destroyed) { const n = 1 + ((at * 7919) % 300); s.write(stream.subarray(at, at + n)); at += n; }
+            setTimeout(() => s.destroy(), 100);
+          });
+        });
+      }
+      await sleep(500);
+      udp.close();
+      console.log(JSON.stringify({ sent, udpReplies, tcpReplyBytes }));
+    })();`;
+}
+

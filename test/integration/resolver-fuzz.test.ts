@@ -4,51 +4,13 @@
  * bench/dns/fuzz.ts runs the same for as long as one likes.
  */
 import t from 'tap';
-import path from 'node:path';
 import { sampleState } from '../unit/resolver-fixtures';
 import { dig, makeLab, nodeIn } from './resolver-lab';
 import { startStub } from './resolver-stub';
+import { fuzzClientScript } from '../../bench/dns/fuzz-packets';
 
 const UDP_MESSAGES = 100_000;
 const TCP_CONNECTIONS = 200;
-
-/** The hostile client, run inside the sandbox. */
-export function fuzzClientScript(seed: number, udpMessages: number, tcpConnections: number): string {
-  const fuzzer = path.resolve(__dirname, '..', '..', 'bench', 'dns', 'fuzz-packets.js');
-  return `
-    const dgram = require('dgram'); const net = require('net');
-    const { Fuzzer } = require(${JSON.stringify(fuzzer)});
-    const fuzz = new Fuzzer(${seed});
-    const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
-    (async () => {
-      const udp = dgram.createSocket('udp4');
-      let udpReplies = 0, tcpReplyBytes = 0, sent = 0;
-      udp.on('message', () => udpReplies++);
-      udp.on('error', () => {});
-      // Paced so that the kernel's socket buffer, not the resolver, is rarely the one dropping.
-      for (let i = 0; i < ${udpMessages}; i += 100) {
-        for (let j = 0; j < 100; j++) { udp.send(fuzz.next(), 53, '127.0.0.11'); sent++; }
-        await sleep(3);
-      }
-      for (let c = 0; c < ${tcpConnections}; c++) {
-        await new Promise((resolve) => {
-          const s = net.connect(53, '127.0.0.11');
-          s.on('data', (d) => { tcpReplyBytes += d.length; });
-          s.on('error', () => {});
-          s.on('close', resolve);
-          const stream = fuzz.stream(1 + (c % 20));
-          let at = 0;
-          s.on('connect', async () => {
-            while (at < stream.length && !s.destroyed) { const n = 1 + ((at * 7919) % 300); s.write(stream.subarray(at, at + n)); at += n; }
-            setTimeout(() => s.destroy(), 100);
-          });
-        });
-      }
-      await sleep(500);
-      udp.close();
-      console.log(JSON.stringify({ sent, udpReplies, tcpReplyBytes }));
-    })();`;
-}
 
 t.test('hostile traffic over real sockets, then normal service', async (t) => {
   const up = await startStub({ records: { 'example.test': [{ type: 'A', data: '192.0.2.1' }] } });
