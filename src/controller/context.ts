@@ -15,6 +15,7 @@ import type { State } from './state';
 
 /** Services told about every committed change (embedded DNS, NAT). */
 export interface ChangeListener {
+  readonly name: string;
   /** Called after each committed change, inside the operation: the caller returns after it. */
   stateChanged(state: State): Promise<void>;
 }

@@ -190,11 +190,13 @@ export class Controller {
 
   private async notify(): Promise<void> {
     for (const l of this.ctx.listeners) {
+      const start = process.hrtime.bigint();
       try {
         await l.stateChanged(this.state);
       } catch (err) {
-        this.ctx.log.log('error', 'a service failed to follow a state change', { error: String(err) });
+        this.ctx.log.log('error', 'a service failed to follow a state change', { service: l.name, error: String(err) });
       }
+      this.ctx.log.log('debug', 'service followed the change', { service: l.name, ms: Number(process.hrtime.bigint() - start) / 1e6 });
     }
   }
 }

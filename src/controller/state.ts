@@ -4,21 +4,63 @@
  */
 import type { EndpointRecord, NetworkRecord, SandboxRecord } from './model';
 
+/** Endpoints by id, also indexed by sandbox and by network (kept in step by set/delete). */
+class EndpointTable extends Map<string, EndpointRecord> {
+  private readonly bySandbox = new Map<string, Map<string, EndpointRecord>>();
+  private readonly byNetwork = new Map<string, Map<string, EndpointRecord>>();
+
+  override set(id: string, e: EndpointRecord): this {
+    this.delete(id);
+    super.set(id, e);
+    index(this.bySandbox, e.sandboxId).set(id, e);
+    index(this.byNetwork, e.networkId).set(id, e);
+    return this;
+  }
+
+  override delete(id: string): boolean {
+    const e = this.get(id);
+    if (!e) return false;
+    unindex(this.bySandbox, e.sandboxId, id);
+    unindex(this.byNetwork, e.networkId, id);
+    return super.delete(id);
+  }
+
+  ofSandbox(sandboxId: string): Iterable<EndpointRecord> {
+    return this.bySandbox.get(sandboxId)?.values() ?? [];
+  }
+
+  ofNetwork(networkId: string): Iterable<EndpointRecord> {
+    return this.byNetwork.get(networkId)?.values() ?? [];
+  }
+}
+
+function index(maps: Map<string, Map<string, EndpointRecord>>, key: string): Map<string, EndpointRecord> {
+  let m = maps.get(key);
+  if (!m) maps.set(key, (m = new Map()));
+  return m;
+}
+
+function unindex(maps: Map<string, Map<string, EndpointRecord>>, key: string, id: string): void {
+  const m = maps.get(key);
+  m?.delete(id);
+  if (m?.size === 0) maps.delete(key);
+}
+
 export class State {
   readonly networks = new Map<string, NetworkRecord>();
   readonly sandboxes = new Map<string, SandboxRecord>();
-  readonly endpoints = new Map<string, EndpointRecord>();
+  readonly endpoints = new EndpointTable();
 
   endpointsOfSandbox(sandboxId: string): EndpointRecord[] {
-    return [...this.endpoints.values()].filter((e) => e.sandboxId === sandboxId).sort((a, b) => a.seq - b.seq);
+    return [...this.endpoints.ofSandbox(sandboxId)].sort((a, b) => a.seq - b.seq);
   }
 
   endpointsOfNetwork(networkId: string): EndpointRecord[] {
-    return [...this.endpoints.values()].filter((e) => e.networkId === networkId);
+    return [...this.endpoints.ofNetwork(networkId)];
   }
 
   endpointOf(networkId: string, sandboxId: string): EndpointRecord | undefined {
-    for (const e of this.endpoints.values()) if (e.networkId === networkId && e.sandboxId === sandboxId) return e;
+    for (const e of this.endpoints.ofSandbox(sandboxId)) if (e.networkId === networkId) return e;
     return undefined;
   }
 

@@ -13,6 +13,7 @@ import { Resolver } from '../resolver';
 import { dnsState, natState } from '../controller/service-state';
 import { jsonLogger, type Logger } from '../log';
 import { parseResolvConf, type ResolvConf } from '../os/resolvconf';
+import { linkReaper } from '../os/link-reaper';
 import { writeSysctl } from '../os/sysctl';
 import { ProcessRuntime } from '../runtime/processes';
 import { SqliteStore } from '../store/sqlite';
@@ -57,7 +58,18 @@ export async function startDaemon(opts: DaemonOptions, log: Logger): Promise<Dae
     onRestore: ({ durationMs, error }) =>
       log.log(error ? 'error' : 'warn', error ? 'could not restore the nftables table' : 'restored the nftables table after someone removed it', { durationMs, ...(error ? { error: error.message } : {}) }),
   });
-  ctl.addListener({ stateChanged: (state) => firewall.apply(natState(state, drivers)) });
+  // The ruleset is replaced whole: skip the kernel round trip when nothing NAT cares about changed.
+  let lastNat = '';
+  ctl.addListener({
+    name: 'nat',
+    stateChanged: async (state) => {
+      const desired = natState(state, drivers);
+      const key = JSON.stringify(desired);
+      if (key === lastNat) return;
+      await firewall.apply(desired);
+      lastNat = key;
+    },
+  });
 
   const dnsLog = log.child({ component: 'resolver' });
   const resolver = new Resolver({
@@ -66,7 +78,7 @@ export async function startDaemon(opts: DaemonOptions, log: Logger): Promise<Dae
     maxInflight: opts.dnsMaxInflight,
     log: (level, msg, fields) => dnsLog.log(level, msg, fields),
   });
-  ctl.addListener({ stateChanged: (state) => resolver.update(dnsState(state, drivers, (id) => ctl.nsPath(state.sandboxes.get(id)!))) });
+  ctl.addListener({ name: 'dns', stateChanged: (state) => resolver.update(dnsState(state, drivers, (id) => ctl.nsPath(state.sandboxes.get(id)!))) });
 
   await ctl.start();
   const runtime = new ProcessRuntime(ctl, opts.execRoot, log);
@@ -74,11 +86,15 @@ export async function startDaemon(opts: DaemonOptions, log: Logger): Promise<Dae
 
   const api = new ApiServer(buildRouter(ctl, runtime, { execRoot: opts.execRoot, metrics: () => resolver.metrics() }), log);
   await api.listenUnix(opts.socket, opts.group ? groupId(opts.group) : undefined);
-  if (opts.tcp) {
-    const sep = opts.tcp.lastIndexOf(':');
-    await api.listenTcp(opts.tcp.slice(0, sep).replace(/^\[|\]$/g, ''), Number(opts.tcp.slice(sep + 1)));
-  }
-  log.log('info', 'cnmd is ready', { socket: opts.socket, root: opts.root, execRoot: opts.execRoot, networks: ctl.networks().length, sandboxes: ctl.sandboxes().length });
+  const tcpPort = opts.tcp ? await api.listenTcp(opts.tcp.host, opts.tcp.port) : undefined;
+  log.log('info', 'cnmd is ready', {
+    socket: opts.socket,
+    ...(opts.tcp ? { tcpHost: opts.tcp.host, tcpPort } : {}),
+    root: opts.root,
+    execRoot: opts.execRoot,
+    networks: ctl.networks().length,
+    sandboxes: ctl.sandboxes().length,
+  });
 
   return {
     async stop() {
@@ -88,6 +104,7 @@ export async function startDaemon(opts: DaemonOptions, log: Logger): Promise<Dae
       // No cnm rule outlives the daemon; the next start puts them back from the store.
       await firewall.teardown();
       ports.releaseAll();
+      await linkReaper.close();
       store.close();
       releasePid();
     },

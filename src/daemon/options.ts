@@ -10,8 +10,8 @@ export interface DaemonOptions {
   socket: string;
   /** group name or gid for the socket */
   group?: string;
-  /** loopback TCP listener, host:port */
-  tcp?: string;
+  /** loopback TCP listener */
+  tcp?: { host: string; port: number };
   dns: string[];
   dnsTtl: number;
   dnsMaxInflight: number;
@@ -76,7 +76,7 @@ export function parseDaemonArgs(argv: string[]): DaemonOptions | 'help' {
       case '-H':
       case '--socket': o.socket = value().replace(/^unix:\/\//, ''); break;
       case '--group': o.group = value(); break;
-      case '--tcp': o.tcp = value(); break;
+      case '--tcp': o.tcp = parseTcp(value()); break;
       case '--dns': o.dns.push(value()); break;
       case '--dns-ttl': o.dnsTtl = positiveInt(name, value()); break;
       case '--dns-max-inflight': o.dnsMaxInflight = positiveInt(name, value()); break;
@@ -95,14 +95,19 @@ export function parseDaemonArgs(argv: string[]): DaemonOptions | 'help' {
     }
   }
   if (!o.socket) o.socket = `${o.execRoot}/cnm.sock`;
-  if (o.tcp) {
-    const m = /^(127\.\d+\.\d+\.\d+|\[::1\]|localhost):(\d+)$/.exec(o.tcp);
-    if (!m) throw invalid(`--tcp ${o.tcp}: only a loopback address is allowed until TLS exists (e.g. 127.0.0.1:2375)`);
-  }
   for (const d of o.dns) {
     if (!/^[0-9a-fA-F.:[\]]+$/.test(d)) throw invalid(`invalid --dns "${d}": use an IP address, optionally with :PORT`);
   }
   return o;
+}
+
+/** 127.x.y.z:PORT, [::1]:PORT or localhost:PORT: without TLS the API stays on this machine. */
+export function parseTcp(v: string): { host: string; port: number } {
+  const m = /^(127\.\d{1,3}\.\d{1,3}\.\d{1,3}|\[::1\]|localhost):(\d{1,5})$/.exec(v);
+  if (!m || Number(m[2]) > 65535 || m[1]!.split('.').some((b) => Number(b) > 255)) {
+    throw invalid(`--tcp ${v}: only a loopback address and a port are allowed until TLS exists (e.g. 127.0.0.1:2375)`);
+  }
+  return { host: m[1]!.replace(/^\[|\]$/g, ''), port: Number(m[2]) };
 }
 
 function positiveInt(name: string, v: string): number {

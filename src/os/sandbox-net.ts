@@ -3,6 +3,7 @@
  * addresses, link up, default routes. Kept out of the drivers so every driver's interface is
  * configured the same way (libnetwork's osl layer plays this role).
  */
+import { linkReaper } from './link-reaper';
 import { isErrno, Rtnl, type LinkInfo } from './links';
 
 export interface InterfaceConfig {
@@ -49,12 +50,9 @@ export async function listInterfaces(nsPath: string): Promise<LinkInfo[]> {
   return Rtnl.in(nsPath, (nl) => nl.listLinks());
 }
 
-/** Deletes interfaces by name inside the namespace; missing ones are fine. */
+/** Deletes interfaces by name inside the namespace (off the main thread); missing ones are fine. */
 export async function deleteInterfaces(nsPath: string, names: string[]): Promise<void> {
-  if (!names.length) return;
-  await Rtnl.in(nsPath, async (nl) => {
-    for (const name of names) await nl.deleteLink(name);
-  });
+  for (const name of names) await linkReaper.delete(name, nsPath);
 }
 
 export async function hasDefaultRoute(nsPath: string, family: 4 | 6): Promise<boolean> {

@@ -68,6 +68,8 @@ export class Lab {
     const args = [
       `--net=${this.hostNs}`,
       process.execPath,
+      // e.g. CNM_DAEMON_NODE_ARGS="--cpu-prof --cpu-prof-dir=/tmp/prof" to profile the daemon
+      ...(process.env.CNM_DAEMON_NODE_ARGS ? process.env.CNM_DAEMON_NODE_ARGS.split(' ') : []),
       path.join(REPO, 'bin', 'cnmd'),
       '--root', this.root,
       '--exec-root', this.execRoot,

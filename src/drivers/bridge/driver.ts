@@ -2,6 +2,7 @@
  * The bridge driver: a Linux bridge per network holding the gateway address(es), and a veth
  * pair per endpoint whose inner end is created directly inside the sandbox's namespace.
  */
+import { linkReaper } from '../../os/link-reaper';
 import { Rtnl } from '../../os/links';
 import { writeSysctl } from '../../os/sysctl';
 import { invalid } from '../../errors';
@@ -50,7 +51,7 @@ export class BridgeDriver implements NetworkDriver {
         writeSysctl(`net.ipv4.conf.${device}.route_localnet`, '1');
         await nl.setUp(bridge.index);
       } catch (err) {
-        if (!existing) await nl.deleteLink(device);
+        if (!existing) await linkReaper.delete(device);
         throw err;
       }
     });
@@ -62,7 +63,7 @@ export class BridgeDriver implements NetworkDriver {
   }
 
   async deleteNetwork(network: DriverNetwork): Promise<void> {
-    await Rtnl.in(undefined, (nl) => nl.deleteLink(deviceOf(network)).then(() => undefined));
+    await linkReaper.delete(deviceOf(network));
   }
 
   async join(network: DriverNetwork, endpoint: DriverEndpoint, sandbox: DriverSandbox): Promise<JoinResult> {
@@ -78,7 +79,7 @@ export class BridgeDriver implements NetworkDriver {
         await nl.setHairpin(veth.index, true);
         await nl.setUp(veth.index);
       } catch (err) {
-        await nl.deleteLink(hostName);
+        await linkReaper.delete(hostName);
         throw err;
       }
     });
@@ -95,7 +96,7 @@ export class BridgeDriver implements NetworkDriver {
 
   async leave(_network: DriverNetwork, endpoint: DriverEndpoint): Promise<void> {
     // Deleting one end of a veth pair deletes the other, inside the sandbox.
-    await Rtnl.in(undefined, (nl) => nl.deleteLink(hostVethName(endpoint.id)).then(() => undefined));
+    await linkReaper.delete(hostVethName(endpoint.id));
   }
 
   async reconcile(networks: DriverNetwork[], endpoints: DriverEndpoint[]): Promise<{ missingEndpoints: string[] }> {
