@@ -222,10 +222,13 @@ export class Rtnl {
     const [address, prefixLength] = splitCidr(cidr);
     const family = familyOf(address) === 4 ? AF_INET : AF_INET6;
     const bytes = addressBytes(address);
-    const flags = (opts.noDad ? 0x02 : 0) | (opts.noPrefixRoute ? 0x200 : 0); // IFA_F_NODAD, IFA_F_NOPREFIXROUTE
+    // IFA_FLAGS (u32) overrides ifaddrmsg's u8 flags, and the netlink package encodes it from
+    // flag names: a plain number is encoded as 0, which silently turned DAD back on.
+    const flags: rt.AddressFlags = { ...(opts.noDad ? { nodad: true } : {}), ...(opts.noPrefixRoute ? { noprefixroute: true } : {}) };
+    const any = Object.keys(flags).length > 0;
     await this.sock.newAddress(
-      { family, prefixlen: prefixLength, index, ...(flags & 0x02 ? { flags: { nodad: true } } : {}) },
-      { local: bytes, address: bytes, ...(family === AF_INET ? { broadcast: broadcastOf(bytes, prefixLength) } : {}), ...(flags ? { flags: flags as never } : {}) },
+      { family, prefixlen: prefixLength, index, ...(opts.noDad ? { flags: { nodad: true } } : {}) },
+      { local: bytes, address: bytes, ...(family === AF_INET ? { broadcast: broadcastOf(bytes, prefixLength) } : {}), ...(any ? { flags } : {}) },
       { flags: CREATE_EXCL },
     );
   }
