@@ -1,17 +1,21 @@
 /**
  * HTTP plumbing for the Engine-compatible API: version-prefixed routing, bounded JSON bodies,
- * Docker's headers and `{"message": ...}` errors. Handlers never see raw requests.
+ * Docker's headers and `{"message": ...}` errors. Handlers never see raw requests, and a request
+ * that fails here (unknown path, wrong method, bad body) reaches no handler, so it changes nothing.
  */
 import type http from 'node:http';
-import { CnmError, messageOf, statusOf } from '../errors';
+import { CnmError, invalid, messageOf, statusOf } from '../errors';
+import { API_VERSION, CNM_VERSION, splitVersion } from './version';
 
-export const API_VERSION = '1.41';
-export const MIN_API_VERSION = '1.12';
-const MAX_BODY = 1 << 20;
+/** The largest request body read; Engine API bodies are a few kilobytes. */
+export const MAX_BODY = 1 << 20;
 
 export interface Request {
   method: string;
+  /** the path without its /vX.Y prefix */
   path: string;
+  /** the /vX.Y of the request, undefined when unversioned */
+  version: string | undefined;
   params: Record<string, string>;
   query: URLSearchParams;
   body: unknown;
@@ -19,10 +23,8 @@ export interface Request {
   closed: Promise<void>;
 }
 
-export type Reply =
-  | { status: number; json: unknown }
-  | { status: number; empty: true }
-  | { status: number; text: string; contentType: string };
+type Body = { json: unknown } | { empty: true } | { text: string; contentType: string };
+export type Reply = Body & { status: number; headers?: Record<string, string> };
 
 export type Handler = (req: Request) => Promise<Reply> | Reply;
 
@@ -33,6 +35,13 @@ interface Route {
   handler: Handler;
 }
 
+export type Match = { handler: Handler; params: Record<string, string> } | undefined;
+
+/**
+ * Routes by method and path. HEAD is answered only where a route registers it (Docker answers
+ * HEAD only on /_ping); anything else is "page not found", as in Docker, whose router sends
+ * unknown paths and wrong methods to the same handler.
+ */
 export class Router {
   private readonly routes: Route[] = [];
 
@@ -42,39 +51,48 @@ export class Router {
     this.routes.push({ method, pattern, keys, handler });
   }
 
-  match(method: string, path: string): { handler: Handler; params: Record<string, string> } | 'wrong-method' | undefined {
-    let pathMatched = false;
+  match(method: string, path: string): Match {
     for (const r of this.routes) {
-      const m = r.pattern.exec(path);
+      const m = r.method === method ? r.pattern.exec(path) : null;
       if (!m) continue;
-      pathMatched = true;
-      if (r.method !== method && !(method === 'HEAD' && r.method === 'GET')) continue;
       const params: Record<string, string> = {};
-      r.keys.forEach((k, i) => (params[k] = decodeURIComponent(m[i + 1]!)));
+      r.keys.forEach((k, i) => (params[k] = decodeParam(m[i + 1]!)));
       return { handler: r.handler, params };
     }
-    return pathMatched ? 'wrong-method' : undefined;
+    return undefined;
+  }
+}
+
+function decodeParam(raw: string): string {
+  try {
+    return decodeURIComponent(raw);
+  } catch {
+    throw invalid(`invalid URL escape in "${raw}"`);
   }
 }
 
 export const json = (status: number, body: unknown): Reply => ({ status, json: body });
 export const empty = (status = 204): Reply => ({ status, empty: true });
 
+/** What Docker's middleware puts on every response; clients negotiate from Api-Version. */
 function commonHeaders(res: http.ServerResponse): void {
   res.setHeader('Api-Version', API_VERSION);
   res.setHeader('Docker-Experimental', 'false');
   res.setHeader('Ostype', 'linux');
-  res.setHeader('Server', 'cnm');
+  res.setHeader('Server', `cnm/${CNM_VERSION} (linux)`);
 }
 
 function send(res: http.ServerResponse, reply: Reply, head: boolean): void {
   commonHeaders(res);
+  for (const [k, v] of Object.entries(reply.headers ?? {})) res.setHeader(k, v);
   if ('json' in reply) {
     const body = `${JSON.stringify(reply.json)}\n`;
     res.writeHead(reply.status, { 'Content-Type': 'application/json', 'Content-Length': Buffer.byteLength(body) });
     res.end(head ? undefined : body);
   } else if ('text' in reply) {
-    res.writeHead(reply.status, { 'Content-Type': reply.contentType, 'Content-Length': Buffer.byteLength(reply.text) });
+    // A HEAD answer says how long the GET body would be... except Docker's /_ping says 0.
+    const length = head ? 0 : Buffer.byteLength(reply.text);
+    res.writeHead(reply.status, { 'Content-Type': reply.contentType, 'Content-Length': length });
     res.end(head ? undefined : reply.text);
   } else {
     res.writeHead(reply.status, { 'Content-Length': 0 });
@@ -82,58 +100,58 @@ function send(res: http.ServerResponse, reply: Reply, head: boolean): void {
   }
 }
 
-export function sendError(res: http.ServerResponse, err: unknown): void {
+function sendError(req: http.IncomingMessage, res: http.ServerResponse, err: unknown): void {
+  // A body left unread (too large, or refused before reading) cannot be skipped safely on a
+  // kept-alive connection: close it after the answer.
+  if (!req.complete) res.setHeader('Connection', 'close');
   send(res, json(statusOf(err), { message: messageOf(err) }), false);
 }
 
+const tooLarge = (): CnmError => invalid(`request body is too large: the limit is ${MAX_BODY} bytes`);
+
 async function readBody(req: http.IncomingMessage): Promise<unknown> {
+  const declared = Number(req.headers['content-length'] ?? 0);
+  if (declared > MAX_BODY) throw tooLarge();
   const chunks: Buffer[] = [];
   let size = 0;
   for await (const chunk of req) {
     size += (chunk as Buffer).length;
-    if (size > MAX_BODY) throw new CnmError('invalid', `request body is too large: the limit is ${MAX_BODY} bytes`);
+    if (size > MAX_BODY) throw tooLarge();
     chunks.push(chunk as Buffer);
   }
   const text = Buffer.concat(chunks).toString('utf8');
   if (!text.trim()) return undefined;
   const type = (req.headers['content-type'] ?? '').split(';')[0]!.trim();
-  if (type && type !== 'application/json') throw new CnmError('invalid', `Content-Type specified (${type}) must be 'application/json'`);
+  if (type && type !== 'application/json') throw invalid(`Content-Type specified (${type}) must be 'application/json'`);
   try {
     return JSON.parse(text) as unknown;
   } catch (err) {
-    throw new CnmError('invalid', `invalid JSON body: ${messageOf(err)}`);
+    throw invalid(`invalid JSON body: ${messageOf(err)}`);
   }
 }
 
-/** Strips /v1.XX; refuses versions below the minimum like Docker. */
-function routePath(url: URL): string {
-  const m = /^\/v(\d+\.\d+)(\/.*)$/.exec(url.pathname);
-  if (!m) return url.pathname;
-  const [major, minor] = m[1]!.split('.').map(Number) as [number, number];
-  const [minMajor, minMinor] = MIN_API_VERSION.split('.').map(Number) as [number, number];
-  if (major < minMajor || (major === minMajor && minor < minMinor)) {
-    throw new CnmError('invalid', `client version ${m[1]} is too old. Minimum supported API version is ${MIN_API_VERSION}, please upgrade your client to a newer version`);
-  }
-  return m[2]!;
+/** Splits the request target by hand: URL parsing would fold "//" and ".." into other paths. */
+function target(rawUrl: string): { pathname: string; query: URLSearchParams } {
+  const q = rawUrl.indexOf('?');
+  return { pathname: q < 0 ? rawUrl : rawUrl.slice(0, q), query: new URLSearchParams(q < 0 ? '' : rawUrl.slice(q + 1)) };
 }
 
 export function handle(router: Router, onError: (err: unknown, req: http.IncomingMessage) => void): http.RequestListener {
   return (req, res) => {
     void (async () => {
       try {
-        const url = new URL(req.url ?? '/', 'http://cnm');
-        const path = routePath(url);
+        const { pathname, query } = target(req.url ?? '/');
+        const { version, path } = splitVersion(pathname);
         const method = req.method ?? 'GET';
         const m = router.match(method, path);
-        if (m === undefined) throw new CnmError('notFound', `page not found: ${method} ${path}`);
-        if (m === 'wrong-method') throw new CnmError('notFound', `page not found: ${method} ${path} (this path takes another method)`);
+        if (!m) throw new CnmError('notFound', 'page not found');
         const body = await readBody(req);
         const closed = new Promise<void>((resolve) => res.once('close', () => resolve()));
-        const reply = await m.handler({ method, path, params: m.params, query: url.searchParams, body, closed });
+        const reply = await m.handler({ method, path, version, params: m.params, query, body, closed });
         send(res, reply, method === 'HEAD');
       } catch (err) {
         if (!(err instanceof CnmError)) onError(err, req);
-        if (!res.headersSent) sendError(res, err);
+        if (!res.headersSent) sendError(req, res, err);
         else res.destroy();
       }
     })();

@@ -1,30 +1,41 @@
-/** The daemon's API server on a Unix socket (mode 0660), optionally also on loopback TCP. */
+/**
+ * The daemon's API server: a Unix socket (mode 0660, owned by root and an optional group), and
+ * loopback TCP only when asked for: without TLS, anything else would hand control of the host's
+ * networking to whoever reaches the port.
+ */
 import fs from 'node:fs';
 import http from 'node:http';
+import net from 'node:net';
 import path from 'node:path';
 import type { Controller } from '../controller/controller';
+import { invalid } from '../errors';
 import type { Logger } from '../log';
 import type { ProcessRuntime } from '../runtime/processes';
+import { addAliasRoutes } from './aliases';
 import { addContainerRoutes } from './containers';
 import { handle, Router } from './http';
 import { addNetworkRoutes } from './networks';
 import { addSystemRoutes } from './system';
 
-export interface ApiOptions {
-  socketPath: string;
-  /** numeric gid owning the socket, if not root's */
-  socketGid?: number;
+export interface RouterOptions {
   execRoot: string;
   metrics: () => string;
-  log: Logger;
 }
 
-export function buildRouter(ctl: Controller, runtime: ProcessRuntime, opts: Pick<ApiOptions, 'execRoot' | 'metrics'>): Router {
+export function buildRouter(ctl: Controller, runtime: ProcessRuntime, opts: RouterOptions): Router {
   const router = new Router();
   addSystemRoutes(router, ctl, opts.metrics);
   addNetworkRoutes(router, ctl);
+  addAliasRoutes(router, ctl);
   addContainerRoutes(router, ctl, runtime, opts.execRoot);
   return router;
+}
+
+/** Whether a TCP listen address stays on this machine. */
+export function isLoopback(host: string): boolean {
+  if (host === 'localhost') return true;
+  if (net.isIPv4(host)) return host.startsWith('127.');
+  return net.isIPv6(host) && /^(0*:)*:?0*1$/.test(host);
 }
 
 export class ApiServer {
@@ -44,24 +55,33 @@ export class ApiServer {
     return server;
   }
 
+  /** The socket is born 0660 (umask around the synchronous bind), so no one else ever reaches it. */
   async listenUnix(socketPath: string, gid?: number): Promise<void> {
     fs.mkdirSync(path.dirname(socketPath), { recursive: true });
     fs.rmSync(socketPath, { force: true });
     const server = this.create();
     await new Promise<void>((resolve, reject) => {
       server.once('error', reject);
-      server.listen(socketPath, () => resolve());
+      const previous = process.umask(0o117);
+      try {
+        server.listen(socketPath, () => resolve());
+      } finally {
+        process.umask(previous);
+      }
     });
     fs.chmodSync(socketPath, 0o660);
     if (gid !== undefined) fs.chownSync(socketPath, 0, gid);
   }
 
-  async listenTcp(host: string, port: number): Promise<void> {
+  /** Resolves to the bound port (useful with port 0). */
+  async listenTcp(host: string, port: number): Promise<number> {
+    if (!isLoopback(host)) throw invalid(`refusing to serve the API on ${host}: only loopback addresses are allowed until TLS exists`);
     const server = this.create();
     await new Promise<void>((resolve, reject) => {
       server.once('error', reject);
       server.listen(port, host, () => resolve());
     });
+    return (server.address() as net.AddressInfo).port;
   }
 
   async close(): Promise<void> {

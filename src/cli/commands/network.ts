@@ -183,7 +183,27 @@ const disconnect: Command = async (argv, ctx) => {
   return 0;
 };
 
+/**
+ * cnm network alias add|rm NETWORK SANDBOX ALIAS [ALIAS...]: changes a connected sandbox's
+ * aliases in place (Docker needs a disconnect and a connect). Returns once the embedded DNS
+ * answers with the change; prints nothing, like connect.
+ */
+const alias: Command = async (argv, ctx) => {
+  const usage = 'cnm network alias add|rm NETWORK CONTAINER ALIAS [ALIAS...]';
+  const p = withHelp(argv, ctx, usage, "Add or remove a connected container's network-scoped aliases, without reconnecting it", []);
+  if (!p) return 0;
+  needArgs(ctx, p.args, 4, Infinity, usage);
+  const [action, network, container, ...aliases] = p.args as [string, string, string, ...string[]];
+  if (action !== 'add' && action !== 'rm') throw new UsageError(`unknown action "${action}": use add or rm\nSee '${ctx.path} --help'.`);
+  await ctx.client.request('POST', `/cnm/networks/${encodeURIComponent(network)}/aliases`, {
+    Container: container,
+    [action === 'add' ? 'Add' : 'Remove']: aliases,
+  });
+  return 0;
+};
+
 export const NETWORK_COMMANDS: Record<string, { run: Command; summary: string }> = {
+  alias: { run: alias, summary: "Add or remove a connected container's aliases (cnm only)" },
   connect: { run: connect, summary: 'Connect a container to a network' },
   create: { run: create, summary: 'Create a network' },
   disconnect: { run: disconnect, summary: 'Disconnect a container from a network' },
