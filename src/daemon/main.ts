@@ -85,7 +85,7 @@ export async function startDaemon(opts: DaemonOptions, log: Logger): Promise<Dae
   await runtime.reconcile();
 
   const api = new ApiServer(buildRouter(ctl, runtime, { execRoot: opts.execRoot, metrics: () => resolver.metrics() }), log);
-  await api.listenUnix(opts.socket, opts.group ? groupId(opts.group) : undefined);
+  await api.listenUnix(opts.socket, opts.socketGid);
   const tcpPort = opts.tcp ? await api.listenTcp(opts.tcp.host, opts.tcp.port) : undefined;
   log.log('info', 'cnmd is ready', {
     socket: opts.socket,
@@ -109,16 +109,6 @@ export async function startDaemon(opts: DaemonOptions, log: Logger): Promise<Dae
       releasePid();
     },
   };
-}
-
-function groupId(group: string): number {
-  if (/^\d+$/.test(group)) return Number(group);
-  const line = fs
-    .readFileSync('/etc/group', 'utf8')
-    .split('\n')
-    .find((l) => l.split(':')[0] === group);
-  if (!line) throw new CnmError('invalid', `--group ${group}: no such group in /etc/group`);
-  return Number(line.split(':')[2]);
 }
 
 export function main(argv: string[]): void {

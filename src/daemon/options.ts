@@ -1,4 +1,5 @@
 /** cnmd's command line. */
+import fs from 'node:fs';
 import { invalid } from '../errors';
 import { parseAddressPoolFlag } from '../ipam/flags';
 import type { PoolSpec } from '../ipam';
@@ -8,8 +9,8 @@ export interface DaemonOptions {
   root: string;
   execRoot: string;
   socket: string;
-  /** group name or gid for the socket */
-  group?: string;
+  /** gid owning the socket (from --group NAME|GID) */
+  socketGid?: number;
   /** loopback TCP listener */
   tcp?: { host: string; port: number };
   dns: string[];
@@ -75,7 +76,7 @@ export function parseDaemonArgs(argv: string[]): DaemonOptions | 'help' {
       case '--exec-root': o.execRoot = value(); break;
       case '-H':
       case '--socket': o.socket = value().replace(/^unix:\/\//, ''); break;
-      case '--group': o.group = value(); break;
+      case '--group': o.socketGid = groupId(value()); break;
       case '--tcp': o.tcp = parseTcp(value()); break;
       case '--dns': o.dns.push(value()); break;
       case '--dns-ttl': o.dnsTtl = positiveInt(name, value()); break;
@@ -99,6 +100,17 @@ export function parseDaemonArgs(argv: string[]): DaemonOptions | 'help' {
     if (!/^[0-9a-fA-F.:[\]]+$/.test(d)) throw invalid(`invalid --dns "${d}": use an IP address, optionally with :PORT`);
   }
   return o;
+}
+
+/** A group name (looked up in /etc/group) or a numeric gid, checked before anything starts. */
+function groupId(group: string): number {
+  if (/^\d+$/.test(group)) return Number(group);
+  const line = fs
+    .readFileSync('/etc/group', 'utf8')
+    .split('\n')
+    .find((l) => l.split(':')[0] === group);
+  if (!line) throw invalid(`--group ${group}: no such group in /etc/group`);
+  return Number(line.split(':')[2]);
 }
 
 /** 127.x.y.z:PORT, [::1]:PORT or localhost:PORT: without TLS the API stays on this machine. */
