@@ -5,6 +5,7 @@ import { buildRouter, ApiServer } from '../api/server';
 import { Controller } from '../controller/controller';
 import { BridgeDriver } from '../drivers/bridge/driver';
 import { HostDriver, NullDriver } from '../drivers/host';
+import { MacvlanDriver } from '../drivers/macvlan/driver';
 import { DriverRegistry } from '../drivers/registry';
 import { CnmError, messageOf } from '../errors';
 import { Ipam } from '../ipam';
@@ -48,6 +49,7 @@ export async function startDaemon(opts: DaemonOptions, log: Logger): Promise<Dae
   drivers.register(new BridgeDriver());
   drivers.register(new HostDriver());
   drivers.register(new NullDriver());
+  drivers.register(new MacvlanDriver());
   drivers.markUnavailable('overlay', 'overlay networks need a cluster store: start cnmd with --cluster-store etcd://HOST:PORT and --cluster-advertise ADDRESS');
 
   const ipam = new Ipam(opts.defaultAddressPools.length ? { defaultPools: opts.defaultAddressPools } : {});

@@ -6,7 +6,7 @@
 import fs from 'node:fs';
 import { createRtNetlink, FlagsNew, rt, RtNetlinkSocket } from 'netlink';
 import { runInNetns } from './native';
-import { attr, EMPTY_IFINFOMSG, formatMac, IFLA, IFLA_BRPORT_MODE, IFLA_INFO, IFLA_MACVLAN_MODE, IFLA_VXLAN, macBytes, nested, str, u16be, u32, u8, VETH_INFO_PEER } from './nlattr';
+import { attr, EMPTY_IFINFOMSG, formatMac, IFLA, IFLA_BRPORT_MODE, IFLA_INFO, IFLA_MACVLAN_MODE, IFLA_VXLAN, macBytes, nested, str, u16be, u32, u8, VETH_INFO_PEER, vlanLinkInfo } from './nlattr';
 
 const AF_INET = 2;
 const AF_INET6 = 10;
@@ -21,6 +21,8 @@ export interface LinkInfo {
   mac: string;
   mtu: number;
   up: boolean;
+  /** IFLA_IFALIAS, when set (drivers tag the links they own with it) */
+  alias?: string;
 }
 
 export interface AddressInfo {
@@ -172,6 +174,24 @@ export class Rtnl {
     }
   }
 
+  /**
+   * An 802.1q link `name` carrying VLAN vid on parentIndex, created down. Needs the kernel's
+   * 8021q support: without it the kernel answers EOPNOTSUPP (ENOTSUP).
+   */
+  async createVlan(parentIndex: number, name: string, vid: number): Promise<LinkInfo> {
+    await this.sock.newLink({}, { ifname: name, link: u32buf(parentIndex), linkinfo: vlanLinkInfo(vid) }, { flags: CREATE_EXCL });
+    return this.requireLink(name);
+  }
+
+  /**
+   * Sets the link's alias (IFLA_IFALIAS), renaming it in the same message when asked: the kernel
+   * ignores an alias given at creation, and one message means no crash can leave the new name
+   * without the tag.
+   */
+  async setAlias(index: number, alias: string, opts: { rename?: string } = {}): Promise<void> {
+    await this.sock.setLink({ index }, { ifalias: alias, ...(opts.rename ? { ifname: opts.rename } : {}) });
+  }
+
   /** A VXLAN device without learning (forwarding entries are programmed), UDP 4789. */
   async createVxlan(name: string, opts: { vni: number; local?: string; parentIndex?: number; mtu?: number; port?: number }): Promise<LinkInfo> {
     const data = [u32(IFLA_VXLAN.ID, opts.vni), u8(IFLA_VXLAN.LEARNING, 0), u16be(IFLA_VXLAN.PORT, opts.port ?? 4789)];
@@ -266,6 +286,23 @@ export class Rtnl {
     );
   }
 
+  /** Deletes a route of the main table; a missing route or device is fine (returns false). */
+  async deleteRoute(route: RouteSpec): Promise<boolean> {
+    const [dst, dstLen] = route.destination ? splitCidr(route.destination) : [undefined, 0];
+    const family = familyOf(route.gateway ?? dst ?? route.source ?? '0.0.0.0') === 4 ? AF_INET : AF_INET6;
+    try {
+      await this.sock.delRoute(
+        // NOWHERE matches a route of any scope.
+        { family, dstLen, table: 254, scope: 'NOWHERE' } as rt.Route,
+        { ...(dst ? { dst: addressBytes(dst) } : {}), ...(route.gateway ? { gateway: addressBytes(route.gateway) } : {}), oif: route.device },
+      );
+      return true;
+    } catch (err) {
+      if (isErrno(err, 'ESRCH') || isErrno(err, 'ENODEV')) return false;
+      throw err;
+    }
+  }
+
   async hasDefaultRoute(family: 4 | 6): Promise<boolean> {
     const msgs = await this.sock.getRoutes({ family: family === 4 ? AF_INET : AF_INET6 } as rt.Route);
     return msgs.some((m) => m.data.table === 254 && m.data.dstLen === 0 && m.data.family === (family === 4 ? AF_INET : AF_INET6));
@@ -307,6 +344,7 @@ function toLinkInfo(m: rt.LinkMessage): LinkInfo {
     mac: formatMac(m.attrs.address),
     mtu: m.attrs.mtu ?? 0,
     up: Boolean(m.data.flags?.up),
+    ...(m.attrs.ifalias ? { alias: m.attrs.ifalias } : {}),
   };
 }
 

@@ -1,6 +1,6 @@
 /**
  * Hand-encoded netlink attributes for the link kinds the `netlink` package has no typed
- * encoder for (veth peer, macvlan, vxlan, bridge port flags). Pure functions over Buffers.
+ * encoder for (veth peer, macvlan, vxlan, vlan, bridge port flags). Pure functions over Buffers.
  */
 
 const NLA_HDRLEN = 4;
@@ -28,6 +28,12 @@ export function u16be(type: number, value: number): Buffer {
   b.writeUInt16BE(value);
   return attr(type, b);
 }
+/** Host byte order (little-endian here), as IFLA_VLAN_ID wants it. */
+export function u16(type: number, value: number): Buffer {
+  const b = Buffer.alloc(2);
+  b.writeUInt16LE(value);
+  return attr(type, b);
+}
 export function u32(type: number, value: number): Buffer {
   const b = Buffer.alloc(4);
   b.writeUInt32LE(value);
@@ -44,6 +50,13 @@ export const VETH_INFO_PEER = 1;
 export const IFLA_MACVLAN_MODE = 1;
 export const IFLA_VXLAN = { ID: 1, LINK: 3, LOCAL: 4, LEARNING: 7, PORT: 15 } as const;
 export const IFLA_BRPORT_MODE = 4; // hairpin
+export const IFLA_VLAN_ID = 1;
+
+/** IFLA_LINKINFO payload of an 802.1q link: kind "vlan", data { IFLA_VLAN_ID: vid }. */
+export function vlanLinkInfo(vid: number): Buffer {
+  if (!Number.isInteger(vid) || vid < 1 || vid > 4094) throw new RangeError(`VLAN id ${vid} is outside 1-4094`);
+  return Buffer.concat([str(IFLA_INFO.KIND, 'vlan'), nested(IFLA_INFO.DATA, u16(IFLA_VLAN_ID, vid))]);
+}
 
 export function macBytes(mac: string): Buffer {
   const parts = mac.split(':');
