@@ -13,8 +13,9 @@ import type { Controller } from '../controller/controller';
 import { invalid } from '../errors';
 import type { Router } from './http';
 import { json } from './http';
+import { requiredContainer } from './network-requests';
 import { endpointSettings } from './present';
-import { object, optString, optStringArray } from './validate';
+import { object, optStringArray } from './validate';
 
 export interface AliasChange {
   container: string;
@@ -25,8 +26,7 @@ export interface AliasChange {
 /** The request body, checked before anything changes. */
 export function parseAliasChange(raw: unknown): AliasChange {
   const body = object(raw, 'request body');
-  const container = optString(body, 'Container', 'body');
-  if (!container) throw invalid('body.Container is required: the name or id of the sandbox');
+  const container = requiredContainer(body);
   const add = optStringArray(body, 'Add', 'body') ?? [];
   const remove = optStringArray(body, 'Remove', 'body') ?? [];
   if (!add.length && !remove.length) throw invalid('nothing to change: give the aliases to add in body.Add or to remove in body.Remove');

@@ -11,6 +11,7 @@ import type { ProcessRuntime } from '../runtime/processes';
 import { labelMatch, parseFilters, regexMatch } from './filters';
 import type { Router } from './http';
 import { empty, json } from './http';
+import { parseEndpointConfig } from './network-requests';
 import { presentContainer, presentSummary } from './present';
 import { object, optBool, optString, optStringArray, optStringMap, queryBool } from './validate';
 
@@ -41,21 +42,7 @@ function parsePortBindings(raw: unknown): PublishedPortRequest[] {
 function parseEndpointsConfig(raw: unknown): Record<string, EndpointRequest> {
   const networking = object(raw, 'NetworkingConfig', true);
   const configs = object(networking.EndpointsConfig, 'NetworkingConfig.EndpointsConfig', true);
-  const out: Record<string, EndpointRequest> = {};
-  for (const [network, value] of Object.entries(configs)) {
-    const where = `EndpointsConfig["${network}"]`;
-    const ec = object(value, where, true);
-    const ipam = object(ec.IPAMConfig, `${where}.IPAMConfig`, true);
-    const ipv4 = optString(ipam, 'IPv4Address', `${where}.IPAMConfig`);
-    const ipv6 = optString(ipam, 'IPv6Address', `${where}.IPAMConfig`);
-    out[network] = {
-      ...(ipv4 ? { ipv4 } : {}),
-      ...(ipv6 ? { ipv6 } : {}),
-      aliases: optStringArray(ec, 'Aliases', where) ?? [],
-      driverOptions: optStringMap(ec, 'DriverOpts', where) ?? {},
-    };
-  }
-  return out;
+  return Object.fromEntries(Object.entries(configs).map(([network, value]) => [network, parseEndpointConfig(value, `EndpointsConfig["${network}"]`)]));
 }
 
 export function addContainerRoutes(router: Router, ctl: Controller, runtime: ProcessRuntime, execRoot: string): void {

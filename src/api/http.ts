@@ -101,9 +101,10 @@ function send(res: http.ServerResponse, reply: Reply, head: boolean): void {
 }
 
 function sendError(req: http.IncomingMessage, res: http.ServerResponse, err: unknown): void {
-  // A body left unread (too large, or refused before reading) cannot be skipped safely on a
-  // kept-alive connection: close it after the answer.
-  if (!req.complete) res.setHeader('Connection', 'close');
+  // A body left unread (too large, or refused before reading) would have to be read to the end
+  // to keep the connection: close it after the answer instead.
+  const hasBody = Number(req.headers['content-length'] ?? 0) > 0 || req.headers['transfer-encoding'] !== undefined;
+  if (hasBody && !req.complete) res.setHeader('Connection', 'close');
   send(res, json(statusOf(err), { message: messageOf(err) }), false);
 }
 
@@ -114,10 +115,16 @@ async function readBody(req: http.IncomingMessage): Promise<unknown> {
   if (declared > MAX_BODY) throw tooLarge();
   const chunks: Buffer[] = [];
   let size = 0;
-  for await (const chunk of req) {
-    size += (chunk as Buffer).length;
-    if (size > MAX_BODY) throw tooLarge();
-    chunks.push(chunk as Buffer);
+  try {
+    for await (const chunk of req) {
+      size += (chunk as Buffer).length;
+      if (size > MAX_BODY) throw tooLarge();
+      chunks.push(chunk as Buffer);
+    }
+  } catch (err) {
+    // The client went away mid-body: its fault, not ours, and no one is left to answer.
+    if (err instanceof CnmError || !req.destroyed) throw err;
+    throw invalid('the client closed the connection before the whole body arrived');
   }
   const text = Buffer.concat(chunks).toString('utf8');
   if (!text.trim()) return undefined;

@@ -9,6 +9,7 @@ import dnsPacket from 'dns-packet';
 import t from 'tap';
 import { openSocketInNetns } from '../../src/os/native';
 import { Lab } from '../helpers/lab';
+import { stateSnapshot } from './api-clients';
 
 interface ApiError {
   message: string;
@@ -111,7 +112,7 @@ t.test('live aliases', async (t) => {
   });
 
   await t.test('bad requests: 4xx, the reason, nothing changed', async (t) => {
-    const snapshot = async (): Promise<string> => JSON.stringify(((await lab.api('GET', '/containers/json?all=1')).body as { Id: string; NetworkSettings: unknown }[]).map((c) => [c.Id, c.NetworkSettings]));
+    const snapshot = (): Promise<string> => stateSnapshot(lab);
     const before = await snapshot();
     const webId = (await lab.cli('inspect', '-f', '{{.Id}}', 'web')).out.trim();
     const cases: [string, unknown, number, string | RegExp][] = [

@@ -70,3 +70,16 @@ export function docker(client: DockerClient, lab: Lab, args: string[], opts: { h
 export function withoutIds(text: string): string {
   return text.replace(/\b[0-9a-f]{64}\b/g, '<id>').replace(/\b[0-9a-f]{12}\b/g, '<short>');
 }
+
+/**
+ * What a refused request must leave as it was: networks, sandboxes and their endpoints, and the
+ * host namespace's links and IPv4 addresses (link names and flags, without the operational state,
+ * which moves on its own while a new bridge comes up).
+ */
+export async function stateSnapshot(lab: Lab): Promise<string> {
+  const networks = (await lab.api('GET', '/networks')).body;
+  const sandboxes = ((await lab.api('GET', '/containers/json?all=1')).body as { Id: string; NetworkSettings: unknown }[]).map((c) => [c.Id, c.NetworkSettings]);
+  const links = (await lab.inHost(['ip', '-o', 'link'])).replace(/ state \S+/g, '');
+  const addresses = await lab.inHost(['ip', '-o', '-4', 'addr']);
+  return JSON.stringify({ networks, sandboxes, links, addresses });
+}

@@ -8,7 +8,7 @@
  */
 import t, { type Test } from 'tap';
 import { Lab } from '../helpers/lab';
-import { docker, dockerClients, withoutIds, type DockerClient } from './api-clients';
+import { docker, dockerClients, stateSnapshot, withoutIds, type DockerClient } from './api-clients';
 
 const NETWORK_KEYS = ['Name', 'Id', 'Created', 'Scope', 'Driver', 'EnableIPv6', 'IPAM', 'Internal', 'Attachable', 'Ingress', 'ConfigFrom', 'ConfigOnly', 'Containers', 'Options', 'Labels'];
 const RFC3339_NANO = /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d{1,9})?Z$/;
@@ -164,10 +164,7 @@ for (const client of clients) {
     });
 
     await t.test("errors: Docker's text, exit 1, nothing changed", async (t) => {
-      const snapshot = async (): Promise<string> => {
-        const sandboxes = ((await lab.api('GET', '/containers/json?all=1')).body as { Id: string; NetworkSettings: unknown }[]).map((c) => [c.Id, c.NetworkSettings]);
-        return JSON.stringify([(await lab.api('GET', '/networks')).body, sandboxes, await lab.inHost(['ip', '-o', 'link']), await lab.inHost(['ip', '-o', '-4', 'addr'])]);
-      };
+      const snapshot = (): Promise<string> => stateSnapshot(lab);
       const before = await snapshot();
       const otherId = await id('other');
       const apinetId = (await d('network', 'inspect', '-f', '{{.Id}}', 'apinet')).out.trim();
