@@ -47,8 +47,10 @@ export class MacvlanDriver implements NetworkDriver {
   /** Removes what the driver made for the network (shim, VLAN link, private parent); the rest stays. */
   async deleteNetwork(network: DriverNetwork): Promise<void> {
     const settings = parseMacvlanOptions(network.options);
-    await removeShim(network, this.hostNs);
-    await Rtnl.in(this.hostNs, (nl) => removeOwnedParent(nl, network, settings, this.hostNs));
+    await Rtnl.in(this.hostNs, async (nl) => {
+      await removeShim(nl, network, this.hostNs);
+      await removeOwnedParent(nl, network, settings, this.hostNs);
+    });
   }
 
   async join(network: DriverNetwork, endpoint: DriverEndpoint, sandbox: DriverSandbox): Promise<JoinResult> {
@@ -60,8 +62,9 @@ export class MacvlanDriver implements NetworkDriver {
       try {
         await nl.createMacvlan(parent.index, settings.mode, { name: endpoint.ifName, nsPath: sandbox.nsPath, mac: endpoint.mac });
       } catch (err) {
-        if (settings.mode === 'passthru' && isErrno(err, 'EBUSY')) {
-          throw forbidden(`macvlan passthru mode gives parent interface ${parentName} to one sandbox only, and network ${network.name} already has it`);
+        // The kernel's EINVAL says no more than that; in passthru mode it means the parent is taken.
+        if (settings.mode === 'passthru' && isErrno(err, 'EINVAL')) {
+          throw forbidden(`cannot attach to network ${network.name}: macvlan passthru mode gives parent interface ${parentName} to one sandbox only`);
         }
         throw err;
       }
@@ -91,8 +94,10 @@ export class MacvlanDriver implements NetworkDriver {
     }
     if (!endpoint.ifName || !isNetnsMount(sandbox.nsPath)) return;
     // Only this endpoint's interface: its name could belong to a later endpoint after a crash.
+    // (A passthru macvlan wears the parent's MAC, not the endpoint's.)
     const link = await Rtnl.in(sandbox.nsPath, (nl) => nl.getLink(endpoint.ifName));
-    if (link?.kind === 'macvlan' && link.mac === endpoint.mac.toLowerCase()) await linkReaper.delete(endpoint.ifName, sandbox.nsPath);
+    const ours = link?.kind === 'macvlan' && (settings.mode === 'passthru' || link.mac === endpoint.mac.toLowerCase());
+    if (ours) await linkReaper.delete(endpoint.ifName, sandbox.nsPath);
   }
 
   /**

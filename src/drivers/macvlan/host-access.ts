@@ -29,8 +29,10 @@ export async function ensureShim(nl: Rtnl, network: DriverNetwork, parent: LinkI
   return shim;
 }
 
-export async function removeShim(network: DriverNetwork, hostNs: string | undefined): Promise<void> {
-  await linkReaper.delete(shimName(network.id), hostNs);
+/** Removes the shim (a macvlan of its name: the name carries the network id). Idempotent. */
+export async function removeShim(nl: Rtnl, network: DriverNetwork, hostNs: string | undefined): Promise<void> {
+  const shim = await nl.getLink(shimName(network.id));
+  if (shim?.kind === 'macvlan') await linkReaper.delete(shim.name, hostNs);
 }
 
 export interface HostRoute {
