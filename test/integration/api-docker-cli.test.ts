@@ -113,6 +113,15 @@ for (const client of clients) {
       t.equal(await ok(t, ['network', 'inspect', '-f', '{{json .Labels}}', 'apinet']), '{"purpose":"demo"}\n');
     });
 
+    await t.test('IPv6 and auxiliary addresses, dangling filter, rm of several', async (t) => {
+      t.match(await ok(t, ['network', 'create', '--ipv6', '--subnet', 'fd00:dead:beef::/64', 'v6net']), /^[0-9a-f]{64}\n$/);
+      t.match(await ok(t, ['network', 'inspect', '-f', '{{json .IPAM.Config}} {{.EnableIPv6}}', 'v6net']), /^\[\{"Subnet":"172\.\d+\.0\.0\/16","Gateway":"172\.\d+\.0\.1"\},\{"Subnet":"fd00:dead:beef::\/64"\}\] true\n$/);
+      t.match(await ok(t, ['network', 'create', '--subnet', '10.98.0.0/24', '--aux-address', 'reserved=10.98.0.5', 'auxnet']), /^[0-9a-f]{64}\n$/);
+      t.equal(await ok(t, ['network', 'inspect', '-f', '{{json .IPAM.Config}}', 'auxnet']), '[{"Subnet":"10.98.0.0/24","AuxiliaryAddresses":{"reserved":"10.98.0.5"}}]\n');
+      t.equal(await ok(t, ['network', 'ls', '-f', 'dangling=true', '--format', '{{.Name}}']), 'apinet\nauto\nauxnet\ninet\nv6net\n', 'unused user networks');
+      t.equal(await ok(t, ['network', 'rm', 'v6net', 'auxnet']), 'v6net\nauxnet\n');
+    });
+
     // Sandboxes come from cnm's own CLI (docker run needs images); docker then sees them as containers.
     for (const argv of [
       ['run', '-d', '--name', 'web', '-p', '127.0.0.1:8081:80/udp', '-p', '8082:80', '-p', '9000-9001:7000-7001', 'sleep', 'infinity'],
