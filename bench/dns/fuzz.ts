@@ -1,6 +1,6 @@
 /**
  * The resolver's fuzz test for as long as one likes (root):
- *   node dist/bench/dns/fuzz.js [--minutes 10] [--seed N]
+ *   node --expose-gc dist/bench/dns/fuzz.js [--minutes 10] [--seed N]
  * Rounds of 100,000 hostile UDP messages and 200 hostile TCP connections from inside a sandbox,
  * each followed by real queries that must still be answered; prints one line per round and the
  * seed of a failing round (replay it with --seed).
@@ -58,8 +58,10 @@ async function main(): Promise<void> {
       const tcp = await digShort(ns, '+tcp', 'd1');
       const forwarded = await digShort(ns, 'x.fwd.example');
       const ok = local === '10.50.0.2' && tcp === '10.50.0.2' && forwarded === '192.0.2.1';
-      const rssMb = (process.memoryUsage().rss / 1048576).toFixed(1);
-      console.log(`round ${round} seed ${seed} ${stdout.trim()} rss ${rssMb} MB ${ok ? 'ok' : 'FAILED'}`);
+      (globalThis as { gc?: () => void }).gc?.();
+      const memory = process.memoryUsage();
+      const mb = (bytes: number): string => (bytes / 1048576).toFixed(1);
+      console.log(`round ${round} seed ${seed} ${stdout.trim()} rss ${mb(memory.rss)} MB heap ${mb(memory.heapUsed)} MB external ${mb(memory.external)} MB ${ok ? 'ok' : 'FAILED'}`);
       if (!ok) {
         failed = true;
         console.log(`replay: node dist/bench/dns/fuzz.js --seed ${seed} --minutes 0.1`);

@@ -4,7 +4,7 @@
  * depend on how the asker spelled the name and are compiled once per endpoint. Answering is then
  * header + the asker's question bytes + records copied in a shuffled order.
  */
-import { HEADER_BYTES, OPT_BYTES, Query, RCODE, TYPE, CLASS_IN, writeHeader, writeOpt } from './wire';
+import { HEADER_BYTES, OPT_BYTES, Query, RCODE, TYPE, CLASS_IN, copyBytes, writeHeader, writeOpt } from './wire';
 
 export const A_RECORD_BYTES = 16;
 export const AAAA_RECORD_BYTES = 28;
@@ -41,7 +41,7 @@ let order = new Int32Array(64);
  */
 function copyShuffled(out: Buffer, pos: number, rrs: Buffer, size: number, total: number, count: number): number {
   if (total === 1) {
-    if (count === 1) rrs.copy(out, pos);
+    if (count === 1) copyBytes(rrs, 0, size, out, pos);
     return pos + count * size;
   }
   if (order.length < total) order = new Int32Array(total * 2);
@@ -51,7 +51,7 @@ function copyShuffled(out: Buffer, pos: number, rrs: Buffer, size: number, total
     const pick = order[j]!;
     order[j] = order[i]!;
     const start = pick * size;
-    rrs.copy(out, pos, start, start + size);
+    copyBytes(rrs, start, start + size, out, pos);
     pos += size;
   }
   return pos;
@@ -84,7 +84,7 @@ export function localAnswer(
     HEADER_BYTES + questionLength + firstCount * firstSize + secondCount * secondSize + optBytes,
   );
   writeHeader(out, q, RCODE.NOERROR, truncated, firstCount + secondCount, q.edns ? 1 : 0);
-  msg.copy(out, HEADER_BYTES, HEADER_BYTES, q.questionEnd);
+  copyBytes(msg, HEADER_BYTES, q.questionEnd, out, HEADER_BYTES);
   let pos = copyShuffled(out, q.questionEnd, first, firstSize, firstTotal, firstCount);
   if (second !== null) pos = copyShuffled(out, pos, second, secondSize, secondTotal, secondCount);
   if (q.edns) writeOpt(out, pos, q, RCODE.NOERROR);

@@ -4,7 +4,7 @@
  * the asker's id and spelling and TTLs decremented by the time spent in the cache.
  */
 import { LRUCache } from 'lru-cache';
-import { HEADER_BYTES, Query, RCODE, TYPE, isTruncated, rcodeOf, skipName } from './wire';
+import { HEADER_BYTES, Query, RCODE, TYPE, copyBytes, isTruncated, rcodeOf, skipName } from './wire';
 
 const MAX_POSITIVE_TTL = 86_400;
 /** Short, so that a name created upstream shows up soon. */
@@ -100,20 +100,28 @@ export class AnswerCache {
     if (isTruncated(answer)) return;
     const layout = ttlLayout(answer);
     if (layout === null || layout.lifetime <= 0) return;
-    this.entries.set(key, { answer: Buffer.from(answer), storedAt: now, ttlOffsets: layout.ttlOffsets, ttls: layout.ttls, ownerOffsets: layout.ownerOffsets }, { ttl: layout.lifetime * 1000 });
+    // Its own memory: a slice of Node's shared 8 KB pool would keep the whole slab alive.
+    const copy = Buffer.allocUnsafeSlow(answer.length);
+    answer.copy(copy);
+    this.entries.set(key, { answer: copy, storedAt: now, ttlOffsets: layout.ttlOffsets, ttls: layout.ttls, ownerOffsets: layout.ownerOffsets }, { ttl: layout.lifetime * 1000 });
   }
 
   /** A copy of the cached answer for this asker, or null (missing, expired or too large for it). */
   serve(key: string, msg: Buffer, q: Query, limit: number, now: number): Buffer | null {
     const entry = this.entries.get(key);
     if (entry === undefined || entry.answer.length > limit) return null;
-    const out = Buffer.from(entry.answer);
-    out.writeUInt16BE(q.id, 0);
+    const answer = entry.answer;
+    const out = Buffer.allocUnsafe(answer.length);
+    copyBytes(answer, 0, answer.length, out, 0);
+    out[0] = q.id >> 8;
+    out[1] = q.id;
     // Same key, so the same question length: only the asker's spelling differs.
-    msg.copy(out, HEADER_BYTES, HEADER_BYTES, q.questionEnd);
-    for (const offset of entry.ownerOffsets) msg.copy(out, offset, HEADER_BYTES, q.nameEnd);
+    copyBytes(msg, HEADER_BYTES, q.questionEnd, out, HEADER_BYTES);
+    for (const offset of entry.ownerOffsets) copyBytes(msg, HEADER_BYTES, q.nameEnd, out, offset);
     const elapsed = Math.floor((now - entry.storedAt) / 1000);
-    for (let i = 0; i < entry.ttlOffsets.length; i++) out.writeUInt32BE(Math.max(0, entry.ttls[i]! - elapsed), entry.ttlOffsets[i]!);
+    if (elapsed > 0) {
+      for (let i = 0; i < entry.ttlOffsets.length; i++) out.writeUInt32BE(Math.max(0, entry.ttls[i]! - elapsed), entry.ttlOffsets[i]!);
+    }
     return out;
   }
 

@@ -11,7 +11,10 @@ import type { DnsEndpoint, DnsNetwork, DnsSandbox, DnsState } from './state';
 /** One endpoint on one network, with its answers compiled (owner = the question). */
 export interface CompiledEndpoint {
   readonly sandboxId: string;
-  readonly fingerprint: string;
+  /** The facts it was compiled from, to tell whether a new state changes it. */
+  readonly names: readonly string[];
+  readonly ipv4: string | undefined;
+  readonly ipv6: string | undefined;
   /** Keys of every name and every `name.network`. */
   readonly nameKeys: readonly string[];
   /** Keys of the reverse names of its addresses. */
@@ -100,8 +103,10 @@ export function buildSnapshot(prev: Snapshot, state: DnsState, ttl: number): { s
   return { snapshot: { ttl, tables, views, sandboxes }, problems };
 }
 
-function fingerprintOf(endpoint: DnsEndpoint): string {
-  return JSON.stringify([endpoint.names, endpoint.ipv4 ?? null, endpoint.ipv6 ?? null]);
+function unchanged(compiled: CompiledEndpoint, endpoint: DnsEndpoint): boolean {
+  if (compiled.ipv4 !== endpoint.ipv4 || compiled.ipv6 !== endpoint.ipv6 || compiled.names.length !== endpoint.names.length) return false;
+  for (let i = 0; i < compiled.names.length; i++) if (compiled.names[i] !== endpoint.names[i]) return false;
+  return true;
 }
 
 export function compileEndpoint(endpoint: DnsEndpoint, network: string, ttl: number, problems: string[]): CompiledEndpoint {
@@ -123,7 +128,9 @@ export function compileEndpoint(endpoint: DnsEndpoint, network: string, ttl: num
   const reverseKeys = first === null ? [] : [v4, v6].flatMap((bytes) => (bytes === null ? [] : [nameKey(reverseName(bytes))!]));
   return {
     sandboxId: endpoint.sandboxId,
-    fingerprint: fingerprintOf(endpoint),
+    names: [...endpoint.names],
+    ipv4: endpoint.ipv4,
+    ipv6: endpoint.ipv6,
     nameKeys: [...nameKeys],
     reverseKeys,
     a: v4 === null ? null : addressRecord(v4, ttl),
@@ -143,7 +150,7 @@ export function buildTable(prev: NetworkTable | undefined, network: DnsNetwork, 
       continue;
     }
     const before = base?.endpoints.get(endpoint.sandboxId);
-    if (before !== undefined && before.fingerprint === fingerprintOf(endpoint)) {
+    if (before !== undefined && unchanged(before, endpoint)) {
       endpoints.set(endpoint.sandboxId, before);
     } else {
       const compiled = compileEndpoint(endpoint, network.name, ttl, problems);

@@ -64,6 +64,11 @@ export class Query {
 
 /** Room to lower-case a name (at most 255 bytes) without allocating per query. */
 const scratch = Buffer.allocUnsafe(256);
+/** Buffer's own latin1 decoder, without toString's encoding dispatch (in Node since v0.x). */
+const latin1Slice = (Buffer.prototype as unknown as { latin1Slice(this: Buffer, start: number, end: number): string }).latin1Slice;
+
+/** Big-endian 16 bits at pos; the caller has checked the bounds (cheaper than readUInt16BE). */
+const u16 = (b: Buffer, pos: number): number => (b[pos]! << 8) | b[pos + 1]!;
 
 /**
  * Reads the header, the question and any OPT record of msg into q. Only the question name is
@@ -72,16 +77,16 @@ const scratch = Buffer.allocUnsafe(256);
 export function parseQuery(msg: Buffer, q: Query): Verdict {
   const length = msg.length;
   if (length < HEADER_BYTES) return Verdict.Drop;
-  const flags = msg.readUInt16BE(2);
+  const flags = u16(msg, 2);
   if ((flags & QR) !== 0) return Verdict.Drop;
-  q.id = msg.readUInt16BE(0);
+  q.id = u16(msg, 0);
   q.flags = flags;
   q.edns = false;
   q.udpPayload = CLASSIC_UDP_LIMIT;
   q.ednsVersion = 0;
   q.dnssecOk = false;
   if (((flags >> 11) & 0xf) !== 0) return Verdict.NotImp;
-  if (length > MAX_QUERY_BYTES || msg.readUInt16BE(4) !== 1) return Verdict.FormErr;
+  if (length > MAX_QUERY_BYTES || u16(msg, 4) !== 1) return Verdict.FormErr;
 
   // The question name: plain labels only. A pointer here could only point into the header.
   let pos = HEADER_BYTES;
@@ -102,14 +107,14 @@ export function parseQuery(msg: Buffer, q: Query): Verdict {
   }
   if (pos + 4 > length) return Verdict.FormErr;
   q.nameEnd = pos;
-  q.qtype = msg.readUInt16BE(pos);
-  q.qclass = msg.readUInt16BE(pos + 2);
+  q.qtype = u16(msg, pos);
+  q.qclass = u16(msg, pos + 2);
   q.questionEnd = pos + 4;
   q.labels = labels;
-  q.key = scratch.toString('latin1', 0, out);
+  q.key = latin1Slice.call(scratch, 0, out);
 
-  const records = msg.readUInt16BE(6) + msg.readUInt16BE(8) + msg.readUInt16BE(10);
-  return records === 0 ? Verdict.Answer : readRecords(msg, q, records, msg.readUInt16BE(10));
+  const records = u16(msg, 6) + u16(msg, 8) + u16(msg, 10);
+  return records === 0 ? Verdict.Answer : readRecords(msg, q, records, u16(msg, 10));
 }
 
 /** Walks the answer, authority and additional records looking for the (single) OPT record. */
@@ -168,12 +173,28 @@ export function responseLimit(q: Query, tcp: boolean): number {
 
 /** Header of our response to q: `qr ra`, rd and cd mirrored, never aa (we are not authoritative). */
 export function writeHeader(out: Buffer, q: Query, rcode: number, truncated: boolean, answers: number, additional: number): void {
-  out.writeUInt16BE(q.id, 0);
-  out.writeUInt16BE(QR | (q.flags & (RD | CD)) | RA | (truncated ? TC : 0) | (rcode & 0xf), 2);
-  out.writeUInt16BE(1, 4);
-  out.writeUInt16BE(answers, 6);
-  out.writeUInt16BE(0, 8);
-  out.writeUInt16BE(additional, 10);
+  const flags = QR | (q.flags & (RD | CD)) | RA | (truncated ? TC : 0) | (rcode & 0xf);
+  out[0] = q.id >> 8;
+  out[1] = q.id;
+  out[2] = flags >> 8;
+  out[3] = flags;
+  out[4] = 0;
+  out[5] = 1;
+  out[6] = answers >> 8;
+  out[7] = answers;
+  out[8] = 0;
+  out[9] = 0;
+  out[10] = additional >> 8;
+  out[11] = additional;
+}
+
+/** Copies a few bytes; for the short runs of the hot path a loop beats Buffer#copy's set-up. */
+export function copyBytes(from: Buffer, start: number, end: number, to: Buffer, at: number): void {
+  if (end - start > 64) {
+    from.copy(to, at, start, end);
+    return;
+  }
+  for (let i = start; i < end; i++) to[at++] = from[i]!;
 }
 
 /** Extended DNS Error (RFC 8914) attached to the responses we make up ourselves. */

@@ -1,0 +1,169 @@
+/**
+ * The DNS resolution benchmark (root; see README.md):
+ *   node dist/bench/dns/run.js [--sandboxes 1000] [--rounds 3] [--seconds 5] [--rate 5000] [--servers cnm,dnsmasq,...]
+ * Builds its own lab (N sandbox namespaces, nothing in the host's), starts every server inside
+ * the client sandbox pinned to core 0, runs dnsperf from that sandbox pinned to core 1, rounds of
+ * interleaved runs (A, B, C, …, A, B, C, …), and prints one table of medians with ratios to cnm.
+ */
+import { execFile, spawn } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { promisify } from 'node:util';
+import { createNetns, deleteNetns } from '../../src/os/native';
+import { GATEWAY_V4, GATEWAY_V6, queryFile, type Mix } from './lab-state';
+import { ALL_SERVERS, type Lab, type Running, type ServerUnderTest } from './servers';
+
+const run = promisify(execFile);
+const SERVER_CPU = 0;
+const CLIENT_CPU = 1;
+const STUB_ADDRESS = '127.0.0.53';
+const MIXES: Mix[] = ['local', 'mixed'];
+
+function option(name: string, fallback: string): string {
+  const i = process.argv.indexOf(`--${name}`);
+  return i > 0 && process.argv[i + 1] !== undefined ? process.argv[i + 1]! : fallback;
+}
+
+/** utime + stime of a process (all its threads), in microseconds. */
+function cpuMicros(pid: number): number {
+  const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
+  const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
+  return ((Number(fields[11]) + Number(fields[12])) * 1e6) / 100; // CLK_TCK is 100 on Linux
+}
+
+function rssBytes(pid: number): number {
+  const status = readFileSync(`/proc/${pid}/status`, 'utf8');
+  return Number(/VmRSS:\s+(\d+) kB/.exec(status)?.[1] ?? 0) * 1024;
+}
+
+interface Sample {
+  qps: number;
+  cpuPerQuery: number;
+  p50: number;
+  p99: number;
+  lost: number;
+}
+
+async function dnsperf(lab: Lab, server: ServerUnderTest, file: string, seconds: number, extra: string[]): Promise<string> {
+  const args = [`--net=${lab.clientNs}`, 'taskset', '-c', String(CLIENT_CPU), 'dnsperf', '-s', server.address, '-d', file, '-l', String(seconds), ...extra];
+  if (server.source) args.push('-a', server.source);
+  const { stdout } = await run('nsenter', args, { maxBuffer: 512 * 1024 * 1024 });
+  return stdout;
+}
+
+async function measure(lab: Lab, server: ServerUnderTest, running: Running, file: string, seconds: number, rate: number): Promise<Sample> {
+  // Unthrottled: the most it answers, and what each answer costs it.
+  const cpuBefore = cpuMicros(running.pid);
+  const flood = await dnsperf(lab, server, file, seconds, ['-c', '8', '-q', '500']);
+  const cpu = cpuMicros(running.pid) - cpuBefore;
+  const completed = Number(/Queries completed:\s+(\d+)/.exec(flood)?.[1] ?? 0);
+  const qps = Number(/Queries per second:\s+([\d.]+)/.exec(flood)?.[1] ?? 0);
+
+  // A fixed rate every server can sustain: latency as a container sees it.
+  const paced = await dnsperf(lab, server, file, seconds, ['-c', '8', '-Q', String(rate), '-v']);
+  const latencies = [...paced.matchAll(/^> \S+ \S+ \S+ ([\d.]+)$/gm)].map((m) => Number(m[1]) * 1000).sort((a, b) => a - b);
+  const lost = Number(/Queries lost:\s+(\d+)/.exec(paced)?.[1] ?? 0);
+  const pick = (q: number): number => latencies[Math.min(latencies.length - 1, Math.floor(q * latencies.length))] ?? NaN;
+  return { qps, cpuPerQuery: completed > 0 ? cpu / completed : NaN, p50: pick(0.5), p99: pick(0.99), lost };
+}
+
+const median = (xs: number[]): number => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
+
+function table(servers: ServerUnderTest[], results: Map<string, Sample[]>, rss: Map<string, number>): string {
+  const ratio = (value: number, base: number): string => (Number.isFinite(value / base) ? `${(value / base).toFixed(2)}×` : '–');
+  const header = ['server', ...MIXES.flatMap((m) => [`${m}: max QPS`, 'CPU µs/q', 'p50 ms', 'p99 ms']), 'RSS MB'];
+  const rows = servers.map((s) => {
+    const cells = [s.name];
+    for (const mix of MIXES) {
+      const samples = results.get(`${s.name}/${mix}`) ?? [];
+      const base = results.get(`cnm/${mix}`) ?? [];
+      for (const key of ['qps', 'cpuPerQuery', 'p50', 'p99'] as const) {
+        const value = median(samples.map((x) => x[key]));
+        const reference = median(base.map((x) => x[key]));
+        const shown = key === 'qps' ? value.toFixed(0) : key === 'cpuPerQuery' ? value.toFixed(1) : value.toFixed(3);
+        cells.push(`${shown} (${ratio(value, reference)})`);
+      }
+    }
+    const mb = (rss.get(s.name) ?? NaN) / 1048576;
+    cells.push(`${mb.toFixed(1)} (${ratio(mb, (rss.get('cnm') ?? NaN) / 1048576)})`);
+    return cells;
+  });
+  const widths = header.map((h, i) => Math.max(h.length, ...rows.map((r) => r[i]!.length)));
+  const line = (cells: string[]): string => `| ${cells.map((c, i) => c.padEnd(widths[i]!)).join(' | ')} |`;
+  return [line(header), `|${widths.map((w) => '-'.repeat(w + 2)).join('|')}|`, ...rows.map(line)].join('\n');
+}
+
+async function main(): Promise<void> {
+  const sandboxes = Number(option('sandboxes', '1000'));
+  const rounds = Number(option('rounds', '3'));
+  const seconds = Number(option('seconds', '5'));
+  const rate = Number(option('rate', '5000'));
+  const wanted = option('servers', ALL_SERVERS.map((s) => s.name).join(',')).split(',');
+  const servers = ALL_SERVERS.filter((s) => wanted.includes(s.name));
+
+  const dir = mkdtempSync(path.join(os.tmpdir(), 'cnm-dnsbench-'));
+  const namespaces: string[] = [];
+  const running = new Map<string, Running>();
+  let stubPid = 0;
+  const cleanup = async (): Promise<void> => {
+    for (const r of running.values()) await r.stop();
+    if (stubPid > 0) process.kill(stubPid, 'SIGTERM');
+    for (const ns of namespaces) deleteNetns(ns);
+    rmSync(dir, { recursive: true, force: true });
+  };
+  process.on('SIGINT', () => void cleanup().then(() => process.exit(130)));
+
+  try {
+    const started = Date.now();
+    // One more namespace than sandboxes: cnm measures connecting a new sandbox with it.
+    for (let i = 0; i <= sandboxes; i++) {
+      const ns = path.join(dir, `ns-${i}`);
+      createNetns(ns);
+      namespaces.push(ns);
+    }
+    console.log(`${sandboxes + 1} sandbox namespaces in ${Date.now() - started} ms`);
+    const lab: Lab = { dir, clientNs: namespaces[0]!, sandboxes, serverCpu: SERVER_CPU, upstream: STUB_ADDRESS, containerAddress: '10.99.0.2' };
+    // aardvark-dns listens on the network gateway and answers per container source address.
+    for (const [family, address] of [['-4', `${GATEWAY_V4}/32`], ['-4', `${lab.containerAddress}/32`], ['-6', `${GATEWAY_V6}/128`]] as const) {
+      await run('ip', ['-n', lab.clientNs, family, 'addr', 'add', address, 'dev', 'lo']).catch(() => run('nsenter', [`--net=${lab.clientNs}`, 'ip', family, 'addr', 'add', address, 'dev', 'lo']));
+    }
+    const stub = spawn('nsenter', [`--net=${lab.clientNs}`, process.execPath, path.join(__dirname, 'upstream-stub.js'), STUB_ADDRESS, '53'], { stdio: 'ignore' });
+    stubPid = stub.pid!;
+    const files = Object.fromEntries(MIXES.map((mix) => [mix, path.join(dir, `queries-${mix}.txt`)])) as Record<Mix, string>;
+    for (const mix of MIXES) writeFileSync(files[mix], queryFile(sandboxes, mix));
+
+    for (const server of servers) {
+      const r = await server.start(lab);
+      running.set(server.name, r);
+      console.log(`${server.name} ready (pid ${r.pid})${Object.keys(r.report).length > 2 ? ` ${JSON.stringify(r.report)}` : ''}`);
+      for (const mix of MIXES) await dnsperf(lab, server, files[mix], 1, ['-c', '8', '-q', '100']); // warm caches and JIT
+    }
+
+    const results = new Map<string, Sample[]>();
+    for (let round = 1; round <= rounds; round++) {
+      for (const mix of MIXES) {
+        for (const server of servers) {
+          const sample = await measure(lab, server, running.get(server.name)!, files[mix], seconds, rate);
+          const key = `${server.name}/${mix}`;
+          results.set(key, [...(results.get(key) ?? []), sample]);
+          console.log(
+            `round ${round} ${mix.padEnd(5)} ${server.name.padEnd(12)} ${sample.qps.toFixed(0).padStart(6)} QPS  ${sample.cpuPerQuery.toFixed(1).padStart(6)} µs/q  p50 ${sample.p50.toFixed(3)} ms  p99 ${sample.p99.toFixed(3)} ms  lost ${sample.lost}`,
+          );
+        }
+      }
+    }
+    const rss = new Map([...running].map(([name, r]) => [name, rssBytes(r.pid)]));
+    console.log(`\n${sandboxes} sandboxes, ${rounds} interleaved rounds of ${seconds} s, latency at ${rate} QPS, medians (ratio to cnm)\n`);
+    console.log(table(servers, results, rss));
+    const cnmReport = running.get('cnm')?.report;
+    if (cnmReport) console.log(`\ncnm: ${JSON.stringify(cnmReport)}`);
+  } finally {
+    await cleanup();
+  }
+}
+
+main().catch((err: unknown) => {
+  console.error(err);
+  process.exit(1);
+});
