@@ -16,9 +16,23 @@ interface ApiError {
 }
 
 /**
+ * The lab daemon's upstream (127.0.0.1:53 of the lab's host namespace): NXDOMAIN for every name,
+ * at once, so a name that is not (or no longer) an alias gets a prompt negative answer.
+ */
+async function nxdomainUpstream(hostNs: string): Promise<dgram.Socket> {
+  const socket = dgram.createSocket('udp4');
+  socket.on('message', (msg, peer) => {
+    const q = dnsPacket.decode(msg);
+    const reply = dnsPacket.encode({ type: 'response', id: q.id, flags: dnsPacket.RECURSION_DESIRED | dnsPacket.RECURSION_AVAILABLE | 3, questions: q.questions });
+    socket.send(reply, peer.port, peer.address);
+  });
+  await new Promise<void>((resolve) => socket.bind({ fd: openSocketInNetns(hostNs, 'udp', '127.0.0.1', 53) }, resolve));
+  return socket;
+}
+
+/**
  * A UDP socket inside a sandbox's namespace, asking its embedded DNS (127.0.0.11) for A records.
- * A name cnm does not know is forwarded upstream (none answers in the lab: SERVFAIL), so "does
- * not resolve" is an answer without A records.
+ * "Does not resolve" is an answer without A records (NXDOMAIN from upstream).
  */
 class Asker {
   private nextId = 1;
@@ -64,6 +78,8 @@ class Asker {
 t.test('live aliases', async (t) => {
   const lab = await Lab.start();
   t.teardown(() => lab.close());
+  const upstream = await nxdomainUpstream(lab.hostNs);
+  t.teardown(() => upstream.close());
   t.equal((await lab.cli('network', 'create', '--subnet', '10.88.0.0/24', 'n1')).code, 0);
   t.equal((await lab.cli('network', 'create', '--subnet', '10.89.0.0/24', 'n2')).code, 0);
   for (const [name, net, ip] of [['web', 'n1', '10.88.0.10'], ['db', 'n1', '10.88.0.20'], ['peer', 'n1', '10.88.0.30'], ['stranger', 'n2', '10.89.0.40']] as const) {
