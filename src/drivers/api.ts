@@ -57,10 +57,15 @@ export interface ExternalConnectivity {
   hostBindingIpv4: string;
 }
 
-/** Kernel objects a driver made that are tagged as cnm's own (see ownership.ts). */
-export interface OwnedObjects {
-  networkIds: Set<string>;
-  endpointIds: Set<string>;
+/** An endpoint of the same network on another host (global-scope drivers). */
+export interface RemotePeer {
+  endpointId: string;
+  mac: string;
+  /** address/prefix */
+  ipv4?: string;
+  ipv6?: string;
+  /** the other host's underlay address */
+  vtep: string;
 }
 
 export interface NetworkDriver {
@@ -84,6 +89,26 @@ export interface NetworkDriver {
   join(network: DriverNetwork, endpoint: DriverEndpoint, sandbox: DriverSandbox): Promise<JoinResult>;
   /** Removes what join made; must succeed if join half-failed or the objects are gone. */
   leave(network: DriverNetwork, endpoint: DriverEndpoint, sandbox: DriverSandbox): Promise<void>;
+
+  /**
+   * True when the network reaches nothing beyond its sandboxes although it is not --internal
+   * (a macvlan network without a parent): no default route goes through it, as for --internal.
+   */
+  isolated?(network: DriverNetwork): boolean;
+
+  /**
+   * Global-scope drivers: the network's endpoints on other hosts, in full, after every change
+   * the cluster store reports (a host joining, leaving or dying). The driver programs its data
+   * plane (forwarding/neighbour entries) to match.
+   */
+  setPeers?(network: DriverNetwork, peers: RemotePeer[]): Promise<void>;
+
+  /**
+   * A driver whose networks have no way out of their own (overlay): the controller also joins
+   * its sandboxes to a local gateway bridge network (Docker's docker_gwbridge), which carries
+   * their default route, masquerade and published ports.
+   */
+  readonly needsGatewayBridge?: boolean;
 
   /** Present for drivers whose networks use NAT (published ports, masquerade, isolation). */
   externalConnectivity?(network: DriverNetwork): ExternalConnectivity;
