@@ -9,7 +9,7 @@ import { isErrno, Rtnl } from '../../os/links';
 import { isNetnsMount } from '../../os/native';
 import type { DriverEndpoint, DriverNetwork, DriverSandbox, JoinResult, NetworkDriver } from '../api';
 import { addHostRoutes, ensureShim, removeHostRoutes, removeShim } from './host-access';
-import { checkHostAccessAddress, hostRoutes, ownerOf, parentOf, parseMacvlanOptions, shimAddresses } from './options';
+import { checkHostAccessAddress, hostRoutes, isolatedParentName, ownerOf, parentOf, parseMacvlanOptions, shimAddresses } from './options';
 import { ensureParent, removeOwnedParent } from './parent';
 
 export class MacvlanDriver implements NetworkDriver {
@@ -32,6 +32,11 @@ export class MacvlanDriver implements NetworkDriver {
     const clash = others.find((o) => o.id !== network.id && parentOf(o, parseMacvlanOptions(o.options)) === parent);
     // Docker names the other network dm-<id>; its name says more.
     if (clash) throw forbidden(`network ${clash.name} is already using parent interface ${parent}`);
+  }
+
+  /** Without a parent the network hangs off a private one: its gateway leads nowhere (Docker: config.Internal). */
+  isolated(network: DriverNetwork): boolean {
+    return parentOf(network, parseMacvlanOptions(network.options)) === isolatedParentName(network.id);
   }
 
   async createNetwork(network: DriverNetwork): Promise<void> {
@@ -76,7 +81,7 @@ export class MacvlanDriver implements NetworkDriver {
         throw err;
       }
     });
-    if (network.internal) return {};
+    if (this.isolated(network)) return {};
     const result: JoinResult = {};
     for (const pool of network.pools) {
       if (!pool.gateway) continue;
