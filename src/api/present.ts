@@ -12,6 +12,11 @@ function sorted<T>(map: Record<string, T>): Record<string, T> {
   return Object.fromEntries(Object.entries(map).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)));
 }
 
+/** Go's time.Time in JSON: RFC 3339 with the nanoseconds' trailing zeros (and a bare dot) trimmed. */
+export function goTime(rfc3339: string): string {
+  return rfc3339.replace(/\.(\d*?)0+Z$/, (_m, digits: string) => (digits ? `.${digits}Z` : 'Z'));
+}
+
 export function presentNetwork(n: NetworkRecord, state: State): NetworkResource {
   const containers: Record<string, NetworkContainer> = {};
   for (const e of state.endpointsOfNetwork(n.id)) {
@@ -22,7 +27,7 @@ export function presentNetwork(n: NetworkRecord, state: State): NetworkResource 
   return {
     Name: n.name,
     Id: n.id,
-    Created: n.created,
+    Created: goTime(n.created),
     Scope: n.scope,
     Driver: n.driver,
     EnableIPv6: n.enableIPv6,
@@ -118,7 +123,7 @@ export function presentContainer(s: SandboxRecord, state: State, proc: ProcessVi
   const status = proc.running ? 'running' : s.process.status === 'created' ? 'created' : 'exited';
   return {
     Id: s.id,
-    Created: s.created,
+    Created: goTime(s.created),
     Path: s.cmd[0] ?? '',
     Args: s.cmd.slice(1),
     State: {
@@ -131,8 +136,8 @@ export function presentContainer(s: SandboxRecord, state: State, proc: ProcessVi
       Pid: proc.running ? proc.pid : 0,
       ExitCode: s.process.exitCode,
       Error: '',
-      StartedAt: s.process.startedAt,
-      FinishedAt: s.process.finishedAt,
+      StartedAt: goTime(s.process.startedAt),
+      FinishedAt: goTime(s.process.finishedAt),
     },
     Image: '',
     ResolvConfPath: files.resolvConf,

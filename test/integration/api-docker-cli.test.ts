@@ -11,7 +11,7 @@ import { Lab } from '../helpers/lab';
 import { docker, dockerClients, stateSnapshot, withoutIds, type DockerClient } from './api-clients';
 
 const NETWORK_KEYS = ['Name', 'Id', 'Created', 'Scope', 'Driver', 'EnableIPv6', 'IPAM', 'Internal', 'Attachable', 'Ingress', 'ConfigFrom', 'ConfigOnly', 'Containers', 'Options', 'Labels'];
-const RFC3339_NANO = /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d{1,9})?Z$/;
+const RFC3339_NANO = /^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d{0,8}[1-9])?Z$/; // Go trims trailing zeros
 
 /** §1.4's capture for `-p 127.0.0.1:8081:80/udp -p 8082:80 -p 9000-9001:7000-7001`, in each client's order. */
 function portLines(client: DockerClient): string[] {
