@@ -2,7 +2,7 @@
   "targets": [
     {
       "target_name": "cnm_native",
-      "sources": ["src/native/addon.c", "src/native/netns.c", "src/native/sockets.c", "src/native/nftables.c"],
+      "sources": ["src/native/addon.c", "src/native/netns.c", "src/native/sockets.c", "src/native/nftables.c", "src/native/nfevents.c"],
       "libraries": ["-lnftables"],
       "cflags": ["-Wall", "-Wextra", "-O2", "-std=gnu11"],
       "defines": ["NAPI_VERSION=8", "_GNU_SOURCE"]

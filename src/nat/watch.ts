@@ -13,13 +13,14 @@
  * Why events rather than polling: the kernel pushes the change within a millisecond, and an idle
  * daemon costs nothing; a periodic `list table` would cost a libnftables run (more with many
  * ports) every period and still notice only at the next tick (figures in bench/nat).
- * If the socket ever overflows (ENOBUFS: events were lost), damage is assumed.
+ * If events are ever lost (ENOBUFS: the socket overran), damage is assumed. The socket is cnm's
+ * own (src/native/nfevents.c, 16 MB buffer): the `netlink` package's aborts the process on an
+ * overrun, which one apply with ~1,000 published ports caused.
  */
-import { getString, parseAttributes, parseMessages, Protocol, RawNetlinkSocket } from 'netlink';
-import { runInNetns } from '../os/native';
+import { getString, parseAttributes, parseMessages } from 'netlink';
+import { nfEventsClose, nfEventsOpen, type NfEventsHandle } from '../os/native';
 
 const NFNL_SUBSYS_NFTABLES = 10;
-const NFNLGRP_NFTABLES = 7;
 const NFPROTO_INET = 1;
 const NFGENMSG_LEN = 4;
 // linux/netfilter/nf_tables.h: enum nf_tables_msg_types
@@ -78,42 +79,42 @@ function tableOf(data: Buffer): string | undefined {
 export class TableWatch {
   private summary: TransactionSummary = { deleted: false, recreated: false };
   private closed = false;
+  private readonly handle: NfEventsHandle;
 
-  private constructor(
-    private readonly socket: RawNetlinkSocket,
-    private readonly options: TableWatchOptions,
-  ) {
-    socket.on('message', (buf) => this.onMessages(buf));
-    socket.on('error', (err) => {
-      // ENOBUFS: the kernel dropped events for us; we cannot know what they said.
-      if (!this.closed && err.code === 'ENOBUFS') this.options.onDamage();
-    });
+  private constructor(private readonly options: TableWatchOptions) {
+    this.handle = nfEventsOpen(options.netnsPath, (errno, datagram) => this.onEvent(errno, datagram));
   }
 
-  /** Subscribes in the namespace; the socket is unreferenced (it never keeps Node alive). */
+  /** Subscribes in the namespace; the subscription never keeps Node alive. */
   static open(options: TableWatchOptions): TableWatch {
-    const create = (): RawNetlinkSocket => {
-      const socket = new RawNetlinkSocket(Protocol.NETFILTER);
-      socket.unref();
-      socket.addMembership(NFNLGRP_NFTABLES);
-      return socket;
-    };
-    return new TableWatch(options.netnsPath ? runInNetns(options.netnsPath, create) : create(), options);
+    return new TableWatch(options);
   }
 
   close(): void {
     if (this.closed) return;
     this.closed = true;
-    this.socket.close();
+    nfEventsClose(this.handle);
   }
 
-  private onMessages(buf: Buffer): void {
-    for (const m of parseMessages(buf)) {
-      if (this.closed) return;
-      if (!foldEvent(this.summary, m.type, m.data, this.options.table)) continue;
-      const damaged = isDamage(this.summary);
+  private onEvent(errno: number, datagram: Buffer | undefined): void {
+    if (this.closed) return;
+    if (errno !== 0 || !datagram) {
+      // Events were lost: we cannot know what they said.
       this.summary = { deleted: false, recreated: false };
-      if (damaged) this.options.onDamage();
+      this.options.onDamage();
+      return;
     }
+    let damaged = false;
+    try {
+      for (const m of parseMessages(datagram)) {
+        if (!foldEvent(this.summary, m.type, m.data, this.options.table)) continue;
+        damaged ||= isDamage(this.summary);
+        this.summary = { deleted: false, recreated: false };
+      }
+    } catch {
+      damaged = true; // unreadable: assume the worst, as for lost events
+      this.summary = { deleted: false, recreated: false };
+    }
+    if (damaged) this.options.onDamage();
   }
 }

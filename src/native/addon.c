@@ -1,5 +1,6 @@
 /* cnm's one native addon: the few things Node cannot do itself: network
- * namespaces (create/enter/delete them, open sockets inside them) and in-process nftables. */
+ * namespaces (create/enter/delete them, open sockets inside them), in-process nftables and
+ * nftables change events. */
 #include "common.h"
 
 #include <errno.h>
@@ -73,6 +74,7 @@ static napi_value init(napi_env env, napi_value exports) {
   cnm_netns_init(env, exports);
   cnm_sockets_init(env, exports);
   cnm_nftables_init(env, exports);
+  cnm_nfevents_init(env, exports);
   return exports;
 }
 

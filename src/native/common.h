@@ -19,5 +19,6 @@ int cnm_arg_int(napi_env env, napi_value value, int *out, const char *what);
 napi_value cnm_netns_init(napi_env env, napi_value exports);
 napi_value cnm_sockets_init(napi_env env, napi_value exports);
 napi_value cnm_nftables_init(napi_env env, napi_value exports);
+napi_value cnm_nfevents_init(napi_env env, napi_value exports);
 
 #endif

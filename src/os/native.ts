@@ -14,10 +14,15 @@ interface NativeAddon {
   nftOpen(nsPath: string | null): NftContext;
   nftRun(context: NftContext, commands: string, json: boolean): Promise<NftRunResult>;
   nftClose(context: NftContext): void;
+  nfEventsOpen(onEvent: (errno: number, datagram: Buffer | undefined) => void): NfEventsHandle;
+  nfEventsClose(handle: NfEventsHandle): void;
 }
 
 /** An in-process libnftables context (src/native/nftables.c), bound to one network namespace. */
 export type NftContext = { readonly __brand: 'NftContext' };
+
+/** A subscription to nftables change events (src/native/nfevents.c). */
+export type NfEventsHandle = { readonly __brand: 'NfEventsHandle' };
 
 /** What one libnftables run printed: `ok` is false when nft rejected the batch (nothing applied). */
 export interface NftRunResult {
@@ -84,4 +89,19 @@ export function nftRun(context: NftContext, commands: string, json: boolean): Pr
 /** Frees a context (after its running batch, if any). Later runs throw. */
 export function nftClose(context: NftContext): void {
   addon.nftClose(context);
+}
+
+/**
+ * Subscribes to nftables change events (NFNLGRP_NFTABLES) in the namespace at nsPath (undefined:
+ * the daemon's own): onEvent(0, datagram) for each datagram of netlink messages, onEvent(errno)
+ * when events were lost (ENOBUFS, EMSGSIZE). Never keeps the process alive; nfEventsClose ends it.
+ */
+export function nfEventsOpen(nsPath: string | undefined, onEvent: (errno: number, datagram: Buffer | undefined) => void): NfEventsHandle {
+  const open = (): NfEventsHandle => addon.nfEventsOpen(onEvent);
+  return nsPath ? addon.runInNetns(nsPath, open) : open();
+}
+
+/** Ends a subscription: no event is delivered after this. Idempotent. */
+export function nfEventsClose(handle: NfEventsHandle): void {
+  addon.nfEventsClose(handle);
 }

@@ -4,6 +4,7 @@
  * deletes or flushes it, a restart (graceful or SIGKILL) brings the mappings and the held host
  * ports back, a daemon stop leaves no cnm table at all, and a foreign table is never touched.
  */
+import path from 'node:path';
 import t from 'tap';
 import { closeFd, openSocketInNetns } from '../../src/os/native';
 import { CLIENT_IP, CLIENT_IP6, HOST_IP, HOST_IP6, NatDaemonLab } from './nat-daemon-lab';
@@ -72,6 +73,27 @@ t.test('the ruleset over the daemon life', async (t) => {
       t.ok(ms < 3000, `${what}: within a few seconds`);
       t.same(await serving(), expected, `${what}: serving again`);
     }
+  });
+
+  await t.test('3,000 ports published in one run: the daemon lives on and still heals', async (t) => {
+    // One apply with thousands of map elements floods the event socket: it used to overrun, and the
+    // netlink package's socket aborted cnmd (std::terminate from its poll handler).
+    const SERVER = path.join(__dirname, 'nat-daemon-server.js');
+    const run = await lab.cli('run', '-d', '--name', 'bulk', '--network', 'web', '-p', '20000-22999:20000-22999', process.execPath, SERVER, 'bulk', 'tcp:20000', 'tcp:22999');
+    t.equal(run.code, 0, run.err);
+    await lab.until(() => lab.tcp(lab.client, HOST_IP, 22999), (r) => r === `bulk:22999 ${CLIENT_IP}`, 5000, 'the last port of the range');
+    t.equal(await lab.tcp(lab.client, HOST_IP, 20000), `bulk:20000 ${CLIENT_IP}`);
+    t.equal((await lab.cli('port', 'bulk')).out.split('\n').filter(Boolean).length, 3000);
+    for (let i = 0; i < 3; i++) {
+      t.equal((await lab.cli('run', '-d', '--name', 'probe', '--network', 'web', '-p', '8090:80', 'sleep', 'infinity')).code, 0);
+      t.equal((await lab.cli('rm', '-f', 'probe')).code, 0);
+    }
+    const withBulk = await ruleset();
+    await nft('delete', 'table', 'inet', 'cnm');
+    await lab.until(ruleset, (r) => r === withBulk, 5000, 'healed with 3,000 ports');
+    t.equal((await lab.cli('rm', '-f', 'bulk')).code, 0);
+    t.equal(await ruleset(), full);
+    t.same(await serving(), expected);
   });
 
   await t.test('graceful restart: no cnm table while stopped, everything back after', async (t) => {
