@@ -150,5 +150,19 @@ t.test('the HTTP surface', async (t) => {
   });
 
   t.equal(await snapshot(), before, 'no network, sandbox, link or address changed');
+
+  await t.test('racing requests: one wins, the others get the refusal', async (t) => {
+    const creates = await Promise.all(Array.from({ length: 8 }, () => lab.api('POST', '/v1.41/networks/create', { Name: 'race', CheckDuplicate: true })));
+    t.same(creates.map((r) => r.status).sort(), [201, 409, 409, 409, 409, 409, 409, 409]);
+    t.ok(creates.filter((r) => r.status === 409).every((r) => (r.body as { message: string }).message === 'network with name race already exists'));
+    const connects = await Promise.all(Array.from({ length: 6 }, () => lab.api('POST', '/v1.41/networks/race/connect', { Container: 'box' })));
+    t.same(connects.map((r) => r.status).sort(), [200, 403, 403, 403, 403, 403]);
+    t.ok(connects.filter((r) => r.status === 403).every((r) => (r.body as { message: string }).message === 'endpoint with name box already exists in network race'));
+    const disconnects = await Promise.all(Array.from({ length: 4 }, () => lab.api('POST', '/v1.41/networks/race/disconnect', { Container: 'box' })));
+    t.same(disconnects.map((r) => r.status).sort(), [200, 403, 403, 403]);
+    const removes = await Promise.all(Array.from({ length: 4 }, () => lab.api('DELETE', '/v1.41/networks/race')));
+    t.same(removes.map((r) => r.status).sort(), [204, 404, 404, 404]);
+    t.equal(await snapshot(), before, 'back where it started');
+  });
   t.notMatch(lab.daemonLog, /request failed/, 'no request failed inside the daemon (no 500)');
 });
