@@ -8,6 +8,10 @@ set -euo pipefail
 cd "$(dirname "$0")/.."
 dest=.cache/docker-20.10
 bin=$dest/docker
+# Test files may run this at once: one fetches, the others wait and find the binary.
+mkdir -p "$dest"
+exec 9>"$dest/.lock"
+flock 9
 if [ -x "$bin" ] && "$bin" --version 2>/dev/null | grep -q '^Docker version 20\.10\.'; then
   echo "$PWD/$bin"
   exit 0
@@ -24,6 +28,6 @@ case "$version" in
   *) echo "docker-clients: Debian's docker.io is $version here, not 20.10: the tests want the 20.10 client" >&2; exit 1 ;;
 esac
 dpkg-deb --fsys-tarfile "$deb" | tar -x -C "$tmp" ./usr/bin/docker
-mkdir -p "$dest"
-install -m 0755 "$tmp/usr/bin/docker" "$bin"
+install -m 0755 "$tmp/usr/bin/docker" "$bin.new"
+mv -f "$bin.new" "$bin"
 echo "$PWD/$bin"
