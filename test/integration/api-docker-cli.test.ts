@@ -224,11 +224,14 @@ for (const client of clients) {
       t.equal(await ok(t, ['network', 'rm', 'apinet', 'auto']), 'apinet\nauto\n', 'rm prints each name');
       t.match(await ok(t, ['network', 'create', 'p1']), /^[0-9a-f]{64}\n$/);
       t.match(await ok(t, ['network', 'create', 'p2']), /^[0-9a-f]{64}\n$/);
-      const pruned = await ok(t, ['network', 'prune', '-f']);
+      t.match(await ok(t, ['network', 'create', '--label', 'keep=yes', 'p3']), /^[0-9a-f]{64}\n$/);
+      const pruned = await ok(t, ['network', 'prune', '-f', '--filter', 'label!=keep=yes']);
       const lines = pruned.split('\n');
       t.equal(lines[0], 'Deleted Networks:');
-      t.same(lines.slice(1, -2).sort(), ['inet', 'p1', 'p2']);
+      t.same(lines.slice(1, -2).sort(), ['inet', 'p1', 'p2'], 'all unused networks but the filtered-out one');
       t.same(lines.slice(-2), ['', ''], 'ends with a blank line');
+      t.equal(await ok(t, ['network', 'prune', '-f', '--filter', 'until=1h']), '', 'until: only networks older than an hour');
+      t.equal(await ok(t, ['network', 'prune', '-f', '--filter', 'label=keep=yes']), 'Deleted Networks:\np3\n\n');
       t.equal(await ok(t, ['network', 'prune', '-f']), '', 'nothing left to prune: nothing printed');
       t.equal(await ok(t, ['network', 'ls', '--format', '{{.Name}}']), 'bridge\nhost\nnone\n');
     });
