@@ -11,6 +11,7 @@
  */
 import type { Controller } from '../controller/controller';
 import { invalid } from '../errors';
+import type { AliasChangeResponse } from './engine-types';
 import type { Router } from './http';
 import { json } from './http';
 import { requiredContainer } from './network-requests';
@@ -43,6 +44,6 @@ export function addAliasRoutes(router: Router, ctl: Controller): void {
     const network = ctl.network(req.params.id!);
     const sandbox = ctl.sandbox(change.container);
     const endpoint = await ctl.setAliases(network.id, sandbox.id, { add: change.add, remove: change.remove });
-    return json(200, { Aliases: endpointSettings(sandbox, endpoint, network).Aliases });
+    return json(200, { Aliases: endpointSettings(sandbox, endpoint, network).Aliases } satisfies AliasChangeResponse);
   });
 }

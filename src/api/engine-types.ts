@@ -203,3 +203,15 @@ export interface ContainerSummary {
 export interface ErrorResponse {
   message: string;
 }
+
+/** cnm's own: POST /cnm/networks/{id}/aliases (see src/api/README.md). */
+export interface AliasChangeRequest {
+  Container: string;
+  Add?: string[];
+  Remove?: string[];
+}
+
+/** The endpoint's aliases afterwards, as container inspect shows them. */
+export interface AliasChangeResponse {
+  Aliases: string[] | null;
+}

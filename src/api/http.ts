@@ -5,6 +5,7 @@
  */
 import type http from 'node:http';
 import { CnmError, invalid, messageOf, statusOf } from '../errors';
+import type { ErrorResponse } from './engine-types';
 import { API_VERSION, CNM_VERSION, splitVersion } from './version';
 
 /** The largest request body read; Engine API bodies are a few kilobytes. */
@@ -105,7 +106,7 @@ function sendError(req: http.IncomingMessage, res: http.ServerResponse, err: unk
   // to keep the connection: close it after the answer instead.
   const hasBody = Number(req.headers['content-length'] ?? 0) > 0 || req.headers['transfer-encoding'] !== undefined;
   if (hasBody && !req.complete) res.setHeader('Connection', 'close');
-  send(res, json(statusOf(err), { message: messageOf(err) }), false);
+  send(res, json(statusOf(err), { message: messageOf(err) } satisfies ErrorResponse), false);
 }
 
 const tooLarge = (): CnmError => invalid(`request body is too large: the limit is ${MAX_BODY} bytes`);

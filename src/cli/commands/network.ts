@@ -1,5 +1,5 @@
 /** cnm network ls|create|inspect|rm|prune|connect|disconnect|alias, as docker network prints them. */
-import type { NetworkResource } from '../../api/engine-types';
+import type { AliasChangeRequest, NetworkConnectRequest, NetworkCreateRequest, NetworkCreateResponse, NetworkDisconnectRequest, NetworkResource } from '../../api/engine-types';
 import { groupSubnetFlags } from '../../ipam/flags';
 import { bool, keyValues, list, str, UsageError, type FlagSpec } from '../args';
 import { DaemonError } from '../client';
@@ -68,7 +68,7 @@ const create: Command = async (argv, ctx) => {
     auxAddresses: keyValues(list(p, 'aux-address'), '--aux-address'),
   });
   const body = {
-    Name: p.args[0],
+    Name: p.args[0]!,
     CheckDuplicate: true,
     Driver: str(p, 'driver') ?? 'bridge',
     Options: keyValues(list(p, 'opt'), '--opt'),
@@ -77,7 +77,7 @@ const create: Command = async (argv, ctx) => {
       Driver: str(p, 'ipam-driver') ?? 'default',
       Options: keyValues(list(p, 'ipam-opt'), '--ipam-opt'),
       Config: config.map((c) => ({
-        Subnet: c.subnet,
+        Subnet: c.subnet ?? '', // every entry comes from a --subnet
         ...(c.ipRange ? { IPRange: c.ipRange } : {}),
         ...(c.gateway ? { Gateway: c.gateway } : {}),
         ...(c.auxAddresses ? { AuxiliaryAddresses: c.auxAddresses } : {}),
@@ -86,8 +86,8 @@ const create: Command = async (argv, ctx) => {
     EnableIPv6: bool(p, 'ipv6'),
     Internal: bool(p, 'internal'),
     Attachable: bool(p, 'attachable'),
-  };
-  const res = await ctx.client.request<{ Id: string }>('POST', '/networks/create', body);
+  } satisfies NetworkCreateRequest;
+  const res = await ctx.client.request<NetworkCreateResponse>('POST', '/networks/create', body);
   ctx.io.out(`${res.Id}\n`);
   return 0;
 };
@@ -164,13 +164,13 @@ const connect: Command = async (argv, ctx) => {
   const ipv4 = str(p, 'ip');
   const ipv6 = str(p, 'ip6');
   await ctx.client.request('POST', `/networks/${encodeURIComponent(p.args[0]!)}/connect`, {
-    Container: p.args[1],
+    Container: p.args[1]!,
     EndpointConfig: {
       IPAMConfig: { ...(ipv4 ? { IPv4Address: ipv4 } : {}), ...(ipv6 ? { IPv6Address: ipv6 } : {}) },
       Aliases: list(p, 'alias'),
       DriverOpts: keyValues(list(p, 'driver-opt'), '--driver-opt'),
     },
-  });
+  } satisfies NetworkConnectRequest);
   return 0;
 };
 
@@ -179,7 +179,7 @@ const disconnect: Command = async (argv, ctx) => {
   const p = withHelp(argv, ctx, usage, 'Disconnect a container from a network', [{ name: 'force', short: 'f', kind: 'bool', help: 'Force the container to disconnect from a network' }]);
   if (!p) return 0;
   needArgs(ctx, p.args, 2, 2, usage);
-  await ctx.client.request('POST', `/networks/${encodeURIComponent(p.args[0]!)}/disconnect`, { Container: p.args[1], Force: bool(p, 'force') });
+  await ctx.client.request('POST', `/networks/${encodeURIComponent(p.args[0]!)}/disconnect`, { Container: p.args[1]!, Force: bool(p, 'force') } satisfies NetworkDisconnectRequest);
   return 0;
 };
 
@@ -197,8 +197,8 @@ const alias: Command = async (argv, ctx) => {
   if (action !== 'add' && action !== 'rm') throw new UsageError(`unknown action "${action}": use add or rm\nSee '${ctx.path} --help'.`);
   await ctx.client.request('POST', `/cnm/networks/${encodeURIComponent(network)}/aliases`, {
     Container: container,
-    [action === 'add' ? 'Add' : 'Remove']: aliases,
-  });
+    ...(action === 'add' ? { Add: aliases } : { Remove: aliases }),
+  } satisfies AliasChangeRequest);
   return 0;
 };
 
