@@ -9,6 +9,7 @@ import type { Ipam } from '../ipam';
 import type { PortAllocator } from '../nat';
 import type { Logger } from '../log';
 import type { ResolvConf } from '../os/resolvconf';
+import type { ClusterStore } from '../store/cluster';
 import type { SqliteStore } from '../store/sqlite';
 import type { EndpointRecord, NetworkRecord, SandboxRecord } from './model';
 import type { State } from './state';
@@ -29,6 +30,8 @@ export interface ControllerContext {
   /** The daemon's upstream view: --dns servers or the host's resolv.conf, with its search/options. */
   hostResolv: () => ResolvConf;
   listeners: ChangeListener[];
+  /** The store shared with other hosts, for global-scope (overlay) networks; absent without --cluster-store. */
+  cluster?: ClusterStore;
   /** Host ports for published ports (the NAT service's allocator); absent means no publishing. */
   ports?: PortAllocator;
   log: Logger;

@@ -9,7 +9,9 @@ import type { ResolvConf } from '../os/resolvconf';
 import type { DriverRegistry } from '../drivers/registry';
 import type { Ipam } from '../ipam';
 import type { PortAllocator } from '../nat';
+import type { ClusterSnapshot, ClusterStore } from '../store/cluster';
 import type { SqliteStore } from '../store/sqlite';
+import { applySnapshot } from './cluster-sync';
 import type { ChangeListener, ControllerContext } from './context';
 import { nsPathOf } from './context';
 import type { EndpointRequest } from './endpoints';
@@ -31,6 +33,7 @@ export interface ControllerOptions {
   execRoot: string;
   hostResolv: () => ResolvConf;
   ports?: PortAllocator;
+  cluster?: ClusterStore;
   log: Logger;
 }
 
@@ -59,8 +62,14 @@ export class Controller {
       removeOrphanFiles(this.ctx);
       await reconcileKernel(this.ctx);
       await ensurePredefinedNetworks(this.ctx);
+      if (this.ctx.cluster) await applySnapshot(this.ctx, this.ctx.cluster.snapshot());
       await this.notify();
     });
+  }
+
+  /** The cluster store's watch saw a change: global networks and other hosts' endpoints. */
+  clusterChanged(snapshot: ClusterSnapshot): Promise<void> {
+    return this.mutate(() => applySnapshot(this.ctx, snapshot));
   }
 
   // ---- networks ----
@@ -91,7 +100,13 @@ export class Controller {
       const removed: string[] = [];
       for (const n of this.networks()) {
         if (n.predefined || keep(n) || this.state.endpointsOfNetwork(n.id).length) continue;
-        await removeNetwork(this.ctx, n);
+        try {
+          await removeNetwork(this.ctx, n);
+        } catch (err) {
+          // A global network still used on another host stays; prune goes on with the rest.
+          if (n.scope === 'global' && err instanceof CnmError && err.kind === 'forbidden') continue;
+          throw err;
+        }
         removed.push(n.name);
       }
       return removed;

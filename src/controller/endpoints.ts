@@ -8,6 +8,7 @@ import { addDefaultRoutes, configureInterface, deleteInterfaces, hasDefaultRoute
 import type { ControllerContext } from './context';
 import { DEFAULT_BRIDGE, macFor, toDriverEndpoint, toDriverNetwork, toDriverSandbox } from './context';
 import { cidrContains, withPrefixLength } from '../ipam/cidr';
+import { addressSource } from './addresses';
 import { newId, shortId } from './ids';
 import type { JournalEntry } from './journal';
 import type { EndpointRecord, NetworkRecord, SandboxRecord } from './model';
@@ -57,21 +58,25 @@ export function checkAliases(network: NetworkRecord, aliases: string[]): void {
   }
 }
 
-/** Allocates what a new endpoint needs. Synchronous; release with releaseEndpoint on failure. */
-export function planEndpoint(ctx: ControllerContext, sandbox: SandboxRecord, network: NetworkRecord, req: EndpointRequest, seq: number): EndpointRecord {
+/**
+ * Allocates what a new endpoint needs; release with releaseEndpointAddresses on failure. Runs
+ * inside the controller's serial queue, so local allocations never race.
+ */
+export async function planEndpoint(ctx: ControllerContext, sandbox: SandboxRecord, network: NetworkRecord, req: EndpointRequest, seq: number): Promise<EndpointRecord> {
   const driver = ctx.drivers.get(network.driver);
   const hasInterface = driver.name !== 'host' && driver.name !== 'null';
+  const source = addressSource(ctx, network);
   const addresses: Record<4 | 6, string> = { 4: '', 6: '' };
   try {
     for (const family of [4, 6] as const) {
       if (!network.pools.some((p) => p.family === family)) continue;
       const preferred = family === 4 ? req.ipv4 : req.ipv6;
-      const address = ctx.ipam.requestAddress(network.id, family, preferred || undefined);
+      const address = await source.request(family, preferred || undefined);
       const pool = network.pools.find((p) => p.family === family && cidrContains(p.subnet, address))!;
       addresses[family] = withPrefixLength(address, pool.subnet);
     }
   } catch (err) {
-    for (const cidr of Object.values(addresses)) if (cidr) ctx.ipam.releaseAddress(network.id, cidr.split('/')[0]!);
+    for (const cidr of Object.values(addresses)) if (cidr) await source.release(cidr.split('/')[0]!).catch(() => undefined);
     throw err;
   }
   const ipv4 = addresses[4];
@@ -93,9 +98,19 @@ export function planEndpoint(ctx: ControllerContext, sandbox: SandboxRecord, net
   };
 }
 
-export function releaseEndpointAddresses(ctx: ControllerContext, e: EndpointRecord): void {
-  if (e.ipv4) ctx.ipam.releaseAddress(e.networkId, e.ipv4.split('/')[0]!);
-  if (e.ipv6) ctx.ipam.releaseAddress(e.networkId, e.ipv6.split('/')[0]!);
+export async function releaseEndpointAddresses(ctx: ControllerContext, e: EndpointRecord): Promise<void> {
+  const network = ctx.state.networks.get(e.networkId);
+  if (!network) return;
+  const source = addressSource(ctx, network);
+  for (const cidr of [e.ipv4, e.ipv6]) {
+    if (!cidr) continue;
+    try {
+      await source.release(cidr.split('/')[0]!);
+    } catch (err) {
+      // A global address this host fails to release goes with the host's lease.
+      ctx.log.log('warn', 'could not release an address', { network: network.name, address: cidr, error: String(err) });
+    }
+  }
 }
 
 export function joinJournal(ctx: ControllerContext, e: EndpointRecord, network: NetworkRecord, sandbox: SandboxRecord): Extract<JournalEntry, { op: 'join' }> {

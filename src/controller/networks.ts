@@ -1,6 +1,8 @@
 /** Network lifecycle: create, remove, prune, and the predefined bridge/host/none. */
 import { CnmError, conflict, forbidden, invalid } from '../errors';
-import type { SubnetRequest } from '../ipam';
+import { Ipam, POOL_OVERLAP, type NetworkRequest, type PoolConfig, type SubnetRequest } from '../ipam';
+import { cidrsOverlap } from '../ipam/cidr';
+import { requireCluster } from './addresses';
 import { Rtnl } from '../os/links';
 import type { ControllerContext } from './context';
 import { DEFAULT_BRIDGE, toDriverNetwork } from './context';
@@ -58,19 +60,17 @@ export async function createNetwork(ctx: ControllerContext, req: CreateNetworkRe
 
   const id = newId();
   const needsIpam = driver.name !== 'host' && driver.name !== 'null';
-  const exclude = needsIpam ? await hostRoutes() : [];
-  const pools = needsIpam
-    ? ctx.ipam.allocateNetwork({
-        networkId: id,
-        networkName: name,
-        configs: req.ipamConfig ?? [],
-        enableIPv6,
-        reserveGateway: driver.needsGateway,
-        exclude,
-        ...(internal.pick ? { pick: internal.pick } : {}),
-      })
-    : [];
-  const record: NetworkRecord = {
+  const global = driver.scope === 'global';
+  const ipamRequest = {
+    networkId: id,
+    networkName: name,
+    configs: req.ipamConfig ?? [],
+    enableIPv6,
+    reserveGateway: driver.needsGateway,
+    ...(internal.pick ? { pick: internal.pick } : {}),
+  };
+  const pools = !needsIpam ? [] : global ? await globalPools(ctx, ipamRequest) : ctx.ipam.allocateNetwork({ ...ipamRequest, exclude: await hostRoutes() });
+  let record: NetworkRecord = {
     id,
     name,
     driver: driver.name,
@@ -86,31 +86,56 @@ export async function createNetwork(ctx: ControllerContext, req: CreateNetworkRe
     labels,
     predefined: Boolean(internal.predefined),
   };
+  // A global network exists once the cluster store has it (which also gives it its VXLAN id).
+  if (global) record = await requireCluster(ctx).createNetwork(record);
   const dn = toDriverNetwork(record);
   const journal = ctx.store.beginJournal({ op: 'createNetwork', driver: driver.name, network: dn } satisfies JournalEntry);
+  const undo = async (): Promise<void> => {
+    // abortNetwork also moves the cursor back: a failed create burns no pool (Docker's does).
+    if (needsIpam && !global) ctx.ipam.abortNetwork(id);
+    if (global) await requireCluster(ctx).deleteNetwork(id).catch((err) => ctx.log.log('error', 'could not undo a global network', { network: name, error: String(err) }));
+    ctx.store.endJournal(journal);
+  };
   try {
-    driver.checkConflicts?.(dn, [...ctx.state.networks.values()].filter((n) => n.driver === driver.name).map(toDriverNetwork));
+    driver.checkConflicts?.(dn, [...ctx.state.networks.values()].filter((n) => n.driver === driver.name && n.id !== id).map(toDriverNetwork));
     await driver.createNetwork(dn);
   } catch (err) {
-    // abortNetwork also moves the cursor back: a failed create burns no pool (Docker's does).
-    if (needsIpam) ctx.ipam.abortNetwork(id);
-    ctx.store.endJournal(journal);
+    await undo();
     throw err;
   }
   try {
     ctx.store.transaction((tx) => {
       tx.putNetwork(record);
-      tx.setMeta('ipamCursor', JSON.stringify(ctx.ipam.getCursor()));
+      if (!global) tx.setMeta('ipamCursor', JSON.stringify(ctx.ipam.getCursor()));
       tx.endJournal(journal);
     });
   } catch (err) {
     await driver.deleteNetwork(dn).catch(() => undefined);
-    if (needsIpam) ctx.ipam.abortNetwork(id);
-    ctx.store.endJournal(journal);
+    await undo();
     throw err;
   }
   ctx.state.networks.set(id, record);
   return record;
+}
+
+/** Docker's global-scope default pool: 10.0.0.0/8 in /24s. */
+const GLOBAL_DEFAULT_POOLS = [{ base: '10.0.0.0/8', size: 24 }];
+
+/**
+ * Subnets of a global network: user subnets as given (checked against this host's networks; the
+ * cluster store checks the other global networks), or the first free /24 of 10.0.0.0/8 that no
+ * global network and no network or route of this host uses.
+ */
+async function globalPools(ctx: ControllerContext, request: Omit<NetworkRequest, 'exclude'>): Promise<PoolConfig[]> {
+  const cluster = requireCluster(ctx);
+  const local = [...ctx.state.networks.values()].filter((n) => n.scope === 'local').flatMap((n) => n.pools.map((p) => p.subnet));
+  const exclude = [...(await cluster.usedSubnets()), ...local, ...(await hostRoutes())];
+  // A fresh allocator: it only chooses and validates; the cluster store holds global state.
+  const pools = new Ipam({ defaultPools: GLOBAL_DEFAULT_POOLS }).allocateNetwork({ ...request, exclude });
+  for (const pool of pools) {
+    if (local.some((subnet) => cidrsOverlap(subnet, pool.subnet))) throw forbidden(POOL_OVERLAP);
+  }
+  return pools;
 }
 
 export async function removeNetwork(ctx: ControllerContext, network: NetworkRecord): Promise<void> {
@@ -120,6 +145,8 @@ export async function removeNetwork(ctx: ControllerContext, network: NetworkReco
   }
   const driver = ctx.drivers.get(network.driver);
   const dn = toDriverNetwork(network);
+  // Refused by the cluster store while any host still has endpoints on it.
+  if (network.scope === 'global') await requireCluster(ctx).deleteNetwork(network.id);
   const journal = ctx.store.beginJournal({ op: 'removeNetwork', driver: driver.name, network: dn } satisfies JournalEntry);
   await driver.deleteNetwork(dn);
   ctx.store.transaction((tx) => {
@@ -127,7 +154,7 @@ export async function removeNetwork(ctx: ControllerContext, network: NetworkReco
     tx.endJournal(journal);
   });
   ctx.state.networks.delete(network.id);
-  if (network.pools.length) ctx.ipam.releaseNetwork(network.id);
+  if (network.pools.length && network.scope === 'local') ctx.ipam.releaseNetwork(network.id);
 }
 
 /** The daemon's own networks, created once and kept (Docker gives `bridge` a new id each start). */
@@ -152,6 +179,28 @@ export async function ensurePredefinedNetworks(ctx: ControllerContext): Promise<
       { predefined: true, pick: 'first' },
     );
   }
+}
+
+/** Docker's docker_gwbridge: the local way out of sandboxes on overlay networks. */
+export const GATEWAY_BRIDGE = 'cnm_gwbridge';
+
+export async function ensureGatewayBridge(ctx: ControllerContext): Promise<NetworkRecord> {
+  const existing = ctx.state.networkByName(GATEWAY_BRIDGE);
+  if (existing) return existing;
+  return createNetwork(
+    ctx,
+    {
+      name: GATEWAY_BRIDGE,
+      driver: 'bridge',
+      options: {
+        'com.docker.network.bridge.name': GATEWAY_BRIDGE,
+        // Sandboxes meet on their overlay, not here.
+        'com.docker.network.bridge.enable_icc': 'false',
+        'com.docker.network.bridge.enable_ip_masquerade': 'true',
+      },
+    },
+    { predefined: true },
+  );
 }
 
 /** The host's routed prefixes, which automatic pools must not overlap. */

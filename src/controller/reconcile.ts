@@ -10,7 +10,7 @@ import { createNetns, deleteNetns, isNetnsMount } from '../os/native';
 import { deleteInterfaces, listInterfaces } from '../os/sandbox-net';
 import type { ControllerContext } from './context';
 import { netnsDir, ownNetnsPath, toDriverEndpoint, toDriverNetwork } from './context';
-import { ensureDefaultRoutes, joinKernel, leaveKernel } from './endpoints';
+import { ensureDefaultRoutes, joinKernel, leaveKernel, releaseEndpointAddresses } from './endpoints';
 import type { JournalEntry } from './journal';
 import type { SandboxRecord } from './model';
 import { teardownSandbox, writeFiles } from './sandboxes';
@@ -24,7 +24,8 @@ export function loadState(ctx: ControllerContext): void {
   const cursor = ctx.store.getMeta('ipamCursor');
   if (cursor) ctx.ipam.setCursor(JSON.parse(cursor));
   for (const n of stored.networks) {
-    if (!n.pools.length) continue;
+    // Global networks' addresses live in the cluster store.
+    if (!n.pools.length || n.scope === 'global') continue;
     const used = ctx.state.endpointsOfNetwork(n.id).flatMap((e) => [e.ipv4, e.ipv6].filter(Boolean));
     ctx.ipam.restoreNetwork({ networkId: n.id, networkName: n.name, pools: n.pools, usedAddresses: used });
   }
@@ -66,7 +67,7 @@ async function replayOne(ctx: ControllerContext, entry: JournalEntry): Promise<v
       if (committed) {
         ctx.store.transaction((tx) => tx.deleteEndpoint(committed.id));
         state.endpoints.delete(committed.id);
-        for (const cidr of [committed.ipv4, committed.ipv6]) if (cidr) ctx.ipam.releaseAddress(committed.networkId, cidr.split('/')[0]!);
+        await releaseEndpointAddresses(ctx, committed);
       }
       return;
     }
@@ -83,7 +84,7 @@ async function replayOne(ctx: ControllerContext, entry: JournalEntry): Promise<v
         });
         for (const e of endpoints) {
           state.endpoints.delete(e.id);
-          for (const cidr of [e.ipv4, e.ipv6]) if (cidr) ctx.ipam.releaseAddress(e.networkId, cidr.split('/')[0]!);
+          await releaseEndpointAddresses(ctx, e);
         }
         state.sandboxes.delete(sandbox.id);
       } else {
@@ -119,10 +120,20 @@ export async function reconcileKernel(ctx: ControllerContext): Promise<void> {
     const networks = [...state.networks.values()].filter((n) => n.driver === driver.name);
     const ids = new Set(networks.map((n) => n.id));
     const endpoints = [...state.endpoints.values()].filter((e) => ids.has(e.networkId)).map(toDriverEndpoint);
-    const result = await driver.reconcile(networks.map(toDriverNetwork), endpoints);
-    for (const id of result.missingEndpoints) missing.add(id);
+    try {
+      const result = await driver.reconcile(networks.map(toDriverNetwork), endpoints);
+      for (const id of result.missingEndpoints) missing.add(id);
+    } catch (err) {
+      ctx.log.log('error', 'a driver could not restore its networks', { driver: driver.name, error: err instanceof Error ? err.message : String(err) });
+    }
   }
-  for (const sandbox of state.sandboxes.values()) await reconcileSandbox(ctx, sandbox, missing);
+  for (const sandbox of state.sandboxes.values()) {
+    try {
+      await reconcileSandbox(ctx, sandbox, missing);
+    } catch (err) {
+      ctx.log.log('error', 'could not restore a sandbox completely', { sandbox: sandbox.name, error: err instanceof Error ? err.message : String(err) });
+    }
+  }
 }
 
 async function reconcileSandbox(ctx: ControllerContext, sandbox: SandboxRecord, missingByDriver: Set<string>): Promise<void> {
@@ -147,7 +158,16 @@ async function reconcileSandbox(ctx: ControllerContext, sandbox: SandboxRecord, 
       const network = ctx.state.networks.get(e.networkId)!;
       ctx.log.log('info', 're-creating an endpoint', { sandbox: sandbox.name, network: network.name, interface: e.ifName });
       await leaveKernel(ctx, e, network, sandbox).catch(() => undefined);
-      await joinKernel(ctx, e, network, sandbox);
+      try {
+        await joinKernel(ctx, e, network, sandbox);
+      } catch (err) {
+        // One broken endpoint (its parent interface gone, say) must not keep the daemon down.
+        ctx.log.log('error', 'could not re-create an endpoint; disconnect and reconnect it once the cause is fixed', {
+          sandbox: sandbox.name,
+          network: network.name,
+          error: err instanceof Error ? err.message : String(err),
+        });
+      }
     }
     await ensureDefaultRoutes(ctx, sandbox, endpoints);
   }

@@ -10,6 +10,8 @@ import { createNetns, deleteNetns } from '../os/native';
 import type { ControllerContext } from './context';
 import { DEFAULT_BRIDGE, netnsDir, nsPathOf, ownNetnsPath } from './context';
 import { allocatePorts, releasePorts } from './ports';
+import { isGlobal, programPeers, publishEndpoint, withdrawEndpoint } from './cluster-sync';
+import { ensureGatewayBridge, GATEWAY_BRIDGE } from './networks';
 import type { EndpointRequest } from './endpoints';
 import { checkAliases, checkCanJoin, ensureDefaultRoutes, joinJournal, joinKernel, leaveKernel, planEndpoint, releaseEndpointAddresses } from './endpoints';
 import { newId, nowRfc3339Nano, resolveRef, shortId, VALID_NAME } from './ids';
@@ -110,19 +112,24 @@ export async function createSandbox(ctx: ControllerContext, req: CreateSandboxRe
     if (plan.mode.kind !== 'own') throw forbidden('container sharing network namespace with another container or host cannot be connected to any other network');
     joins.push({ network, req: epReq });
   }
+  if (plan.mode.kind === 'own' && joins.some((j) => ctx.drivers.get(j.network.driver).needsGatewayBridge)) {
+    const gw = await ensureGatewayBridge(ctx);
+    if (!joins.some((j) => j.network.id === gw.id)) joins.push({ network: gw, req: {} });
+  }
 
   const ownNs = plan.mode.kind === 'own' ? ownNetnsPath(ctx.execRoot, id) : null;
   const paths = sandboxPaths(ctx.execRoot, id);
   const journals = [ctx.store.beginJournal({ op: 'createSandbox', sandboxId: id, nsPath: ownNs, filesDir: paths.dir } satisfies JournalEntry)];
   const endpoints: EndpointRecord[] = [];
   const joined: EndpointRecord[] = [];
+  const published: EndpointRecord[] = [];
   try {
     for (const j of joins) {
       checkCanJoin(ctx, sandbox, j.network, j.req, true);
       if (endpoints.some((e) => ctx.state.networks.get(e.networkId)?.driver === 'null') || (j.network.driver === 'null' && endpoints.length)) {
         throw forbidden('container cannot be connected to multiple networks with one of the networks in private (none) mode');
       }
-      const e = planEndpoint(ctx, sandbox, j.network, j.req, endpoints.length);
+      const e = await planEndpoint(ctx, sandbox, j.network, j.req, endpoints.length);
       endpoints.push(e);
       if (e.ifName) sandbox.nextInterface++;
     }
@@ -139,15 +146,20 @@ export async function createSandbox(ctx: ControllerContext, req: CreateSandboxRe
     }
     if (ownNs) await ensureDefaultRoutes(ctx, sandbox, endpoints);
     writeFiles(ctx, sandbox, endpoints);
+    for (const e of endpoints) {
+      await publishEndpoint(ctx, sandbox, e);
+      published.push(e);
+    }
     ctx.store.transaction((tx) => {
       tx.putSandbox(sandbox);
       for (const e of endpoints) tx.putEndpoint(e);
       for (const j of journals) tx.endJournal(j);
     });
   } catch (err) {
+    for (const e of published) await withdrawEndpoint(ctx, e).catch(() => undefined);
     for (const e of joined.reverse()) await leaveKernel(ctx, e, ctx.state.networks.get(e.networkId)!, sandbox).catch(() => undefined);
     releasePorts(ctx, endpoints);
-    for (const e of endpoints) releaseEndpointAddresses(ctx, e);
+    for (const e of endpoints) await releaseEndpointAddresses(ctx, e);
     if (ownNs) deleteNetns(ownNs);
     fs.rmSync(paths.dir, { recursive: true, force: true });
     for (const j of journals) ctx.store.endJournal(j);
@@ -155,6 +167,7 @@ export async function createSandbox(ctx: ControllerContext, req: CreateSandboxRe
   }
   ctx.state.sandboxes.set(id, sandbox);
   for (const e of endpoints) ctx.state.endpoints.set(e.id, e);
+  if (published.some((e) => isGlobal(ctx, e))) await programPeers(ctx);
   return sandbox;
 }
 
@@ -172,9 +185,11 @@ export async function removeSandbox(ctx: ControllerContext, sandbox: SandboxReco
   }
   const ownNs = sandbox.mode.kind === 'own' ? ownNetnsPath(ctx.execRoot, sandbox.id) : null;
   const paths = sandboxPaths(ctx.execRoot, sandbox.id);
+  const endpoints = ctx.state.endpointsOfSandbox(sandbox.id);
+  // Other hosts stop sending first; without the cluster store this fails and nothing changes.
+  for (const e of endpoints) await withdrawEndpoint(ctx, e);
   const journal = ctx.store.beginJournal({ op: 'removeSandbox', sandboxId: sandbox.id, nsPath: ownNs, filesDir: paths.dir } satisfies JournalEntry);
   await teardownSandbox(ctx, sandbox, ownNs, paths.dir);
-  const endpoints = ctx.state.endpointsOfSandbox(sandbox.id);
   ctx.store.transaction((tx) => {
     for (const e of endpoints) tx.deleteEndpoint(e.id);
     tx.deleteSandbox(sandbox.id);
@@ -183,7 +198,7 @@ export async function removeSandbox(ctx: ControllerContext, sandbox: SandboxReco
   releasePorts(ctx, endpoints);
   for (const e of endpoints) {
     ctx.state.endpoints.delete(e.id);
-    releaseEndpointAddresses(ctx, e);
+    await releaseEndpointAddresses(ctx, e);
   }
   ctx.state.sandboxes.delete(sandbox.id);
 }
@@ -202,13 +217,13 @@ export async function connect(ctx: ControllerContext, network: NetworkRecord, sa
   checkCanJoin(ctx, sandbox, network, req, false);
   const current = ctx.state.endpointsOfSandbox(sandbox.id);
   const seq = current.length ? Math.max(...current.map((e) => e.seq)) + 1 : 0;
-  const e = planEndpoint(ctx, sandbox, network, req, seq);
+  const e = await planEndpoint(ctx, sandbox, network, req, seq);
   const next: SandboxRecord = { ...sandbox, nextInterface: sandbox.nextInterface + (e.ifName ? 1 : 0) };
   try {
     // A sandbox that had no way out (none, internal) publishes its ports once it gets one.
     if (!current.some((c) => c.ports.length)) allocatePorts(ctx, sandbox, [e]);
   } catch (err) {
-    releaseEndpointAddresses(ctx, e);
+    await releaseEndpointAddresses(ctx, e);
     throw err;
   }
   const journal = ctx.store.beginJournal(joinJournal(ctx, e, network, sandbox));
@@ -217,11 +232,17 @@ export async function connect(ctx: ControllerContext, network: NetworkRecord, sa
     try {
       await ensureDefaultRoutes(ctx, sandbox, [...current, e]);
       writeFiles(ctx, next, [...current, e]);
-      ctx.store.transaction((tx) => {
-        tx.putEndpoint(e);
-        tx.putSandbox(next);
-        tx.endJournal(journal);
-      });
+      await publishEndpoint(ctx, sandbox, e);
+      try {
+        ctx.store.transaction((tx) => {
+          tx.putEndpoint(e);
+          tx.putSandbox(next);
+          tx.endJournal(journal);
+        });
+      } catch (err) {
+        await withdrawEndpoint(ctx, e).catch(() => undefined);
+        throw err;
+      }
     } catch (err) {
       await leaveKernel(ctx, e, network, sandbox).catch(() => undefined);
       writeFiles(ctx, sandbox, current);
@@ -229,13 +250,18 @@ export async function connect(ctx: ControllerContext, network: NetworkRecord, sa
     }
   } catch (err) {
     releasePorts(ctx, [e]);
-    releaseEndpointAddresses(ctx, e);
+    await releaseEndpointAddresses(ctx, e);
     ctx.store.endJournal(journal);
     throw err;
   }
   ctx.state.endpoints.set(e.id, e);
   ctx.state.sandboxes.set(sandbox.id, next);
   refreshDependents(ctx, next);
+  if (isGlobal(ctx, e)) await programPeers(ctx);
+  if (ctx.drivers.get(network.driver).needsGatewayBridge) {
+    const gw = await ensureGatewayBridge(ctx);
+    if (!ctx.state.endpointOf(gw.id, sandbox.id)) await connect(ctx, gw, next, {});
+  }
   return e;
 }
 
@@ -243,6 +269,7 @@ export async function disconnect(ctx: ControllerContext, network: NetworkRecord,
   if (network.driver === 'host') throw invalid('container cannot be disconnected from host network or connected to host network');
   const e = ctx.state.endpointOf(network.id, sandbox.id);
   if (!e) throw new CnmError('internal', `container ${sandbox.id} is not connected to network ${network.name}`);
+  await withdrawEndpoint(ctx, e);
   const journal = ctx.store.beginJournal({ ...joinJournal(ctx, e, network, sandbox), op: 'leave' } satisfies JournalEntry);
   await leaveKernel(ctx, e, network, sandbox);
   ctx.store.transaction((tx) => {
@@ -251,15 +278,18 @@ export async function disconnect(ctx: ControllerContext, network: NetworkRecord,
   });
   ctx.state.endpoints.delete(e.id);
   releasePorts(ctx, [e]);
-  releaseEndpointAddresses(ctx, e);
+  await releaseEndpointAddresses(ctx, e);
   const remaining = ctx.state.endpointsOfSandbox(sandbox.id);
   if (e.ports.length) movePorts(ctx, sandbox, remaining);
   await ensureDefaultRoutes(ctx, sandbox, remaining);
   writeFiles(ctx, sandbox, remaining);
   refreshDependents(ctx, sandbox);
+  const gw = ctx.state.networkByName(GATEWAY_BRIDGE);
+  const stillNeeded = remaining.some((r) => ctx.drivers.get(ctx.state.networks.get(r.networkId)!.driver).needsGatewayBridge);
+  if (gw && gw.id !== network.id && !stillNeeded && ctx.state.endpointOf(gw.id, sandbox.id)) await disconnect(ctx, gw, sandbox);
 }
 
-export function updateAliases(ctx: ControllerContext, network: NetworkRecord, sandbox: SandboxRecord, change: { add?: string[]; remove?: string[] }): EndpointRecord {
+export async function updateAliases(ctx: ControllerContext, network: NetworkRecord, sandbox: SandboxRecord, change: { add?: string[]; remove?: string[] }): Promise<EndpointRecord> {
   const e = ctx.state.endpointOf(network.id, sandbox.id);
   if (!e) throw forbidden(`container ${sandbox.id} is not connected to network ${network.name}`);
   const add = change.add ?? [];
@@ -268,6 +298,7 @@ export function updateAliases(ctx: ControllerContext, network: NetworkRecord, sa
   if (missing.length) throw new CnmError('notFound', `alias ${missing.join(', ')} not found on ${sandbox.name} in network ${network.name}`);
   const aliases = [...new Set([...e.aliases.filter((a) => !(change.remove ?? []).includes(a)), ...add])];
   const next: EndpointRecord = { ...e, aliases };
+  await publishEndpoint(ctx, sandbox, next);
   ctx.store.transaction((tx) => tx.putEndpoint(next));
   ctx.state.endpoints.set(e.id, next);
   return next;

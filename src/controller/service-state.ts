@@ -8,7 +8,7 @@ import type { NatNetwork, NatPortMapping, NatState } from '../nat';
 import type { DnsNetwork, DnsSandbox, DnsState } from '../resolver';
 import { toDriverNetwork } from './context';
 import { shortId } from './ids';
-import type { NetworkRecord } from './model';
+import type { EndpointRecord, NetworkRecord, SandboxRecord } from './model';
 import type { State } from './state';
 
 const bare = (cidr: string): string => cidr.split('/')[0]!;
@@ -40,6 +40,11 @@ export function hasServiceDiscovery(n: NetworkRecord, drivers: DriverRegistry): 
   return !n.predefined && drivers.get(n.driver).serviceDiscovery;
 }
 
+/** The names a sandbox answers to on one network: name, short id, hostname, aliases. */
+export function dnsNames(s: SandboxRecord, e: EndpointRecord): string[] {
+  return [...new Set([s.name, shortId(s.id), s.hostname, ...e.aliases])];
+}
+
 export function dnsState(state: State, drivers: DriverRegistry, nsPathOf: (sandboxId: string) => string): DnsState {
   const networks: DnsNetwork[] = [];
   const served = new Set<string>();
@@ -50,12 +55,17 @@ export function dnsState(state: State, drivers: DriverRegistry, nsPathOf: (sandb
       id: n.id,
       name: n.name,
       internal: n.internal,
-      endpoints: state.endpointsOfNetwork(n.id).flatMap((e) => {
-        const s = state.sandboxes.get(e.sandboxId);
-        if (!s) return [];
-        const names = [...new Set([s.name, shortId(s.id), s.hostname, ...e.aliases])];
-        return [{ sandboxId: s.id, names, ...(e.ipv4 ? { ipv4: bare(e.ipv4) } : {}), ...(e.ipv6 ? { ipv6: bare(e.ipv6) } : {}) }];
-      }),
+      endpoints: [
+        ...state.endpointsOfNetwork(n.id).flatMap((e) => {
+          const s = state.sandboxes.get(e.sandboxId);
+          if (!s) return [];
+          return [{ sandboxId: s.id, names: dnsNames(s, e), ...(e.ipv4 ? { ipv4: bare(e.ipv4) } : {}), ...(e.ipv6 ? { ipv6: bare(e.ipv6) } : {}) }];
+        }),
+        // Sandboxes on other hosts, for global networks.
+        ...state.remoteEndpoints
+          .filter((r) => r.networkId === n.id)
+          .map((r) => ({ sandboxId: r.sandboxId, names: r.names, ...(r.ipv4 ? { ipv4: bare(r.ipv4) } : {}), ...(r.ipv6 ? { ipv6: bare(r.ipv6) } : {}) })),
+      ],
     });
   }
   const sandboxes: DnsSandbox[] = [];

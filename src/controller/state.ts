@@ -2,6 +2,7 @@
  * The controller's in-memory view of its records, with the indexes every operation needs.
  * It mirrors the store exactly: it changes only together with a committed transaction.
  */
+import type { ClusterEndpoint } from '../store/cluster';
 import type { EndpointRecord, NetworkRecord, SandboxRecord } from './model';
 
 /** Endpoints by id, also indexed by sandbox and by network (kept in step by set/delete). */
@@ -50,6 +51,10 @@ export class State {
   readonly networks = new Map<string, NetworkRecord>();
   readonly sandboxes = new Map<string, SandboxRecord>();
   readonly endpoints = new EndpointTable();
+  /** Endpoints of global networks on other hosts, as the cluster store last reported them. */
+  remoteEndpoints: ClusterEndpoint[] = [];
+  /** Underlay address of each live host of the cluster. */
+  readonly hosts = new Map<string, string>();
 
   endpointsOfSandbox(sandboxId: string): EndpointRecord[] {
     return [...this.endpoints.ofSandbox(sandboxId)].sort((a, b) => a.seq - b.seq);
