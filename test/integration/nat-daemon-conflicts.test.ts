@@ -124,4 +124,16 @@ t.test('port conflicts through cnmd', async (t) => {
     t.equal((await lab.cli('port', 'late')).out, '80/tcp -> 0.0.0.0:8080\n');
     t.equal(await lab.tcp(lab.client, HOST_IP, 8080), `late:80 ${CLIENT_IP}`);
   });
+
+  await t.test('published ports follow the gateway endpoint', async (t) => {
+    t.equal((await lab.cli('network', 'create', '--subnet', '10.63.2.0/24', 'second')).code, 0);
+    t.equal((await lab.cli('network', 'connect', 'second', 'late')).code, 0);
+    t.equal((await lab.cli('network', 'disconnect', 'web', 'late')).code, 0);
+    t.equal((await lab.cli('port', 'late')).out, '80/tcp -> 0.0.0.0:8080\n', 'moved to the next network with a way out');
+    t.equal(await lab.tcp(lab.client, HOST_IP, 8080), `late:80 ${CLIENT_IP}`);
+    t.equal((await lab.cli('network', 'disconnect', 'second', 'late')).code, 0);
+    t.equal((await lab.cli('port', 'late')).out, '', 'only an internal network left: nothing published');
+    t.equal(await lab.tcp(lab.client, HOST_IP, 8080, 1), 'refused');
+    t.notMatch(await lab.ruleset(), /\b8080\b/);
+  });
 });
