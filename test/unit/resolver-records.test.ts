@@ -129,3 +129,34 @@ t.test('bad input is skipped and reported', async (t) => {
   t.equal(problems.length, 5, problems.join('\n'));
   t.equal(ask(snapshot, 'a', 'ok')?.answers?.length, 0, 'the valid name is still owned (no address: NODATA)');
 });
+
+t.test('at 1,000 sandboxes a connect compiles one endpoint, not everyone’s', async (t) => {
+  const endpoints = Array.from({ length: 1000 }, (_, i) => ({ sandboxId: `x${i}`, names: [`c${i}`, `id${i}`], ipv4: `10.9.${i >> 8}.${i & 255}` }));
+  const state: DnsState = {
+    networks: [
+      { id: 'big', name: 'big', internal: false, endpoints },
+      { id: 'side', name: 'side', internal: false, endpoints: [{ sandboxId: 'x0', names: ['c0'], ipv4: '10.10.0.2' }] },
+    ],
+    sandboxes: endpoints.map((e) => ({ id: e.sandboxId, nsPath: `/ns/${e.sandboxId}`, networkIds: ['big'] })),
+  };
+  const first = build(state);
+  const connected: DnsState = {
+    networks: [{ ...state.networks[0]!, endpoints: [...endpoints.map((e) => ({ ...e, names: [...e.names] })), { sandboxId: 'new', names: ['newcomer'], ipv4: '10.9.200.1' }] }, state.networks[1]!],
+    sandboxes: [...state.sandboxes, { id: 'new', nsPath: '/ns/new', networkIds: ['big'] }],
+  };
+  const times: number[] = [];
+  let next = first;
+  for (let i = 0; i < 9; i++) {
+    const start = process.hrtime.bigint();
+    next = build(connected, first);
+    times.push(Number(process.hrtime.bigint() - start) / 1e6);
+  }
+  const before = first.tables.get('big')!;
+  const after = next.tables.get('big')!;
+  const reused = endpoints.filter((e) => after.endpoints.get(e.sandboxId) === before.endpoints.get(e.sandboxId)).length;
+  t.equal(reused, 1000, 'every existing endpoint keeps its compiled records (equal facts in fresh objects)');
+  t.equal(next.tables.get('side'), first.tables.get('side'), 'the other network keeps its table');
+  t.same(addresses(await fresh(next, 'new', 'newcomer')), ['10.9.200.1']);
+  const median = times.sort((a, b) => a - b)[4]!;
+  t.ok(median < 25, `connect at 1,000 sandboxes: ${median.toFixed(2)} ms (median)`);
+});
