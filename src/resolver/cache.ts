@@ -37,42 +37,89 @@ export interface TtlLayout {
   lifetime: number;
 }
 
-/** Finds every TTL in a response (OPT excluded) and how long the whole answer may live. */
-export function ttlLayout(answer: Buffer): TtlLayout | null {
-  if (answer.length < HEADER_BYTES || answer.readUInt16BE(4) !== 1) return null;
-  const nameEnd = skipName(answer, HEADER_BYTES);
+interface RecordAt {
+  owner: number;
+  /** Offset of the type field; class, TTL and rdlength follow. */
+  fixed: number;
+  type: number;
+  ttl: number;
+  rdata: number;
+  rdlength: number;
+}
+
+/** Every record after the question, or null when the message is malformed. */
+function recordsOf(msg: Buffer): { nameEnd: number; answers: number; records: RecordAt[] } | null {
+  if (msg.length < HEADER_BYTES || msg.readUInt16BE(4) !== 1) return null;
+  const nameEnd = skipName(msg, HEADER_BYTES);
   if (nameEnd < 0) return null;
   let pos = nameEnd + 4;
-  const answers = answer.readUInt16BE(6);
-  const records = answers + answer.readUInt16BE(8) + answer.readUInt16BE(10);
+  const answers = msg.readUInt16BE(6);
+  const count = answers + msg.readUInt16BE(8) + msg.readUInt16BE(10);
+  const records: RecordAt[] = [];
+  for (let i = 0; i < count; i++) {
+    const owner = pos;
+    pos = skipName(msg, pos);
+    if (pos < 0 || pos + 10 > msg.length) return null;
+    const rdlength = msg.readUInt16BE(pos + 8);
+    if (pos + 10 + rdlength > msg.length) return null;
+    records.push({ owner, fixed: pos, type: msg.readUInt16BE(pos), ttl: msg.readUInt32BE(pos + 4), rdata: pos + 10, rdlength });
+    pos += 10 + rdlength;
+  }
+  return { nameEnd, answers, records };
+}
+
+/** Finds every TTL in a response (OPT excluded) and how long the whole answer may live. */
+export function ttlLayout(answer: Buffer): TtlLayout | null {
+  const parsed = recordsOf(answer);
+  if (parsed === null) return null;
+  const { nameEnd, answers, records } = parsed;
   const ttlOffsets: number[] = [];
   const ttls: number[] = [];
   const ownerOffsets: number[] = [];
   let minimum = Infinity;
   let negative = Infinity;
-  for (let i = 0; i < records; i++) {
-    const owner = pos;
-    pos = skipName(answer, pos);
-    if (pos < 0 || pos + 10 > answer.length) return null;
-    if (pos - owner === nameEnd - HEADER_BYTES && sameName(answer, owner, HEADER_BYTES, pos - owner)) ownerOffsets.push(owner);
-    const type = answer.readUInt16BE(pos);
-    const ttl = answer.readUInt32BE(pos + 4);
-    const rdlength = answer.readUInt16BE(pos + 8);
-    const end = pos + 10 + rdlength;
-    if (end > answer.length) return null;
-    if (type !== TYPE.OPT) {
-      ttlOffsets.push(pos + 4);
-      ttls.push(ttl);
-      minimum = Math.min(minimum, ttl);
-      if (type === TYPE.SOA && i >= answers && rdlength >= 20) negative = Math.min(ttl, answer.readUInt32BE(end - 4));
-    }
-    pos = end;
-  }
+  records.forEach((r, i) => {
+    if (r.fixed - r.owner === nameEnd - HEADER_BYTES && sameName(answer, r.owner, HEADER_BYTES, r.fixed - r.owner)) ownerOffsets.push(r.owner);
+    if (r.type === TYPE.OPT) return;
+    ttlOffsets.push(r.fixed + 4);
+    ttls.push(r.ttl);
+    minimum = Math.min(minimum, r.ttl);
+    if (r.type === TYPE.SOA && i >= answers && r.rdlength >= 20) negative = Math.min(r.ttl, answer.readUInt32BE(r.rdata + r.rdlength - 4));
+  });
   const rcode = rcodeOf(answer);
   let lifetime = 0;
   if (rcode === RCODE.NOERROR && answers > 0) lifetime = Math.min(minimum, MAX_POSITIVE_TTL);
   else if (rcode === RCODE.NXDOMAIN || rcode === RCODE.NOERROR) lifetime = negative === Infinity ? 0 : Math.min(negative, MAX_NEGATIVE_TTL);
   return { ttlOffsets, ttls, ownerOffsets, lifetime };
+}
+
+const COOKIE = 10;
+const CLIENT_SUBNET = 8;
+
+/**
+ * The answer as it may be given to other askers: without the DNS COOKIE option (RFC 7873: it
+ * carries the first asker's client cookie, which another client would reject), and null for an
+ * answer tailored to the asker's subnet (RFC 7871 ECS with a non-zero scope).
+ */
+export function shareable(answer: Buffer): Buffer | null {
+  const opt = recordsOf(answer)?.records.find((r) => r.type === TYPE.OPT);
+  if (opt === undefined) return answer;
+  const kept: Buffer[] = [];
+  let removed = false;
+  for (let pos = opt.rdata; pos + 4 <= opt.rdata + opt.rdlength; ) {
+    const code = answer.readUInt16BE(pos);
+    const end = pos + 4 + answer.readUInt16BE(pos + 2);
+    if (end > opt.rdata + opt.rdlength) return null;
+    if (code === CLIENT_SUBNET && end - pos >= 8 && answer[pos + 7]! > 0) return null;
+    if (code === COOKIE) removed = true;
+    else kept.push(answer.subarray(pos, end));
+    pos = end;
+  }
+  if (!removed) return answer;
+  const options = Buffer.concat(kept);
+  const out = Buffer.concat([answer.subarray(0, opt.rdata), options, answer.subarray(opt.rdata + opt.rdlength)]);
+  out.writeUInt16BE(options.length, opt.fixed + 8);
+  return out;
 }
 
 function sameName(buf: Buffer, a: number, b: number, length: number): boolean {
@@ -95,9 +142,11 @@ export class AnswerCache {
     });
   }
 
-  /** Keeps answer when it may be cached (complete, NOERROR or NXDOMAIN, a lifetime > 0). */
-  store(key: string, answer: Buffer, now: number): void {
-    if (isTruncated(answer)) return;
+  /** Keeps an answer when it may be cached (complete, NOERROR or NXDOMAIN, a lifetime > 0, not client-specific). */
+  store(key: string, upstreamAnswer: Buffer, now: number): void {
+    if (isTruncated(upstreamAnswer)) return;
+    const answer = shareable(upstreamAnswer);
+    if (answer === null) return;
     const layout = ttlLayout(answer);
     if (layout === null || layout.lifetime <= 0) return;
     // Its own memory: a slice of Node's shared 8 KB pool would keep the whole slab alive.

@@ -23,6 +23,8 @@ export interface ForwarderOptions {
   maxInflight: number;
   cache: AnswerCache | null;
   observer: ForwardObserver;
+  /** Told when forwarding fails, at most once per WARN_EVERY_MS (an outage must not flood the log). */
+  warn: (message: string) => void;
 }
 
 /** What the forwarder reports (metrics, logs). */
@@ -36,6 +38,7 @@ export interface ForwardObserver {
 const DEMOTION_MS = 30_000;
 /** The whole forwarding of one query stays under this, far from a stub's 5 s. */
 const MAX_BUDGET_MS = 4000;
+const WARN_EVERY_MS = 10_000;
 
 const OVERLOADED: ExtendedError = { code: EDE.other, text: 'too many queries in flight' };
 const NO_UPSTREAMS: ExtendedError = { code: EDE.noReachableAuthority, text: 'no upstream DNS servers configured' };
@@ -45,6 +48,8 @@ export class Forwarder implements ForwardPath {
   readonly budgetMs: number;
   private upstreams: Upstream[] = [];
   private readonly scratch = new Query();
+  private warnedAt = -Infinity;
+  private unreported = 0;
 
   constructor(readonly options: ForwarderOptions) {
     this.budgetMs = Math.min(MAX_BUDGET_MS, Math.max(options.tryTimeoutMs, 3 * options.tryTimeoutMs));
@@ -94,6 +99,12 @@ export class Forwarder implements ForwardPath {
     if (q === null) parseQuery(msg, query);
     sink.reply(emptyResponse(msg, query, RCODE.SERVFAIL, why), peer);
     this.options.observer.answered(query.qtype, RCODE.SERVFAIL, 'upstream', started);
+    this.unreported++;
+    if (started - this.warnedAt >= WARN_EVERY_MS) {
+      this.options.warn(`[resolver] answered SERVFAIL: ${why.text}${this.unreported > 1 ? ` (${this.unreported} such answers since the last report)` : ''}`);
+      this.warnedAt = started;
+      this.unreported = 0;
+    }
   }
 
   close(): void {

@@ -69,6 +69,7 @@ export class Resolver {
       maxInflight: options.maxInflight ?? 1024,
       cache: this.cache,
       observer: this.counters,
+      warn: (message) => this.log('warn', message),
     });
     this.engine = new QueryEngine(this.forwarder, this.counters);
 

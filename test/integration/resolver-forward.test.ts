@@ -75,13 +75,15 @@ t.test('negative answers without SOA are not cached', async (t) => {
 
 t.test('upstream down: SERVFAIL quickly, never silence', async (t) => {
   const refused = await closedPort();
-  const lab = await labWith(t, { upstreams: [refused], tryTimeoutMs: 300 });
+  const logged: string[] = [];
+  const lab = await labWith(t, { upstreams: [refused], tryTimeoutMs: 300, log: (level, msg) => logged.push(`${level} ${msg}`) });
   const [down, ms] = await timed(() => dig(lab.ns('s1'), 'example.test'));
   t.equal(down.status, 'SERVFAIL');
   t.ok(ms < 1000, `unreachable upstream: SERVFAIL in ${ms} ms`);
   t.match(down.raw, /EDE: 22 \(No Reachable Authority\)/, 'Extended DNS Error says why');
   t.equal((await dig(lab.ns('s1'), '+tcp', 'example.test')).status, 'SERVFAIL', 'TCP asker too');
   t.same((await dig(lab.ns('s1'), 'd1')).answers.map((a) => a.data), ['10.50.0.2'], 'local names unaffected');
+  t.same(logged.filter((l) => l.includes('SERVFAIL')), [`warn [resolver] answered SERVFAIL: upstream ${refused}: recvmsg ECONNREFUSED`], 'one warning, not one per query');
 
   const silent = await stub(t, { records: RECORDS, mode: 'silent' });
   const quiet = await labWith(t, { upstreams: [silent.spec], tryTimeoutMs: 300 });

@@ -134,3 +134,14 @@ t.test('glibc (getent) and dns2 as independent clients', async (t) => {
   )) as Record<string, unknown>;
   t.same(dns2, { udp: ['10.50.0.2', '10.50.0.3'], udpName: 'WEB', tcp: ['10.60.0.3'], ptr: ['d2.dnet'] });
 });
+
+t.test('a sandbox whose namespace cannot be entered: update rejects, everything else applies', async (t) => {
+  const lab = makeLab(t);
+  const state = labState(lab);
+  const broken = { ...state, sandboxes: [...state.sandboxes, { id: 'ghost', nsPath: `${lab.dir}/no-such-ns`, networkIds: ['n1'] }] };
+  await t.rejects(lab.resolver.update(broken), /embedded DNS cannot listen in sandbox ghost/);
+  t.same((await dig(lab.ns('s1'), 'd1')).answers.map((x) => x.data), ['10.50.0.2'], 'the others are served');
+  const fixed = { ...state, sandboxes: [...state.sandboxes, { id: 'ghost', nsPath: lab.ns('ghost'), networkIds: ['n1'] }] };
+  await lab.resolver.update(fixed);
+  t.same((await dig(lab.ns('ghost'), 'd2')).answers.map((x) => x.data), ['10.50.0.3'], 'the next update retries it');
+});

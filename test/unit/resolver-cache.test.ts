@@ -1,12 +1,15 @@
 import t from 'tap';
 import * as packet from 'dns-packet';
-import { AnswerCache, cacheKey, ttlLayout } from '../../src/resolver/cache';
+import { AnswerCache, cacheKey, shareable, ttlLayout } from '../../src/resolver/cache';
 import { parseResolvConf } from '../../src/resolver/resolv-conf';
 import { parseUpstream } from '../../src/resolver/upstream';
 import { Query, parseQuery } from '../../src/resolver/wire';
 import { decode, query } from './resolver-fixtures';
 
-function response(name: string, options: { rcode?: number; answers?: number; ttl?: number; soa?: [number, number]; tc?: boolean; edns?: boolean } = {}): Buffer {
+function response(
+  name: string,
+  options: { rcode?: number; answers?: number; ttl?: number; soa?: [number, number]; tc?: boolean; edns?: boolean; ednsOptions?: { code: number; data: Buffer }[] } = {},
+): Buffer {
   return packet.encode({
     type: 'response',
     id: 1,
@@ -16,7 +19,7 @@ function response(name: string, options: { rcode?: number; answers?: number; ttl
     authorities: options.soa
       ? [{ type: 'SOA', name: 'test', ttl: options.soa[0], data: { mname: 'ns.test', rname: 'r.test', serial: 1, refresh: 1, retry: 1, expire: 1, minimum: options.soa[1] } }]
       : [],
-    additionals: options.edns ? [{ type: 'OPT', name: '.', udpPayloadSize: 1232, flags: 0, options: [] } as never] : [],
+    additionals: options.edns ? [{ type: 'OPT', name: '.', udpPayloadSize: 1232, flags: 0, options: options.ednsOptions ?? [] } as never] : [],
   } as never);
 }
 
@@ -74,4 +77,27 @@ t.test('resolv.conf and upstream addresses', async (t) => {
   t.same(parseUpstream('::1'), { host: '::1', port: 53, family: 6, text: '[::1]:53' });
   t.same(parseUpstream('[::1]:5300')?.port, 5300);
   for (const bad of ['example.com', '10.0.0.1:0', '10.0.0.1:x', '[::1]:99999', '']) t.equal(parseUpstream(bad), null, bad);
+});
+
+t.test('answers are shared without the first asker’s cookie, and not when tailored to its subnet', async (t) => {
+  const cookie = { code: 10, data: Buffer.alloc(24, 1) };
+  const padding = { code: 12, data: Buffer.alloc(4) };
+  const withCookie = response('a.test', { answers: 1, edns: true, ednsOptions: [cookie, padding] });
+  const shared = shareable(withCookie)!;
+  const opt = decode(shared).additionals[0]!;
+  t.same(opt.options?.map((o) => o.code), [12], 'COOKIE removed, other options kept');
+  t.equal(shared.length, withCookie.length - 28);
+  t.equal(decode(shared).answers.length, 1);
+  const plain = response('a.test', { answers: 1, edns: true });
+  t.equal(shareable(plain), plain, 'nothing to remove: the same buffer');
+  const ecs = (scope: number) => ({ code: 8, data: Buffer.from([0, 1, 24, scope, 192, 0, 2]) });
+  t.equal(shareable(response('a.test', { answers: 1, edns: true, ednsOptions: [ecs(24)] })), null, 'ECS scope 24: not shared');
+  t.not(shareable(response('a.test', { answers: 1, edns: true, ednsOptions: [ecs(0)] })), null, 'ECS scope 0: shared');
+
+  const cache = new AnswerCache(10);
+  cache.store('k', withCookie, 0);
+  const q = new Query();
+  const asker = query('a.test', 'A', { edns: 1232 });
+  parseQuery(asker, q);
+  t.same(decode(cache.serve('k', asker, q, 1232, 0)!).additionals[0]!.options?.map((o) => o.code), [12], 'served without the cookie');
 });
