@@ -14,8 +14,10 @@
  * never seeing its traffic (DNAT takes every packet first). Cost: one fd per binding; the socket
  * never sees a packet while the ruleset is in place. TCP sockets listen (a listening socket is
  * the only kind that excludes SO_REUSEADDR binders); UDP sockets are only bound.
- * When a binding covers both 0.0.0.0 and :: one dual-stack socket on :: holds both (the socket
- * helper has no IPV6_V6ONLY); a binding on :: alone therefore also holds the IPv4 port.
+ * When a binding covers both 0.0.0.0 and :: one dual-stack socket on :: holds both; a binding on
+ * :: alone holds IPv6 only (IPV6_V6ONLY), so the same port on 0.0.0.0 stays free for another
+ * container, as the per-family accounting below says, and an IPv4 connection to it is refused
+ * instead of being accepted by the held socket and never answered.
  */
 import { CnmError, invalid } from '../errors';
 import { closeFd, openSocketInNetns } from '../os/native';
@@ -46,15 +48,19 @@ export interface Reservation {
 
 /** How host ports are held: real sockets in production, anything in unit tests. */
 export interface PortReserver {
-  /** Throws an error with `code` EADDRINUSE / EADDRNOTAVAIL when the address cannot be bound. */
-  reserve(proto: NatProto, hostIp: string, port: number): Reservation;
+  /**
+   * Throws an error with `code` EADDRINUSE / EADDRNOTAVAIL when the address cannot be bound.
+   * dualStack: hostIp is `::` and the reservation must hold the IPv4 port too; otherwise an
+   * IPv6 address holds IPv6 only.
+   */
+  reserve(proto: NatProto, hostIp: string, port: number, dualStack: boolean): Reservation;
 }
 
 /** Binds sockets in the namespace at netnsPath (default: the daemon's own). */
 export function socketReserver(netnsPath = '/proc/self/ns/net'): PortReserver {
   return {
-    reserve(proto, hostIp, port) {
-      const fd = openSocketInNetns(netnsPath, proto, hostIp, port);
+    reserve(proto, hostIp, port, dualStack) {
+      const fd = openSocketInNetns(netnsPath, proto, hostIp, port, ipFamily(hostIp) === 6 ? { ipv6Only: !dualStack } : {});
       let open = true;
       return {
         release() {
@@ -197,7 +203,7 @@ export class PortAllocator {
     const dualStack = targets.some((t) => t.hostIp === '0.0.0.0') && targets.some((t) => t.hostIp === '::');
     const socketAddresses = dualStack ? ['::'] : targets.map((t) => t.hostIp);
     try {
-      for (const address of socketAddresses) reservations.push(this.reserver.reserve(request.proto, address, port));
+      for (const address of socketAddresses) reservations.push(this.reserver.reserve(request.proto, address, port, dualStack));
     } catch (err) {
       for (const r of reservations) r.release();
       const code = (err as NodeJS.ErrnoException).code;

@@ -10,10 +10,12 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
-/* bindSocket(kind: "udp"|"tcp", address, port, backlog) -> fd */
+/* bindSocket(kind: "udp"|"tcp", address, port, backlog, v6only) -> fd. v6only (for an IPv6
+ * address): 1 binds IPv6 only, 0 both families on "::" (dual-stack); absent, the system default
+ * (net.ipv6.bindv6only). */
 static napi_value bind_socket(napi_env env, napi_callback_info info) {
-  size_t argc = 4;
-  napi_value argv[4];
+  size_t argc = 5;
+  napi_value argv[5];
   napi_get_cb_info(env, info, &argc, argv, NULL, NULL);
   if (argc < 3) {
     cnm_throw_message(env, "bindSocket(kind, address, port[, backlog]) needs three arguments");
@@ -25,6 +27,8 @@ static napi_value bind_socket(napi_env env, napi_callback_info info) {
   if (cnm_arg_string(env, argv[1], address, sizeof address, "address") != 0) return NULL;
   if (cnm_arg_int(env, argv[2], &port, "port") != 0) return NULL;
   if (argc > 3 && cnm_arg_int(env, argv[3], &backlog, "backlog") != 0) return NULL;
+  int v6only = -1;
+  if (argc > 4 && cnm_arg_int(env, argv[4], &v6only, "v6only") != 0) return NULL;
   int stream = strcmp(kind, "tcp") == 0;
   if (!stream && strcmp(kind, "udp") != 0) {
     cnm_throw_message(env, "bindSocket: kind must be \"udp\" or \"tcp\"");
@@ -63,6 +67,10 @@ static napi_value bind_socket(napi_env env, napi_callback_info info) {
   }
   int one = 1;
   if (stream) setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
+  if (family == AF_INET6 && v6only >= 0) {
+    int value = v6only ? 1 : 0;
+    setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &value, sizeof value);
+  }
   if (bind(fd, (struct sockaddr *)&ss, len) != 0 || (stream && listen(fd, backlog) != 0)) {
     int err = errno;
     close(fd);

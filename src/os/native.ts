@@ -9,7 +9,7 @@ interface NativeAddon {
   createNetns(nsPath: string): void;
   deleteNetns(nsPath: string): void;
   isNetnsMount(nsPath: string): boolean;
-  bindSocket(kind: 'udp' | 'tcp', address: string, port: number, backlog?: number): number;
+  bindSocket(kind: 'udp' | 'tcp', address: string, port: number, backlog?: number, v6only?: number): number;
   closeFd(fd: number): void;
   nftOpen(nsPath: string | null): NftContext;
   nftRun(context: NftContext, commands: string, json: boolean): Promise<NftRunResult>;
@@ -59,10 +59,12 @@ export function isNetnsMount(nsPath: string): boolean {
 
 /**
  * Opens a socket bound to address:port inside the namespace at nsPath (listening, for TCP) and
- * returns its fd, for dgram `bind({fd})` or net `listen({fd})`.
+ * returns its fd, for dgram `bind({fd})` or net `listen({fd})`. ipv6Only (IPv6 addresses):
+ * true binds IPv6 only, false both families on `::`; unset, the system default (dual-stack).
  */
-export function openSocketInNetns(nsPath: string, kind: 'udp' | 'tcp', address: string, port: number): number {
-  return addon.runInNetns(nsPath, () => addon.bindSocket(kind, address, port));
+export function openSocketInNetns(nsPath: string, kind: 'udp' | 'tcp', address: string, port: number, options: { ipv6Only?: boolean } = {}): number {
+  if (options.ipv6Only === undefined) return addon.runInNetns(nsPath, () => addon.bindSocket(kind, address, port));
+  return addon.runInNetns(nsPath, () => addon.bindSocket(kind, address, port, 511, options.ipv6Only ? 1 : 0));
 }
 
 /** Closes an fd that was never handed to Node. */

@@ -154,6 +154,13 @@ t.test('published ports through cnmd', async (t) => {
     t.equal(await lab.tcp(c, HOST_IP6, 8501), `v6b:80 ${CLIENT_IP6}`);
     t.equal(await lab.tcp(c, HOST_IP6, 8502), `v6b:80 ${CLIENT_IP6}`);
     t.equal(await lab.tcp(c, HOST_IP, 8502), 'refused');
+    // [::]:8501 is IPv6 only: the same port on 0.0.0.0 is free for another sandbox, and an IPv4
+    // connection to it is not swallowed by the socket holding [::]:8501.
+    t.equal(await lab.tcp(c, HOST_IP, 8501, 1), 'refused', 'IPv4 to an IPv6-only binding');
+    const v4b = await lab.runServer('v4b', ['--network', 'web', '-p', '0.0.0.0:8501:80'], ['tcp:80']);
+    t.equal(v4b.code, 0, v4b.err);
+    t.equal(await lab.tcp(c, HOST_IP, 8501), `v4b:80 ${CLIENT_IP}`);
+    t.equal(await lab.tcp(c, HOST_IP6, 8501), `v6b:80 ${CLIENT_IP6}`);
     t.equal(await ip('p6', 6), 'fd61:2::2');
     // A sandbox's IPv6 address is usable as soon as `cnm run` returns: no duplicate address
     // detection (libnetwork sets IFA_F_NODAD too), which would hold it tentative for ~2 s.

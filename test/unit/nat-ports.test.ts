@@ -3,12 +3,15 @@ import { natMappings, parsePublish, PortAllocator, type PortReserver } from '../
 import { CnmError } from '../../src/errors';
 
 /** A fake host: `busy` are ports a host process holds (`proto/ip/port`); `held` what cnm holds. */
-function fakeHost(busy: string[] = []): PortReserver & { held: Set<string> } {
+function fakeHost(busy: string[] = []): PortReserver & { held: Set<string>; dualStack: Set<string> } {
   const held = new Set<string>();
+  const dualStack = new Set<string>();
   return {
     held,
-    reserve(proto, hostIp, port) {
+    dualStack,
+    reserve(proto, hostIp, port, both) {
       const key = `${proto}/${hostIp}/${port}`;
+      if (both) dualStack.add(key);
       if (busy.includes(key) || held.has(key)) throw Object.assign(new Error('bind: address in use'), { code: 'EADDRINUSE' });
       if (hostIp === '192.0.2.99') throw Object.assign(new Error('bind: not here'), { code: 'EADDRNOTAVAIL' });
       held.add(key);
@@ -63,9 +66,14 @@ t.test('no host address: 0.0.0.0, and :: with the same port when the container h
     { proto: 'tcp', hostIp: '::', hostPort: 8080, containerIp: 'fd00::2', containerPort: 80 },
   ]);
   t.same([...host.held], ['tcp/::/8080'], 'one dual-stack socket holds both');
+  t.same([...host.dualStack], ['tcp/::/8080']);
   const e = ports.allocate('b', parsePublish('80'), dual);
   t.same(e.map((b) => `${b.hostIp}:${b.hostPort}`), ['0.0.0.0:32768', ':::32768']);
   t.same(ports.allocate('c', parsePublish('81'), { ipv6: 'fd00::3' }).map((b) => b.hostIp), ['::']);
+  t.notOk(host.dualStack.has('tcp/::/32769'), 'a binding on :: alone holds IPv6 only');
+  t.equal(ports.allocate('d', parsePublish('[::]:9000:80'), dual)[0]!.hostIp, '::');
+  t.equal(ports.allocate('e', parsePublish('0.0.0.0:9000:80'), dual)[0]!.hostIp, '0.0.0.0', 'so 0.0.0.0 on the same port is free');
+  t.notOk(host.dualStack.has('tcp/::/9000'));
 });
 
 t.test('conflicts with ports cnm already published', async (t) => {
