@@ -15,6 +15,7 @@ import { dnsState, natState } from '../controller/service-state';
 import { jsonLogger, type Logger } from '../log';
 import { parseResolvConf, type ResolvConf } from '../os/resolvconf';
 import { linkReaper } from '../os/link-reaper';
+import { raiseFdLimit } from '../os/native';
 import { writeSysctl } from '../os/sysctl';
 import { ProcessRuntime } from '../runtime/processes';
 import { SqliteStore } from '../store/sqlite';
@@ -41,6 +42,7 @@ function readHostResolv(opts: DaemonOptions, log: Logger): () => ResolvConf {
 export async function startDaemon(opts: DaemonOptions, log: Logger): Promise<Daemon> {
   fs.mkdirSync(opts.execRoot, { recursive: true, mode: 0o755 });
   const releasePid = acquirePidFile(path.join(opts.execRoot, 'cnmd.pid'));
+  const fdLimit = raiseFdLimit();
   const store = new SqliteStore(opts.root);
   // Sandboxes reach the outside through the host: routing between interfaces must be on.
   writeSysctl('net.ipv4.ip_forward', '1');

@@ -7,6 +7,7 @@
 #include <errno.h>
 #include <netinet/in.h>
 #include <string.h>
+#include <sys/resource.h>
 #include <sys/socket.h>
 #include <unistd.h>
 
@@ -93,10 +94,33 @@ static napi_value close_fd(napi_env env, napi_callback_info info) {
   return NULL;
 }
 
+/* raiseFdLimit() -> the new soft limit: every published port and every sandbox's DNS listeners
+ * hold descriptors, so the daemon lifts its soft RLIMIT_NOFILE to the hard one, as dockerd's
+ * service files do. */
+static napi_value raise_fd_limit(napi_env env, napi_callback_info info) {
+  (void)info;
+  struct rlimit rl;
+  if (getrlimit(RLIMIT_NOFILE, &rl) != 0) {
+    cnm_throw_errno(env, errno, "getrlimit", "RLIMIT_NOFILE");
+    return NULL;
+  }
+  if (rl.rlim_cur < rl.rlim_max) {
+    rl.rlim_cur = rl.rlim_max;
+    if (setrlimit(RLIMIT_NOFILE, &rl) != 0) {
+      cnm_throw_errno(env, errno, "setrlimit", "RLIMIT_NOFILE");
+      return NULL;
+    }
+  }
+  napi_value result;
+  napi_create_double(env, (double)rl.rlim_cur, &result);
+  return result;
+}
+
 napi_value cnm_sockets_init(napi_env env, napi_value exports) {
   napi_property_descriptor props[] = {
       {"bindSocket", NULL, bind_socket, NULL, NULL, NULL, napi_default, NULL},
       {"closeFd", NULL, close_fd, NULL, NULL, NULL, napi_default, NULL},
+      {"raiseFdLimit", NULL, raise_fd_limit, NULL, NULL, NULL, napi_default, NULL},
   };
   napi_define_properties(env, exports, sizeof props / sizeof props[0], props);
   return exports;

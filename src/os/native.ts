@@ -11,6 +11,7 @@ interface NativeAddon {
   isNetnsMount(nsPath: string): boolean;
   bindSocket(kind: 'udp' | 'tcp', address: string, port: number, backlog?: number, v6only?: number): number;
   closeFd(fd: number): void;
+  raiseFdLimit(): number;
   nftOpen(nsPath: string | null): NftContext;
   nftRun(context: NftContext, commands: string, json: boolean): Promise<NftRunResult>;
   nftClose(context: NftContext): void;
@@ -106,4 +107,9 @@ export function nfEventsOpen(nsPath: string | undefined, onEvent: (errno: number
 /** Ends a subscription: no event is delivered after this. Idempotent. */
 export function nfEventsClose(handle: NfEventsHandle): void {
   addon.nfEventsClose(handle);
+}
+
+/** Lifts the soft open-file limit to the hard one; returns the new limit. */
+export function raiseFdLimit(): number {
+  return addon.raiseFdLimit();
 }
