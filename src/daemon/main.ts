@@ -93,6 +93,7 @@ export async function startDaemon(opts: DaemonOptions, log: Logger): Promise<Dae
   const tcpPort = opts.tcp ? await api.listenTcp(opts.tcp.host, opts.tcp.port) : undefined;
   log.log('info', 'cnmd is ready', {
     socket: opts.socket,
+    fdLimit,
     ...(opts.tcp ? { tcpHost: opts.tcp.host, tcpPort } : {}),
     root: opts.root,
     execRoot: opts.execRoot,
