@@ -32,6 +32,14 @@ export interface AddressInfo {
   prefixLength: number;
 }
 
+/** A VXLAN forwarding entry: frames for `mac` go to the remote VTEP `dst` (all-zero MAC: flooding). */
+export interface FdbEntry {
+  mac: string;
+  dst: string;
+}
+
+export const FLOOD_MAC = '00:00:00:00:00:00';
+
 export type MacvlanMode = 'private' | 'vepa' | 'bridge' | 'passthru';
 const MACVLAN_MODES: Record<MacvlanMode, number> = { private: 1, vepa: 2, bridge: 4, passthru: 8 };
 
@@ -234,6 +242,48 @@ export class Rtnl {
       return true;
     } catch (err) {
       if (isErrno(err, 'ENODEV')) return false;
+      throw err;
+    }
+  }
+
+  /**
+   * A VXLAN device's own forwarding entries (NTF_SELF, with a remote VTEP): the ones the bridge
+   * above it learned or made for its port carry no NDA_DST and are left out.
+   */
+  async listFdb(index: number): Promise<FdbEntry[]> {
+    const msgs = await this.sock.getNeighbors({ family: AF_BRIDGE, ifindex: index });
+    const out: FdbEntry[] = [];
+    for (const m of msgs) {
+      if (m.data.ifindex !== index || !m.data.flags?.self || !m.attrs.dst || !m.attrs.lladdr) continue;
+      out.push({ mac: formatMac(m.attrs.lladdr), dst: formatAddress(m.attrs.dst) });
+    }
+    return out;
+  }
+
+  /**
+   * Adds a permanent VXLAN forwarding entry (bridge fdb append/replace ... self). All-zero MAC
+   * entries are appended (one per remote VTEP: head-end replication of broadcasts); a unicast MAC
+   * has one VTEP, replaced if it moved.
+   */
+  async addFdb(index: number, entry: FdbEntry): Promise<void> {
+    const flood = entry.mac === FLOOD_MAC;
+    await this.sock.newNeighbor(
+      { family: AF_BRIDGE, ifindex: index, state: { permanent: true }, flags: { self: true } },
+      { lladdr: macBytes(entry.mac), dst: addressBytes(entry.dst) },
+      { flags: FlagsNew.CREATE | (flood ? FlagsNew.APPEND : FlagsNew.REPLACE) },
+    );
+  }
+
+  /** Removes one VXLAN forwarding entry; a missing one is fine (returns false). */
+  async deleteFdb(index: number, entry: FdbEntry): Promise<boolean> {
+    try {
+      await this.sock.delNeighbor(
+        { family: AF_BRIDGE, ifindex: index, flags: { self: true } },
+        { lladdr: macBytes(entry.mac), dst: addressBytes(entry.dst) },
+      );
+      return true;
+    } catch (err) {
+      if (isErrno(err, 'ENOENT') || isErrno(err, 'ENODEV')) return false;
       throw err;
     }
   }
