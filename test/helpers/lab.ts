@@ -27,6 +27,8 @@ export interface LabOptions {
   daemonArgs?: string[];
   /** content of the resolv.conf the daemon follows (never the machine's own) */
   resolvConf?: string;
+  /** run cnmd in this existing "host" namespace (made and removed by the caller) instead of a new one */
+  hostNs?: string;
 }
 
 export class Lab {
@@ -43,7 +45,7 @@ export class Lab {
 
   private constructor(private readonly opts: LabOptions) {
     this.dir = fs.mkdtempSync(path.join(os.tmpdir(), `${this.id}-`));
-    this.hostNs = path.join(this.dir, 'hostns');
+    this.hostNs = opts.hostNs ?? path.join(this.dir, 'hostns');
     this.root = path.join(this.dir, 'root');
     this.execRoot = path.join(this.dir, 'run');
     this.socket = path.join(this.execRoot, 'cnm.sock');
@@ -53,7 +55,7 @@ export class Lab {
   static async start(opts: LabOptions = {}): Promise<Lab> {
     const lab = new Lab(opts);
     fs.writeFileSync(lab.resolvConf, opts.resolvConf ?? 'nameserver 127.0.0.1\n');
-    createNetns(lab.hostNs);
+    if (!opts.hostNs) createNetns(lab.hostNs);
     try {
       await lab.startDaemon();
     } catch (err) {
@@ -202,7 +204,7 @@ export class Lab {
       const netnsDir = path.join(this.execRoot, 'netns');
       for (const f of safeReaddir(netnsDir)) deleteNetns(path.join(netnsDir, f));
       for (const p of this.extraNs) deleteNetns(p);
-      if (isNetnsMount(this.hostNs)) deleteNetns(this.hostNs);
+      if (!this.opts.hostNs && isNetnsMount(this.hostNs)) deleteNetns(this.hostNs);
       fs.rmSync(this.dir, { recursive: true, force: true });
     }
   }

@@ -1,0 +1,131 @@
+/**
+ * A multi-host lab: an underlay namespace with a bridge (and 10.99.0.1 on it, standing for "the
+ * outside"), N "host" namespaces joined to it by veth (10.99.0.11, .12, ...), a three-member
+ * etcd cluster with one member on each of the first three hosts, and a cnmd on every host (a
+ * `Lab` started in that host's namespace) pointed at the cluster with its own advertise address.
+ * close() removes everything: daemons and sandboxes, etcd processes, namespaces, files.
+ */
+import { execFile } from 'node:child_process';
+import crypto from 'node:crypto';
+import fs from 'node:fs';
+import os from 'node:os';
+import path from 'node:path';
+import { promisify } from 'node:util';
+import { Rtnl } from '../../src/os/links';
+import { createNetns, deleteNetns, isNetnsMount } from '../../src/os/native';
+import { EtcdMembers } from './etcd-members';
+import { Lab } from './lab';
+
+const execFileP = promisify(execFile);
+
+export const OUTSIDE_ADDRESS = '10.99.0.1';
+
+export interface ClusterHost {
+  name: string;
+  ns: string;
+  /** underlay address: --cluster-advertise, and the etcd member's address on the first three */
+  address: string;
+  lab: Lab;
+}
+
+export interface ClusterLabOptions {
+  /** number of hosts (default 3; the etcd cluster always has three members) */
+  hosts?: number;
+  /** extra cnmd flags for every host */
+  daemonArgs?: string[];
+}
+
+export class ClusterLab {
+  readonly id = `cnmt${crypto.randomBytes(3).toString('hex')}`;
+  readonly dir: string;
+  readonly underlay: string;
+  readonly hosts: ClusterHost[] = [];
+  etcd: EtcdMembers | undefined;
+  private readonly namespaces: string[] = [];
+  private readonly hostSpecs: Omit<ClusterHost, 'lab'>[] = [];
+
+  private constructor() {
+    this.dir = fs.mkdtempSync(path.join(os.tmpdir(), `${this.id}-cluster-`));
+    this.underlay = this.newNs('underlay');
+  }
+
+  static async start(opts: ClusterLabOptions = {}): Promise<ClusterLab> {
+    const lab = new ClusterLab();
+    try {
+      await lab.build(opts.hosts ?? 3);
+      lab.etcd = await EtcdMembers.start(
+        lab.dir,
+        lab.hostSpecs.slice(0, 3).map((h) => ({ name: h.name, address: h.address, nsPath: h.ns })),
+      );
+      const url = lab.etcd.url;
+      const labs = await Promise.all(
+        lab.hostSpecs.map((h) => Lab.start({ hostNs: h.ns, daemonArgs: ['--cluster-store', url, '--cluster-advertise', h.address, ...(opts.daemonArgs ?? [])] })),
+      );
+      lab.hostSpecs.forEach((h, i) => lab.hosts.push({ ...h, lab: labs[i]! }));
+    } catch (err) {
+      await lab.close();
+      throw err;
+    }
+    return lab;
+  }
+
+  /** Host i's daemon lab (0-based). */
+  host(i: number): Lab {
+    const h = this.hosts[i];
+    if (!h) throw new Error(`no host ${i}`);
+    return h.lab;
+  }
+
+  /** Runs a command in a namespace of the lab. */
+  async inNs(nsPath: string, cmd: string[], opts: { allowFail?: boolean; timeoutMs?: number } = {}): Promise<string> {
+    try {
+      const { stdout } = await execFileP('nsenter', [`--net=${nsPath}`, ...cmd], { timeout: opts.timeoutMs ?? 20000 });
+      return stdout;
+    } catch (err) {
+      if (opts.allowFail) return `${(err as { stdout?: string }).stdout ?? ''}${(err as { stderr?: string }).stderr ?? ''}`;
+      throw err;
+    }
+  }
+
+  async close(): Promise<void> {
+    for (const h of this.hosts) await h.lab.close().catch(() => undefined);
+    await this.etcd?.close();
+    for (const ns of this.namespaces.reverse()) if (isNetnsMount(ns)) deleteNetns(ns);
+    fs.rmSync(this.dir, { recursive: true, force: true });
+  }
+
+  /** The underlay bridge and each host's veth to it, addressed and up. */
+  private async build(count: number): Promise<void> {
+    await Rtnl.in(this.underlay, async (nl) => {
+      const bridge = await nl.createBridge('underlay');
+      await nl.addAddress(bridge.index, `${OUTSIDE_ADDRESS}/24`);
+      await nl.setUp(bridge.index);
+      await nl.setUp((await nl.requireLink('lo')).index);
+    });
+    for (let i = 0; i < count; i++) {
+      const name = `h${i + 1}`;
+      const ns = this.newNs(name);
+      const address = `10.99.0.${11 + i}`;
+      await Rtnl.in(this.underlay, async (nl) => {
+        await nl.createVeth(`to-${name}`, { name: 'eth0', nsPath: ns });
+        const port = await nl.requireLink(`to-${name}`);
+        await nl.setMaster(port.index, (await nl.requireLink('underlay')).index);
+        await nl.setUp(port.index);
+      });
+      await Rtnl.in(ns, async (nl) => {
+        const eth0 = await nl.requireLink('eth0');
+        await nl.addAddress(eth0.index, `${address}/24`);
+        await nl.setUp(eth0.index);
+        await nl.setUp((await nl.requireLink('lo')).index);
+      });
+      this.hostSpecs.push({ name, ns, address });
+    }
+  }
+
+  private newNs(name: string): string {
+    const p = path.join(this.dir, `ns-${name}`);
+    createNetns(p);
+    this.namespaces.push(p);
+    return p;
+  }
+}
