@@ -1,4 +1,5 @@
 /** cnmd: wires the store, IPAM, drivers, controller, services and API, and runs them. */
+import crypto from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
 import { buildRouter, ApiServer } from '../api/server';
@@ -6,6 +7,7 @@ import { Controller } from '../controller/controller';
 import { BridgeDriver } from '../drivers/bridge/driver';
 import { HostDriver, NullDriver } from '../drivers/host';
 import { MacvlanDriver } from '../drivers/macvlan/driver';
+import { OverlayDriver } from '../drivers/overlay/driver';
 import { DriverRegistry } from '../drivers/registry';
 import { CnmError, messageOf } from '../errors';
 import { Ipam } from '../ipam';
@@ -18,6 +20,7 @@ import { linkReaper } from '../os/link-reaper';
 import { raiseFdLimit } from '../os/native';
 import { writeSysctl } from '../os/sysctl';
 import { ProcessRuntime } from '../runtime/processes';
+import { EtcdClusterStore } from '../store/etcd-cluster';
 import { SqliteStore } from '../store/sqlite';
 import { parseDaemonArgs, USAGE, type DaemonOptions } from './options';
 import { acquirePidFile } from './pidfile';
@@ -52,11 +55,13 @@ export async function startDaemon(opts: DaemonOptions, log: Logger): Promise<Dae
   drivers.register(new HostDriver());
   drivers.register(new NullDriver());
   drivers.register(new MacvlanDriver());
-  drivers.markUnavailable('overlay', 'overlay networks need a cluster store: start cnmd with --cluster-store etcd://HOST:PORT and --cluster-advertise ADDRESS');
+  const cluster = opts.clusterStore && opts.clusterAdvertise ? openCluster(opts.clusterStore, opts.clusterAdvertise, store, log) : undefined;
+  if (cluster) drivers.register(new OverlayDriver(cluster.host.advertise));
+  else drivers.markUnavailable('overlay', 'overlay networks need a cluster store: start cnmd with --cluster-store etcd://HOST:PORT and --cluster-advertise ADDRESS');
 
   const ipam = new Ipam(opts.defaultAddressPools.length ? { defaultPools: opts.defaultAddressPools } : {});
   const ports = new PortAllocator();
-  const ctl = new Controller({ store, ipam, drivers, execRoot: opts.execRoot, hostResolv: readHostResolv(opts, log), ports, log });
+  const ctl = new Controller({ store, ipam, drivers, execRoot: opts.execRoot, hostResolv: readHostResolv(opts, log), ports, ...(cluster ? { cluster } : {}), log });
 
   const firewall = Firewall.open({
     onRestore: ({ durationMs, error }) =>
@@ -84,6 +89,10 @@ export async function startDaemon(opts: DaemonOptions, log: Logger): Promise<Dae
   });
   ctl.addListener({ name: 'dns', stateChanged: (state) => resolver.update(dnsState(state, drivers, (id) => ctl.nsPath(state.sandboxes.get(id)!))) });
 
+  if (cluster) {
+    await joinCluster(cluster, log);
+    cluster.onChange((snapshot) => void ctl.clusterChanged(snapshot));
+  }
   await ctl.start();
   const runtime = new ProcessRuntime(ctl, opts.execRoot, log);
   await runtime.reconcile();
@@ -106,6 +115,7 @@ export async function startDaemon(opts: DaemonOptions, log: Logger): Promise<Dae
       await api.close();
       runtime.close();
       await resolver.close();
+      await cluster?.close();
       // No cnm rule outlives the daemon; the next start puts them back from the store.
       await firewall.teardown();
       ports.releaseAll();
@@ -114,6 +124,39 @@ export async function startDaemon(opts: DaemonOptions, log: Logger): Promise<Dae
       releasePid();
     },
   };
+}
+
+/** This host in the cluster: its id is kept in the local store so a restart is the same host. */
+function openCluster(url: string, advertise: string, store: SqliteStore, log: Logger): EtcdClusterStore {
+  let hostId = store.getMeta('hostId');
+  if (!hostId) {
+    hostId = crypto.randomBytes(16).toString('hex');
+    const id = hostId;
+    store.transaction((tx) => tx.setMeta('hostId', id));
+  }
+  return new EtcdClusterStore({ url, advertise, hostId, log: log.child({ component: 'cluster' }) });
+}
+
+/**
+ * Joins the cluster store; if it does not answer, cnmd starts anyway (local networks work) and
+ * keeps trying in the background: overlay operations fail with a clear error meanwhile.
+ */
+async function joinCluster(cluster: EtcdClusterStore, log: Logger): Promise<void> {
+  try {
+    await cluster.start();
+  } catch (err) {
+    log.log('warn', 'the cluster store does not answer yet: overlay networks are unavailable until it does', { error: messageOf(err) });
+    const retry = setInterval(() => {
+      cluster.start().then(
+        () => {
+          clearInterval(retry);
+          log.log('info', 'joined the cluster store');
+        },
+        () => undefined,
+      );
+    }, 2000);
+    retry.unref();
+  }
 }
 
 export function main(argv: string[]): void {

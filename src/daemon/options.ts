@@ -96,6 +96,9 @@ export function parseDaemonArgs(argv: string[]): DaemonOptions | 'help' {
     }
   }
   if (!o.socket) o.socket = `${o.execRoot}/cnm.sock`;
+  if (Boolean(o.clusterStore) !== Boolean(o.clusterAdvertise)) {
+    throw invalid('--cluster-store and --cluster-advertise go together: the store to share overlay networks through, and this host\'s address on the underlay');
+  }
   for (const d of o.dns) {
     if (!/^[0-9a-fA-F.:[\]]+$/.test(d)) throw invalid(`invalid --dns "${d}": use an IP address, optionally with :PORT`);
   }
