@@ -29,9 +29,13 @@ export class ClusterView {
     return this.revision;
   }
 
-  /** Replaces everything with a full read taken at `revision`; true when the snapshot changed. */
-  reset(kvs: { key: string; value: string }[], revision: bigint): boolean {
-    if (revision < this.revision) return false;
+  /**
+   * Replaces everything with a full read taken at `revision`; true when the snapshot changed.
+   * A read older than what is reflected is ignored, unless `rewound` (etcd's data was restored
+   * or replaced: its revisions started over).
+   */
+  reset(kvs: { key: string; value: string }[], revision: bigint, opts: { rewound?: boolean } = {}): boolean {
+    if (revision < this.revision && !opts.rewound) return false;
     const before = this.fingerprint();
     this.hosts.clear();
     this.networks.clear();

@@ -142,7 +142,7 @@ export class EtcdClusterStore implements ClusterStore {
   }
 
   async deleteNetwork(networkId: string): Promise<void> {
-    await this.withDeadline(`delete network ${networkId}`, async () => {
+    await this.withDeadline(`delete network ${this.networkName(networkId)}`, async () => {
       for (;;) {
         const members = await this.modRevision(membersGuardKey(networkId));
         const record = await this.ns.get(networkKey(networkId)).string();
@@ -173,7 +173,7 @@ export class EtcdClusterStore implements ClusterStore {
 
   requestAddress(networkId: string, pool: PoolConfig, preferred?: string): Promise<string> {
     return this.withDeadline(
-      `reserve an address on network ${networkId}`,
+      `reserve an address on network ${this.networkName(networkId)}`,
       () => this.serialized(networkId, () => this.reserve(networkId, pool, preferred)),
       (address) => this.releaseAddress(networkId, address),
     );
@@ -194,7 +194,7 @@ export class EtcdClusterStore implements ClusterStore {
   }
 
   async reclaimAddresses(networkId: string, addresses: string[]): Promise<string[]> {
-    return this.withDeadline(`reclaim addresses on network ${networkId}`, async () => {
+    return this.withDeadline(`reclaim addresses on network ${this.networkName(networkId)}`, async () => {
       const taken: string[] = [];
       for (const address of addresses) {
         const bare = canonicalIp(address.split('/')[0]!);
@@ -318,7 +318,17 @@ export class EtcdClusterStore implements ClusterStore {
     this.resyncing ??= this.withDeadline('read the cluster store', async () => {
       const res = await this.ns.getAll().prefix('').exec();
       const kvs = res.kvs.map((kv) => ({ key: kv.key.toString(), value: kv.value.toString() }));
-      if (this.view.reset(kvs, BigInt(res.header.revision))) this.emitChange();
+      const revision = BigInt(res.header.revision);
+      // A linearizable read never goes back in time, unless etcd's data was replaced.
+      const rewound = revision < this.view.appliedRevision;
+      if (this.view.reset(kvs, revision, { rewound })) this.emitChange();
+      if (rewound && !this.closed) {
+        this.log.log('warn', "the cluster store's revision went back (its data was restored or replaced): watching again from there", { revision: String(revision) });
+        const old = this.watcher;
+        this.watcher = undefined;
+        await old?.cancel();
+        await this.watch();
+      }
     }).finally(() => {
       this.resyncing = undefined;
     });
@@ -373,6 +383,11 @@ export class EtcdClusterStore implements ClusterStore {
         this.log.log('error', 'cluster store listener failed', { error: messageOf(err) });
       }
     }
+  }
+
+  /** For messages: the network's name as last seen, else its id. */
+  private networkName(networkId: string): string {
+    return this.view.snapshot().networks.find((n) => n.id === networkId)?.name ?? networkId;
   }
 
   private async readNetworks(): Promise<NetworkRecord[]> {

@@ -30,7 +30,7 @@ const PEER_PORT = 2380;
 
 export class EtcdMembers {
   private readonly members: Member[];
-  private readonly token = `cnmt-${crypto.randomBytes(4).toString('hex')}`;
+  private token = `cnmt-${crypto.randomBytes(4).toString('hex')}`;
 
   private constructor(
     private readonly dir: string,
@@ -85,6 +85,15 @@ export class EtcdMembers {
     const m = this.member(name);
     if (this.isRunning(name)) return;
     this.spawn(m, 'existing');
+  }
+
+  /** Replaces the cluster with a new, empty one on the same addresses (all data lost, revisions start over). */
+  async recreate(): Promise<void> {
+    for (const m of this.members) await this.kill(m.name);
+    for (const m of this.members) fs.rmSync(path.join(this.dir, `etcd-${m.name}`), { recursive: true, force: true });
+    this.token = `cnmt-${crypto.randomBytes(4).toString('hex')}`;
+    for (const m of this.members) this.spawn(m, 'new');
+    await this.waitHealthy(20000);
   }
 
   /** The name of the current leader, asked from a running member (undefined without quorum). */

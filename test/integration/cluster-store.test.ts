@@ -293,7 +293,7 @@ t.test('quorum lost: calls fail within the deadline with a clear error, and work
   const err = await rejection(a!.requestAddress('n1', pool('10.10.0.0/24')));
   const took = Date.now() - start;
   t.equal(err.kind, 'unavailable');
-  t.match(err.message, /^cluster store unavailable: could not reserve an address on network n1/);
+  t.match(err.message, /^cluster store unavailable: could not reserve an address on network ov1 within 5 s/);
   t.ok(took <= TIMEOUT_MS + 300, `failed after ${took} ms (deadline ${TIMEOUT_MS} ms)`);
   const err2 = await rejection(b!.createNetwork(network('nq', 'ovq', '10.110.0.0/24')));
   t.equal(err2.kind, 'unavailable');
@@ -316,4 +316,15 @@ t.test('quorum lost: calls fail within the deadline with a clear error, and work
   t.ok(a!.snapshot().hosts.some((h) => h.id === 'host-b'), 'leases survived the outage');
   const outageMs = Date.now() - outage;
   t.comment(`other hosts see changes again ${outageMs} ms after the restart`);
+});
+
+t.test("etcd's data replaced by an empty cluster: hosts re-register, the view follows the new revisions", async (t) => {
+  const [a, b] = stores;
+  t.ok(a!.snapshot().networks.length > 0, 'networks before');
+  await members.recreate();
+  await until(a!, (s) => s.networks.length === 0 && ['host-a', 'host-b'].every((id) => s.hosts.some((h) => h.id === id)), 20000);
+  t.pass('the empty store is seen, the live hosts took new leases');
+  await b!.createNetwork(network('nr', 'ovr', '10.120.0.0/24'));
+  const ms = await until(a!, (s) => s.networks.some((n) => n.id === 'nr'));
+  t.comment(`a network created after the wipe is seen by another host after ${ms} ms`);
 });

@@ -39,6 +39,9 @@ t.test('watch events apply in revision order and replays are ignored', async (t)
   t.ok(view.apply([del('endpoints/n1/e1', 8)]) === false, 'the endpoint delete is then no visible change');
   t.notOk(view.reset([host('a')], 7n), 'a read older than the applied revision is ignored');
   t.same(view.snapshot().hosts.map((h) => h.id), ['b']);
+  t.ok(view.reset([host('a')], 2n, { rewound: true }), "unless etcd's revisions started over");
+  t.same(view.snapshot().hosts.map((h) => h.id), ['a']);
+  t.equal(view.appliedRevision, 2n);
 });
 
 t.test('malformed or foreign values are ignored', async (t) => {
