@@ -129,3 +129,36 @@ export class ClusterLab {
     return p;
   }
 }
+
+/** Polls `check` until it returns a value other than undefined/false; returns it with the time taken. */
+export async function until<T>(check: () => Promise<T | undefined | false>, timeoutMs = 10000, what = 'condition'): Promise<{ value: T; ms: number }> {
+  const start = Date.now();
+  let last: unknown;
+  for (;;) {
+    try {
+      const value = await check();
+      if (value !== undefined && value !== false) return { value, ms: Date.now() - start };
+    } catch (err) {
+      last = err;
+    }
+    if (Date.now() - start > timeoutMs) throw new Error(`${what} not met after ${timeoutMs} ms${last ? `: ${String(last)}` : ''}`);
+    await new Promise((r) => setTimeout(r, 25));
+  }
+}
+
+/** A sandbox's address (without prefix length) on a network, from the daemon that runs it. */
+export async function sandboxIp(lab: Lab, sandbox: string, network: string): Promise<string> {
+  const r = await lab.api('GET', `/containers/${sandbox}/json`);
+  if (r.status !== 200) throw new Error(`no sandbox ${sandbox}: ${r.raw}`);
+  const nets = (r.body as { NetworkSettings: { Networks: Record<string, { IPAddress: string }> } }).NetworkSettings.Networks;
+  const ip = nets[network]?.IPAddress;
+  if (!ip) throw new Error(`sandbox ${sandbox} has no address on ${network}: ${JSON.stringify(nets)}`);
+  return ip;
+}
+
+/** A name looked up from inside a sandbox at the embedded DNS (127.0.0.11): the A records. */
+export async function digFrom(lab: Lab, sandbox: string, name: string): Promise<string[]> {
+  const ns = await lab.sandboxNs(sandbox);
+  const { stdout } = await execFileP('nsenter', [`--net=${ns}`, 'dig', '+short', '+tries=1', '+time=1', '@127.0.0.11', name, 'A'], { timeout: 5000 });
+  return stdout.split('\n').filter((l) => /^\d+\.\d+\.\d+\.\d+$/.test(l)).sort();
+}
