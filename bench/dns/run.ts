@@ -143,7 +143,9 @@ async function main(): Promise<void> {
     const results = new Map<string, Sample[]>();
     for (let round = 1; round <= rounds; round++) {
       for (const mix of MIXES) {
-        for (const server of servers) {
+        // Interleaved, in an order rotated every round: no server always follows the same one.
+        const order = servers.map((_, i) => servers[(i + round - 1) % servers.length]!);
+        for (const server of order) {
           const sample = await measure(lab, server, running.get(server.name)!, files[mix], seconds, rate);
           const key = `${server.name}/${mix}`;
           results.set(key, [...(results.get(key) ?? []), sample]);

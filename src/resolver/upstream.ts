@@ -227,8 +227,8 @@ class TcpChannel {
 }
 
 export class Upstream {
-  /** When it last failed (timeout, unreachable, SERVFAIL); 0 when healthy. */
-  failedAt = 0;
+  /** performance.now() of its last failure (timeout, unreachable, SERVFAIL); -Infinity if none. */
+  failedAt = -Infinity;
   private readonly udp: UdpChannel[] = [];
   private turn = 0;
   private readonly tcp: TcpChannel;
