@@ -9,7 +9,8 @@
  *               a socket inside that sandbox's namespace)
  *   connect     POST /networks/{ov}/connect of a running sandbox to a second overlay network
  *   disconnect  POST /networks/{ov}/disconnect
- * Prints median and p99 of each, in ms.
+ * Prints median and p99 of each, in ms, and how the attach time of the last sandboxes compares
+ * with the first ones'.
  *
  *   node dist/bench/overlay/overlay-bench.js [N]
  */
@@ -124,6 +125,9 @@ async function main(): Promise<void> {
     console.log(`name visible on another host after:    ${summary(times.visible)}`);
     console.log(`connect to a second overlay network:   ${summary(times.connect)}`);
     console.log(`disconnect from it:                    ${summary(times.disconnect)}`);
+    const median = (v: number[]): number => quantile([...v].sort((a, b) => a - b), 0.5);
+    const k = Math.min(20, Math.floor(n / 2));
+    console.log(`attach, last ${k} vs first ${k} (median): ${(median(times.attach.slice(-k)) / median(times.attach.slice(0, k))).toFixed(2)}x`);
   } finally {
     await lab.close();
   }

@@ -7,7 +7,7 @@
  */
 import { invalid, CnmError } from '../../errors';
 import { linkReaper } from '../../os/link-reaper';
-import { Rtnl, type LinkInfo } from '../../os/links';
+import { Rtnl, type FdbEntry, type LinkInfo } from '../../os/links';
 import { writeSysctl } from '../../os/sysctl';
 import type { DriverEndpoint, DriverNetwork, DriverSandbox, JoinResult, NetworkDriver, RemotePeer } from '../api';
 import { bridgeName, desiredFdb, diffFdb, hostVethName, isHostVethName, ownerOf, ownerTag, parseOverlayOptions, VXLAN_PORT, vxlanName } from './options';
@@ -22,6 +22,12 @@ export class OverlayDriver implements NetworkDriver {
   readonly singleton = false;
   /** Last peer list per network, programmed when the network's VXLAN device (re)appears. */
   private readonly peers = new Map<string, RemotePeer[]>();
+  /**
+   * The forwarding entries last written per network: the next peer list is diffed against them,
+   * not against a dump of the kernel's table (every bridge port's entries: thousands with many
+   * sandboxes, on every change anywhere in the cluster). Dropped whenever the device is (re)made.
+   */
+  private readonly programmed = new Map<string, FdbEntry[]>();
   /** One change at a time per network: a join creating the data plane, a leave removing it, setPeers. */
   private readonly queues = new Map<string, Promise<unknown>>();
 
@@ -132,7 +138,10 @@ export class OverlayDriver implements NetworkDriver {
     if (!bridge) bridge = await nl.createBridge(bridgeName(network), { mtu: settings.mtu });
     if (bridge.alias !== tag) await nl.setAlias(bridge.index, tag);
     let vxlan = await this.ownLink(nl, vxlanName(network), 'vxlan', network);
-    if (!vxlan) vxlan = await nl.createVxlan(vxlanName(network), { vni: settings.vni, local: this.vtep, port: VXLAN_PORT, mtu: settings.mtu });
+    if (!vxlan) {
+      this.programmed.delete(network.id);
+      vxlan = await nl.createVxlan(vxlanName(network), { vni: settings.vni, local: this.vtep, port: VXLAN_PORT, mtu: settings.mtu });
+    }
     if (vxlan.alias !== tag) await nl.setAlias(vxlan.index, tag);
     // The host itself stays off the overlay: no link-local addresses, no router solicitations.
     for (const name of [bridge.name, vxlan.name]) writeSysctl(`net.ipv6.conf.${name}.disable_ipv6`, '1', this.hostNs);
@@ -146,9 +155,13 @@ export class OverlayDriver implements NetworkDriver {
   /** Makes the VXLAN device's forwarding entries match the network's last peer list exactly. */
   private async programPeers(nl: Rtnl, vxlan: LinkInfo, network: DriverNetwork): Promise<void> {
     const desired = desiredFdb(this.peers.get(network.id) ?? [], this.vtep);
-    const { remove, add } = diffFdb(await nl.listFdb(vxlan.index), desired);
+    const current = this.programmed.get(network.id) ?? (await nl.listFdb(vxlan.index));
+    const { remove, add } = diffFdb(current, desired);
+    // Unknown until it succeeds: a failure half-way makes the next call read the kernel again.
+    this.programmed.delete(network.id);
     for (const entry of remove) await nl.deleteFdb(vxlan.index, entry);
     for (const entry of add) await nl.addFdb(vxlan.index, entry);
+    this.programmed.set(network.id, desired);
   }
 
   private async removeDataPlaneIfUnused(nl: Rtnl, network: DriverNetwork): Promise<void> {
@@ -160,6 +173,7 @@ export class OverlayDriver implements NetworkDriver {
 
   /** Whatever exists of the network's data plane goes; absent or half-made is fine. */
   private async removeDataPlane(network: DriverNetwork): Promise<void> {
+    this.programmed.delete(network.id);
     await Rtnl.in(this.hostNs, async (nl) => {
       for (const [name, kind] of [[vxlanName(network), 'vxlan'], [bridgeName(network), 'bridge']] as const) {
         if (await this.ownLink(nl, name, kind, network)) await linkReaper.delete(name, this.hostNs);

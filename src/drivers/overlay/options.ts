@@ -73,7 +73,8 @@ export function desiredFdb(peers: RemotePeer[], localVtep: string): FdbEntry[] {
   const unicast = new Map<string, string>();
   for (const p of remote) unicast.set(p.mac.toLowerCase(), p.vtep);
   const vteps = [...new Set(remote.map((p) => p.vtep))].sort();
-  return [...vteps.map((dst) => ({ mac: FLOOD_MAC, dst })), ...[...unicast].sort().map(([mac, dst]) => ({ mac, dst }))];
+  const macs = [...unicast.keys()].sort();
+  return [...vteps.map((dst) => ({ mac: FLOOD_MAC, dst })), ...macs.map((mac) => ({ mac, dst: unicast.get(mac)! }))];
 }
 
 /**
