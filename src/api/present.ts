@@ -109,14 +109,19 @@ export interface ProcessView {
   pid: number;
 }
 
-export function presentContainer(s: SandboxRecord, state: State, proc: ProcessView, files: { resolvConf: string; hosts: string; hostname: string; sandboxKey: string }): ContainerJSON {
-  const owner = state.namespaceOwner(s);
-  const endpoints = s.mode.kind === 'container' ? [] : state.endpointsOfSandbox(owner.id);
+/** A sandbox's endpoints and its per-network settings (none for container: mode, as Docker). */
+function sandboxNetworks(s: SandboxRecord, state: State): { endpoints: EndpointRecord[]; networks: Record<string, EndpointSettings> } {
+  const endpoints = s.mode.kind === 'container' ? [] : state.endpointsOfSandbox(state.namespaceOwner(s).id);
   const networks: Record<string, EndpointSettings> = {};
   for (const e of endpoints) {
     const n = state.networks.get(e.networkId);
     if (n) networks[n.name] = endpointSettings(s, e, n);
   }
+  return { endpoints, networks };
+}
+
+export function presentContainer(s: SandboxRecord, state: State, proc: ProcessView, files: { resolvConf: string; hosts: string; hostname: string; sandboxKey: string }): ContainerJSON {
+  const { endpoints, networks } = sandboxNetworks(s, state);
   const first = Object.values(networks)[0];
   const defaultBridge = Object.entries(networks).find(([name]) => name === 'bridge')?.[1];
   const ports = portMap(s, endpoints);
@@ -167,7 +172,7 @@ export function presentContainer(s: SandboxRecord, state: State, proc: ProcessVi
     },
     NetworkSettings: {
       Bridge: '',
-      SandboxID: owner.id,
+      SandboxID: state.namespaceOwner(s).id,
       SandboxKey: files.sandboxKey,
       Ports: sorted(ports),
       Gateway: defaultBridge?.Gateway ?? '',
@@ -183,13 +188,7 @@ export function presentContainer(s: SandboxRecord, state: State, proc: ProcessVi
 }
 
 export function presentSummary(s: SandboxRecord, state: State, proc: ProcessView, now: number): ContainerSummary {
-  const owner = state.namespaceOwner(s);
-  const endpoints = s.mode.kind === 'container' ? [] : state.endpointsOfSandbox(owner.id);
-  const networks: Record<string, EndpointSettings> = {};
-  for (const e of endpoints) {
-    const n = state.networks.get(e.networkId);
-    if (n) networks[n.name] = endpointSettings(s, e, n);
-  }
+  const { endpoints, networks } = sandboxNetworks(s, state);
   const ports: ContainerPort[] = [];
   for (const e of endpoints) {
     for (const p of e.ports) ports.push({ IP: p.hostIp, PrivatePort: p.containerPort, PublicPort: p.hostPort, Type: p.proto });

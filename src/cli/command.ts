@@ -1,6 +1,6 @@
 /** What every CLI command gets, and how it reports. */
 import { bool, parseArgs, UsageError, usageText, type FlagSpec, type Parsed } from './args';
-import type { Client } from './client';
+import { DaemonError, type Client } from './client';
 
 export interface Io {
   out(text: string): void;
@@ -43,3 +43,33 @@ export function needArgs(ctx: CommandContext, args: string[], min: number, max: 
   throw new UsageError(`"${ctx.path}" requires ${what}.\nSee '${ctx.path} --help'.\n\nUsage:  ${usage}`);
 }
 
+
+/** --filter key=value flags as the API's `filters` query parameter (omitted when empty). */
+export function filterQuery(items: string[]): { filters?: string } {
+  const filters: Record<string, string[]> = {};
+  for (const f of items) {
+    const eq = f.indexOf('=');
+    if (eq <= 0) throw new UsageError('bad format of filter (expected name=value)');
+    (filters[f.slice(0, eq)] ??= []).push(f.slice(eq + 1));
+  }
+  return Object.keys(filters).length ? { filters: JSON.stringify(filters) } : {};
+}
+
+/**
+ * Runs one request per reference (rm, start, stop of several objects): each success prints the
+ * reference, each daemon refusal is reported and the others still run; exit 1 if any failed.
+ */
+export async function forEachRef(ctx: CommandContext, refs: string[], action: (ref: string) => Promise<unknown>, describe: (err: DaemonError, ref: string) => string = (err) => `Error response from daemon: ${err.message}`): Promise<number> {
+  let failed = false;
+  for (const ref of refs) {
+    try {
+      await action(ref);
+      ctx.io.out(`${ref}\n`);
+    } catch (err) {
+      if (!(err instanceof DaemonError)) throw err;
+      failed = true;
+      ctx.io.err(`${describe(err, ref)}\n`);
+    }
+  }
+  return failed ? 1 : 0;
+}

@@ -8,7 +8,7 @@ import type { ContainerJSON, ContainerSummary, NetworkResource } from '../../api
 import { parsePublish } from '../../nat/publish';
 import { bool, keyValues, list, str, UsageError, type FlagSpec } from '../args';
 import { DaemonError, type Client } from '../client';
-import { needArgs, withHelp, type Command } from '../command';
+import { filterQuery, forEachRef, needArgs, withHelp, type Command } from '../command';
 import { formatContainerList, formatInspect, formatPorts } from '../format';
 
 const RUN_FLAGS: FlagSpec[] = [
@@ -158,15 +158,9 @@ const ps: Command = async (argv, ctx) => {
   const p = withHelp(argv, ctx, usage, 'List sandboxes', flags);
   if (!p) return 0;
   needArgs(ctx, p.args, 0, 0, usage);
-  const filters: Record<string, string[]> = {};
-  for (const f of list(p, 'filter')) {
-    const eq = f.indexOf('=');
-    if (eq <= 0) throw new UsageError('bad format of filter (expected name=value)');
-    (filters[f.slice(0, eq)] ??= []).push(f.slice(eq + 1));
-  }
   const containers = await ctx.client.request<ContainerSummary[]>('GET', '/containers/json', undefined, {
     all: bool(p, 'all') ? '1' : undefined,
-    filters: Object.keys(filters).length ? JSON.stringify(filters) : undefined,
+    ...filterQuery(list(p, 'filter')),
   });
   ctx.io.out(formatContainerList(containers, { format: str(p, 'format'), quiet: bool(p, 'quiet'), noTrunc: bool(p, 'no-trunc'), all: bool(p, 'all') }));
   return 0;
@@ -177,18 +171,7 @@ const rm: Command = async (argv, ctx) => {
   const p = withHelp(argv, ctx, usage, 'Remove one or more sandboxes', [{ name: 'force', short: 'f', kind: 'bool', help: 'Force the removal of a running container (uses SIGKILL)' }]);
   if (!p) return 0;
   needArgs(ctx, p.args, 1, Infinity, usage);
-  let failed = false;
-  for (const ref of p.args) {
-    try {
-      await ctx.client.request('DELETE', `/containers/${encodeURIComponent(ref)}`, undefined, { force: bool(p, 'force') ? '1' : undefined });
-      ctx.io.out(`${ref}\n`);
-    } catch (err) {
-      if (!(err instanceof DaemonError)) throw err;
-      failed = true;
-      ctx.io.err(`Error response from daemon: ${err.message}\n`);
-    }
-  }
-  return failed ? 1 : 0;
+  return forEachRef(ctx, p.args, (ref) => ctx.client.request('DELETE', `/containers/${encodeURIComponent(ref)}`, undefined, { force: bool(p, 'force') ? '1' : undefined }));
 };
 
 type Inspected = { kind: 'container'; value: ContainerJSON } | { kind: 'network'; value: NetworkResource };
@@ -247,18 +230,7 @@ function simple(action: 'start' | 'stop', summary: string): Command {
     const p = withHelp(argv, ctx, usage, summary, []);
     if (!p) return 0;
     needArgs(ctx, p.args, 1, Infinity, usage);
-    let failed = false;
-    for (const ref of p.args) {
-      try {
-        await ctx.client.request('POST', `/containers/${encodeURIComponent(ref)}/${action}`);
-        ctx.io.out(`${ref}\n`);
-      } catch (err) {
-        if (!(err instanceof DaemonError)) throw err;
-        failed = true;
-        ctx.io.err(`Error response from daemon: ${err.message}\n`);
-      }
-    }
-    return failed ? 1 : 0;
+    return forEachRef(ctx, p.args, (ref) => ctx.client.request('POST', `/containers/${encodeURIComponent(ref)}/${action}`));
   };
 }
 

@@ -3,7 +3,7 @@ import type { AliasChangeRequest, NetworkConnectRequest, NetworkCreateRequest, N
 import { groupSubnetFlags } from '../../ipam/flags';
 import { bool, keyValues, list, str, UsageError, type FlagSpec } from '../args';
 import { DaemonError } from '../client';
-import { needArgs, withHelp, type Command } from '../command';
+import { filterQuery, forEachRef, needArgs, withHelp, type Command } from '../command';
 import { formatInspect, formatNetworkList } from '../format';
 
 const LS_FLAGS: FlagSpec[] = [
@@ -45,13 +45,7 @@ const ls: Command = async (argv, ctx) => {
   const p = withHelp(argv, ctx, usage, 'List networks', LS_FLAGS);
   if (!p) return 0;
   needArgs(ctx, p.args, 0, 0, usage);
-  const filters: Record<string, string[]> = {};
-  for (const f of list(p, 'filter')) {
-    const eq = f.indexOf('=');
-    if (eq <= 0) throw new UsageError(`bad format of filter (expected name=value)`);
-    (filters[f.slice(0, eq)] ??= []).push(f.slice(eq + 1));
-  }
-  const networks = await ctx.client.request<NetworkResource[]>('GET', '/networks', undefined, Object.keys(filters).length ? { filters: JSON.stringify(filters) } : {});
+  const networks = await ctx.client.request<NetworkResource[]>('GET', '/networks', undefined, filterQuery(list(p, 'filter')));
   ctx.io.out(formatNetworkList(networks, { format: str(p, 'format'), quiet: bool(p, 'quiet'), noTrunc: bool(p, 'no-trunc') }));
   return 0;
 };
@@ -118,18 +112,12 @@ const rm: Command = async (argv, ctx) => {
   const p = withHelp(argv, ctx, usage, 'Remove one or more networks', []);
   if (!p) return 0;
   needArgs(ctx, p.args, 1, Infinity, usage);
-  let failed = false;
-  for (const ref of p.args) {
-    try {
-      await ctx.client.request('DELETE', `/networks/${encodeURIComponent(ref)}`);
-      ctx.io.out(`${ref}\n`);
-    } catch (err) {
-      if (!(err instanceof DaemonError)) throw err;
-      failed = true;
-      ctx.io.err(err.status === 404 ? `Error: No such network: ${ref}\n` : `Error response from daemon: ${err.message}\n`);
-    }
-  }
-  return failed ? 1 : 0;
+  return forEachRef(
+    ctx,
+    p.args,
+    (ref) => ctx.client.request('DELETE', `/networks/${encodeURIComponent(ref)}`),
+    (err, ref) => (err.status === 404 ? `Error: No such network: ${ref}` : `Error response from daemon: ${err.message}`),
+  );
 };
 
 const prune: Command = async (argv, ctx) => {
@@ -145,13 +133,7 @@ const prune: Command = async (argv, ctx) => {
     const ok = await ctx.io.confirm('WARNING! This will remove all custom networks not used by at least one container.\nAre you sure you want to continue? [y/N] ');
     if (!ok) return 0;
   }
-  const filters: Record<string, string[]> = {};
-  for (const f of list(p, 'filter')) {
-    const eq = f.indexOf('=');
-    if (eq <= 0) throw new UsageError('bad format of filter (expected name=value)');
-    (filters[f.slice(0, eq)] ??= []).push(f.slice(eq + 1));
-  }
-  const res = await ctx.client.request<{ NetworksDeleted: string[] | null }>('POST', '/networks/prune', undefined, Object.keys(filters).length ? { filters: JSON.stringify(filters) } : {});
+  const res = await ctx.client.request<{ NetworksDeleted: string[] | null }>('POST', '/networks/prune', undefined, filterQuery(list(p, 'filter')));
   if (res.NetworksDeleted?.length) ctx.io.out(`Deleted Networks:\n${res.NetworksDeleted.join('\n')}\n\n`);
   return 0;
 };
