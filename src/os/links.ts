@@ -117,6 +117,12 @@ export class Rtnl {
     return msgs.map((m) => toLinkInfo(m));
   }
 
+  /** The ports of a bridge (or any master), filtered by the kernel rather than from a full dump. */
+  async listPorts(masterIndex: number): Promise<LinkInfo[]> {
+    const msgs = await this.sock.getLinks({}, { master: masterIndex });
+    return msgs.map((m) => toLinkInfo(m)).filter((l) => l.master === masterIndex);
+  }
+
   async getLink(name: string): Promise<LinkInfo | undefined> {
     try {
       const [msg] = await this.sock.getLink({}, { ifname: name });

@@ -56,6 +56,8 @@ export interface EtcdClusterOptions {
 interface HeldAddress {
   networkId: string;
   address: string;
+  /** the value written (holder and token): a release compares it instead of reading first */
+  value: string;
 }
 
 interface AddressHolder {
@@ -183,7 +185,10 @@ export class EtcdClusterStore implements ClusterStore {
     const bare = canonicalIp(address.split('/')[0]!);
     const key = addressKey(networkId, bare);
     await this.withDeadline(`release address ${bare}`, async () => {
-      for (;;) {
+      const held = this.heldAddresses.get(key);
+      const fast = held && (await this.ns.if(key, 'Value', '==', held.value).then(this.ns.delete().key(key)).commit()).succeeded;
+      // Not known here (before a re-claim after restart) or rewritten meanwhile: read, then delete if ours.
+      while (!fast) {
         const kv = await this.readKey(key);
         if (!kv || holderOf(kv)?.hostId !== this.host.id) break;
         const res = await this.ns.if(key, 'Mod', '==', kv.mod_revision).then(this.ns.delete().key(key)).commit();
@@ -273,7 +278,7 @@ export class EtcdClusterStore implements ClusterStore {
         .else(this.ns.get(networkKey(networkId)), this.ns.get(key))
         .commit();
       if (res.succeeded) {
-        this.heldAddresses.set(key, { networkId, address });
+        this.heldAddresses.set(key, { networkId, address, value: JSON.stringify(holder) });
         return true;
       }
       const [networkRange, addressRange] = res.responses.map((r) => r.response_range);
@@ -281,7 +286,7 @@ export class EtcdClusterStore implements ClusterStore {
       const now = addressRange?.kvs[0];
       // An earlier attempt of this very call committed before its reply was lost.
       if (now && holderOf(now)?.token === holder.token) {
-        this.heldAddresses.set(key, { networkId, address });
+        this.heldAddresses.set(key, { networkId, address, value: now.value.toString() });
         return true;
       }
       if (opts.mustBeNew || (now && holderOf(now)?.hostId !== this.host.id)) return false;

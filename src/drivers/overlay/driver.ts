@@ -167,7 +167,7 @@ export class OverlayDriver implements NetworkDriver {
   private async removeDataPlaneIfUnused(nl: Rtnl, network: DriverNetwork): Promise<void> {
     const bridge = await this.ownLink(nl, bridgeName(network), 'bridge', network);
     if (!bridge) return;
-    const ports = (await nl.listLinks()).filter((l) => l.master === bridge.index && l.name !== vxlanName(network));
+    const ports = (await nl.listPorts(bridge.index)).filter((l) => l.name !== vxlanName(network));
     if (ports.length === 0) await this.removeDataPlane(network);
   }
 
