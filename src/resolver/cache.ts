@@ -16,9 +16,8 @@ const ENTRY_OVERHEAD = 128;
 interface Entry {
   readonly answer: Buffer;
   readonly storedAt: number;
-  /** Where each TTL sits in answer, and its value when stored. */
+  /** Where each TTL sits in answer (which keeps the values as received). */
   readonly ttlOffsets: readonly number[];
-  readonly ttls: readonly number[];
   /** Owner names spelled out (not compressed) that repeat the question: they get the asker's case. */
   readonly ownerOffsets: readonly number[];
 }
@@ -31,7 +30,6 @@ export function cacheKey(q: Query): string {
 
 export interface TtlLayout {
   ttlOffsets: number[];
-  ttls: number[];
   ownerOffsets: number[];
   /** How long the answer may be kept, in seconds: 0 when it must not be. */
   lifetime: number;
@@ -74,7 +72,6 @@ export function ttlLayout(answer: Buffer): TtlLayout | null {
   if (parsed === null) return null;
   const { nameEnd, answers, records } = parsed;
   const ttlOffsets: number[] = [];
-  const ttls: number[] = [];
   const ownerOffsets: number[] = [];
   let minimum = Infinity;
   let negative = Infinity;
@@ -82,7 +79,6 @@ export function ttlLayout(answer: Buffer): TtlLayout | null {
     if (r.fixed - r.owner === nameEnd - HEADER_BYTES && sameName(answer, r.owner, HEADER_BYTES, r.fixed - r.owner)) ownerOffsets.push(r.owner);
     if (r.type === TYPE.OPT) return;
     ttlOffsets.push(r.fixed + 4);
-    ttls.push(r.ttl);
     minimum = Math.min(minimum, r.ttl);
     if (r.type === TYPE.SOA && i >= answers && r.rdlength >= 20) negative = Math.min(r.ttl, answer.readUInt32BE(r.rdata + r.rdlength - 4));
   });
@@ -90,7 +86,7 @@ export function ttlLayout(answer: Buffer): TtlLayout | null {
   let lifetime = 0;
   if (rcode === RCODE.NOERROR && answers > 0) lifetime = Math.min(minimum, MAX_POSITIVE_TTL);
   else if (rcode === RCODE.NXDOMAIN || rcode === RCODE.NOERROR) lifetime = negative === Infinity ? 0 : Math.min(negative, MAX_NEGATIVE_TTL);
-  return { ttlOffsets, ttls, ownerOffsets, lifetime };
+  return { ttlOffsets, ownerOffsets, lifetime };
 }
 
 const COOKIE = 10;
@@ -152,7 +148,7 @@ export class AnswerCache {
     // Its own memory: a slice of Node's shared 8 KB pool would keep the whole slab alive.
     const copy = Buffer.allocUnsafeSlow(answer.length);
     answer.copy(copy);
-    this.entries.set(key, { answer: copy, storedAt: now, ttlOffsets: layout.ttlOffsets, ttls: layout.ttls, ownerOffsets: layout.ownerOffsets }, { ttl: layout.lifetime * 1000 });
+    this.entries.set(key, { answer: copy, storedAt: now, ttlOffsets: layout.ttlOffsets, ownerOffsets: layout.ownerOffsets }, { ttl: layout.lifetime * 1000 });
   }
 
   /** A copy of the cached answer for this asker, or null (missing, expired or too large for it). */
@@ -169,7 +165,7 @@ export class AnswerCache {
     for (const offset of entry.ownerOffsets) copyBytes(msg, HEADER_BYTES, q.nameEnd, out, offset);
     const elapsed = Math.floor((now - entry.storedAt) / 1000);
     if (elapsed > 0) {
-      for (let i = 0; i < entry.ttlOffsets.length; i++) out.writeUInt32BE(Math.max(0, entry.ttls[i]! - elapsed), entry.ttlOffsets[i]!);
+      for (const offset of entry.ttlOffsets) out.writeUInt32BE(Math.max(0, answer.readUInt32BE(offset) - elapsed), offset);
     }
     return out;
   }

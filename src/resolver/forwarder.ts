@@ -146,6 +146,8 @@ class ForwardJob {
     if (this.timer !== null) clearTimeout(this.timer);
     const left = this.started + this.forwarder.budgetMs - performance.now();
     this.timer = setTimeout(() => this.timeout(upstream), Math.max(1, Math.min(this.forwarder.options.tryTimeoutMs, left)));
+    // The listeners keep the daemon alive; a query waiting for an upstream must not hold up its exit.
+    this.timer.unref();
   }
 
   private timeout(upstream: Upstream): void {

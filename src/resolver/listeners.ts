@@ -29,12 +29,16 @@ function literalLookup(address: string, _options: unknown, callback: (err: Error
 
 class UdpSink implements ReplySink {
   readonly tcp = false;
+  /** Set when the sandbox goes: an upstream answer may still arrive for it, and send() would throw. */
+  closed = false;
+
   constructor(
     readonly sandboxId: string,
     private readonly socket: dgram.Socket,
   ) {}
 
   reply(response: Buffer, peer: unknown): void {
+    if (this.closed) return;
     const to = peer as dgram.RemoteInfo;
     this.socket.send(response, to.port, to.address);
   }
@@ -43,6 +47,7 @@ class UdpSink implements ReplySink {
 export class SandboxListeners {
   private constructor(
     readonly nsPath: string,
+    private readonly sink: UdpSink,
     private readonly udp: dgram.Socket,
     private readonly tcp: net.Server,
     private readonly connections: Set<net.Socket>,
@@ -87,11 +92,12 @@ export class SandboxListeners {
     // Later errors (a send to a client that vanished) must not take the sockets down.
     udp.on('error', (err) => options.onError(sandboxId, err));
     tcp.on('error', (err) => options.onError(sandboxId, err));
-    return new SandboxListeners(nsPath, udp, tcp, connections);
+    return new SandboxListeners(nsPath, sink, udp, tcp, connections);
   }
 
   /** Closes both sockets (which also lets the kernel free the namespace if nothing else holds it). */
   async close(): Promise<void> {
+    this.sink.closed = true;
     await new Promise<void>((resolve) => this.udp.close(() => resolve()));
     for (const socket of this.connections) socket.destroy();
     await new Promise<void>((resolve) => this.tcp.close(() => resolve()));

@@ -97,19 +97,20 @@ t.test('fail-over: dead, silent and SERVFAIL upstreams are skipped', async (t) =
   const good = await stub(t, { records: RECORDS });
   const silent = await stub(t, { records: RECORDS, mode: 'silent' });
   const broken = await stub(t, { records: RECORDS, mode: 'servfail' });
-  const lab = await labWith(t, { upstreams: [await closedPort(), broken.spec, good.spec], tryTimeoutMs: 300, cacheEntries: 0 });
+  // Try timeouts long enough that "at once" and "after a timeout" cannot be confused on a busy machine.
+  const lab = await labWith(t, { upstreams: [await closedPort(), broken.spec, good.spec], tryTimeoutMs: 1500, cacheEntries: 0 });
   const [a, ms] = await timed(() => dig(lab.ns('s1'), 'example.test'));
   t.same(a.answers.map((x) => x.data), ['192.0.2.1']);
-  t.ok(ms < 300, `refused and SERVFAIL fail over at once (${ms} ms)`);
+  t.ok(ms < 750, `refused and SERVFAIL fail over at once (${ms} ms, try timeout 1500)`);
   t.equal(broken.queries.length, 1);
 
-  const slow = await labWith(t, { upstreams: [silent.spec, good.spec], tryTimeoutMs: 300, cacheEntries: 0 });
+  const slow = await labWith(t, { upstreams: [silent.spec, good.spec], tryTimeoutMs: 1000, cacheEntries: 0 });
   const [b, waited] = await timed(() => dig(slow.ns('s1'), 'example.test'));
   t.same(b.answers.map((x) => x.data), ['192.0.2.1']);
-  t.ok(waited >= 250 && waited < 1000, `silent upstream: next one after the try timeout (${waited} ms)`);
+  t.ok(waited >= 950 && waited < 2500, `silent upstream: next one after the try timeout (${waited} ms, try timeout 1000)`);
   const [c, again] = await timed(() => dig(slow.ns('s1'), 'example.test'));
   t.equal(c.answers.length, 1);
-  t.ok(again < 250, `the failed upstream is tried last afterwards (${again} ms)`);
+  t.ok(again < 500, `the failed upstream is tried last afterwards (${again} ms)`);
 });
 
 t.test('truncated upstream answers: TCP askers get a TCP retry, UDP askers the TC answer', async (t) => {
@@ -130,18 +131,18 @@ t.test('replies with another question are ignored (id alone is not enough)', asy
 });
 
 t.test('in-flight cap: the excess gets SERVFAIL at once', async (t) => {
-  const up = await stub(t, { records: RECORDS, delayMs: 400 });
-  const lab = await labWith(t, { upstreams: [up.spec], maxInflight: 2, tryTimeoutMs: 1000 });
+  const up = await stub(t, { records: RECORDS, delayMs: 1200 });
+  const lab = await labWith(t, { upstreams: [up.spec], maxInflight: 2, tryTimeoutMs: 2000 });
   const results = (await nodeIn(
     lab.ns('s1'),
     `const { UDPClient } = require('dns2');
-     const q = (n) => { const t0 = Date.now(); return UDPClient({ dns: '127.0.0.11', timeout: 3000 })(n + '.test', 'A')
+     const q = (n) => { const t0 = Date.now(); return UDPClient({ dns: '127.0.0.11', timeout: 4000 })(n + '.test', 'A')
         .then((r) => ({ rcode: r.header.rcode, ms: Date.now() - t0 })); };
      Promise.all([0, 1, 2, 3, 4].map((i) => q('n' + i))).then((r) => console.log(JSON.stringify(r)));`,
   )) as { rcode: number; ms: number }[];
   const servfail = results.filter((r) => r.rcode === 2);
   t.equal(servfail.length, 3, JSON.stringify(results));
-  t.ok(servfail.every((r) => r.ms < 300), 'refused at once');
+  t.ok(servfail.every((r) => r.ms < 600), 'answered at once, not after the upstream’s 1.2 s');
   t.equal(results.filter((r) => r.rcode === 3).length, 2, 'the two in flight get the upstream answer (NXDOMAIN)');
 });
 
@@ -197,4 +198,18 @@ t.test('metrics: queries by type, rcode and source; latency; cache; upstream err
   for (const line of text.trim().split('\n')) {
     t.match(line, /^(# (HELP|TYPE) cnm_dns_\w+ .+|cnm_dns_\w+(\{[a-z]+="[^"]*"(,[a-z]+="[^"]*")*\})? \d+(\.\d+)?(e-?\d+)?)$/, 'exposition format');
   }
+});
+
+t.test('a sandbox removed while its query waits for an upstream: the late answer is dropped, nothing breaks', async (t) => {
+  const up = await stub(t, { records: RECORDS, delayMs: 300 });
+  const lab = await labWith(t, { upstreams: [up.spec] });
+  const state = sampleState();
+  const pending = Promise.all([dig(lab.ns('s1'), 'example.test'), dig(lab.ns('s1'), '+tcp', 'o3')]);
+  await new Promise((r) => setTimeout(r, 100));
+  await lab.resolver.update({ ...state, sandboxes: state.sandboxes.filter((s) => s.id !== 's1').map((s) => ({ ...s, nsPath: lab.ns(s.id) })) });
+  const [udp, tcp] = await pending;
+  t.equal(udp.status, 'TIMEOUT', 'no answer on a closed listener');
+  t.not(tcp.status, 'NOERROR');
+  await new Promise((r) => setTimeout(r, 400));
+  t.same((await dig(lab.ns('s2'), 'example.test')).answers.map((a) => a.data), ['192.0.2.1'], 'still serving the others');
 });
