@@ -427,15 +427,18 @@ export class EtcdClusterStore implements ClusterStore {
    * reported failure leaves nothing behind in the cluster.
    */
   private async withDeadline<T>(what: string, fn: () => Promise<T>, undo?: (result: T) => Promise<unknown>): Promise<T> {
+    const deadline = Date.now() + this.timeoutMs;
+    const timedOut = (): CnmError =>
+      new CnmError('unavailable', `cluster store unavailable: could not ${what} within ${this.timeoutMs / 1000} s (is a quorum of etcd members reachable?)`);
     let timer: NodeJS.Timeout | undefined;
     let expiredAlready = false;
     const expired = new Promise<never>((_, reject) => {
       timer = setTimeout(() => {
         expiredAlready = true;
-        reject(new CnmError('unavailable', `cluster store unavailable: could not ${what} within ${this.timeoutMs / 1000} s (is a quorum of etcd members reachable?)`));
+        reject(timedOut());
       }, this.timeoutMs);
     });
-    const work = this.within(Date.now() + this.timeoutMs, fn);
+    const work = this.within(deadline, fn);
     if (undo) {
       void work.then(
         (result) => (expiredAlready ? undo(result).catch((err: unknown) => this.log.log('warn', `could not undo a late ${what}`, { error: messageOf(err) })) : undefined),
@@ -446,6 +449,8 @@ export class EtcdClusterStore implements ClusterStore {
       return await Promise.race([work, expired]);
     } catch (err) {
       if (err instanceof CnmError) throw err;
+      // The last attempt's own deadline is the operation's: its error may beat the timer.
+      if (Date.now() >= deadline - 100) throw timedOut();
       throw new CnmError('unavailable', `cluster store unavailable: could not ${what}: ${describe(err)}`, { cause: err });
     } finally {
       clearTimeout(timer);

@@ -294,7 +294,7 @@ t.test('quorum lost: calls fail within the deadline with a clear error, and work
   const took = Date.now() - start;
   t.equal(err.kind, 'unavailable');
   t.match(err.message, /^cluster store unavailable: could not reserve an address on network ov1 within 5 s/);
-  t.ok(took <= TIMEOUT_MS + 300, `failed after ${took} ms (deadline ${TIMEOUT_MS} ms)`);
+  t.ok(took >= TIMEOUT_MS - 200 && took <= TIMEOUT_MS + 1000, `failed after ${took} ms (deadline ${TIMEOUT_MS} ms; timers run late on a loaded machine)`);
   const err2 = await rejection(b!.createNetwork(network('nq', 'ovq', '10.110.0.0/24')));
   t.equal(err2.kind, 'unavailable');
   t.same(a!.snapshot(), before, 'the last snapshot stays readable');
