@@ -84,6 +84,9 @@ export class EtcdClusterStore implements ClusterStore {
   private watcher: Watcher | undefined;
   private resyncTimer: NodeJS.Timeout | undefined;
   private resyncing: Promise<void> | undefined;
+  private starting: Promise<void> | undefined;
+  private watchCreation: Promise<void> | undefined;
+  private started = false;
   private closed = false;
 
   constructor(opts: EtcdClusterOptions) {
@@ -105,13 +108,23 @@ export class EtcdClusterStore implements ClusterStore {
     });
   }
 
+  /**
+   * Safe to call again after it failed (etcd unreachable at daemon start): every step keeps what
+   * an earlier attempt achieved, and calls made while one is in progress wait for it.
+   */
   async start(): Promise<void> {
-    await this.withDeadline('connect to the cluster store', async () => {
+    if (this.started) return;
+    this.starting ??= this.withDeadline('connect to the cluster store', async () => {
       const lease = await this.lease.start();
       await this.ns.put(hostKey(this.host.id)).value(JSON.stringify(this.host)).lease(lease).exec();
       await this.resync();
-      await this.watch();
+      if (!this.watcher && !this.closed) await this.watch();
+    }).finally(() => {
+      this.starting = undefined;
     });
+    await this.starting;
+    if (this.started || this.closed) return;
+    this.started = true;
     this.resyncTimer = setInterval(() => void this.resync().catch(() => undefined), this.resyncMs);
     this.resyncTimer.unref();
   }
@@ -340,12 +353,24 @@ export class EtcdClusterStore implements ClusterStore {
     return this.resyncing;
   }
 
-  private async watch(): Promise<void> {
+  /** Starts the watch of the prefix; one creation at a time (a start retried while one hangs). */
+  private watch(): Promise<void> {
+    this.watchCreation ??= this.createWatcher().finally(() => {
+      this.watchCreation = undefined;
+    });
+    return this.watchCreation;
+  }
+
+  private async createWatcher(): Promise<void> {
     const watcher = await this.ns
       .watch()
       .prefix('')
       .startRevision(String(this.view.appliedRevision + 1n))
       .create();
+    if (this.closed) {
+      await watcher.cancel();
+      return;
+    }
     this.watcher = watcher;
     watcher.on('data', (res) => {
       const events: KeyEvent[] = res.events.map((e) => ({

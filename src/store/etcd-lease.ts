@@ -35,11 +35,16 @@ export class HostLease {
     return this.id;
   }
 
-  /** Grants the first lease (its keys are put by the caller), then keeps it alive. */
+  /**
+   * Grants the first lease (its keys are put by the caller) and keeps it alive from then on.
+   * Called again after a failed start, it keeps the lease it already has.
+   */
   async start(): Promise<string> {
-    const id = await this.grant();
-    this.timer = setInterval(() => void this.tick(), Math.max(200, (this.opts.ttlSec * 1000) / 3));
-    this.timer.unref();
+    const id = this.id ?? (await this.grant());
+    if (!this.timer) {
+      this.timer = setInterval(() => void this.tick(), Math.max(200, (this.opts.ttlSec * 1000) / 3));
+      this.timer.unref();
+    }
     return id;
   }
 

@@ -298,6 +298,11 @@ t.test('quorum lost: calls fail within the deadline with a clear error, and work
   const err2 = await rejection(b!.createNetwork(network('nq', 'ovq', '10.110.0.0/24')));
   t.equal(err2.kind, 'unavailable');
   t.same(a!.snapshot(), before, 'the last snapshot stays readable');
+  // A daemon starting now: its start fails, and is tried again later (as cnmd does).
+  const late = store('host-late', '10.99.0.16');
+  const startErr = await rejection(late.start());
+  t.equal(startErr.kind, 'unavailable');
+  t.match(startErr.message, /^cluster store unavailable: could not connect to the cluster store within 5 s/);
 
   const outage = Date.now();
   for (const v of victims) members.restart(v);
@@ -314,6 +319,10 @@ t.test('quorum lost: calls fail within the deadline with a clear error, and work
   t.comment(`operations succeed again ${recovered} ms after the members restart`);
   await until(a!, (s) => s.networks.some((n) => n.id === 'nq'));
   t.ok(a!.snapshot().hosts.some((h) => h.id === 'host-b'), 'leases survived the outage');
+  await Promise.all([late.start(), late.start()]);
+  await until(a!, (s) => s.hosts.some((h) => h.id === 'host-late'));
+  await until(late, (s) => s.networks.some((n) => n.id === 'nq'));
+  t.pass('a start retried after the outage succeeds, concurrent calls share it');
   const outageMs = Date.now() - outage;
   t.comment(`other hosts see changes again ${outageMs} ms after the restart`);
 });
