@@ -43,6 +43,9 @@ export async function withdrawEndpoint(ctx: ControllerContext, e: EndpointRecord
  */
 export async function applySnapshot(ctx: ControllerContext, snap: ClusterSnapshot): Promise<void> {
   const cluster = requireCluster(ctx);
+  // A connected store always lists this host; without it (not joined yet, or the lease lost)
+  // the snapshot says nothing about the cluster, and nothing local is dropped on its word.
+  if (!snap.hosts.some((h) => h.id === cluster.host.id)) return;
   const { state } = ctx;
   const seen = new Set<string>();
   for (const n of snap.networks) {

@@ -156,7 +156,9 @@ function gatewayEndpoint(ctx: ControllerContext, endpoints: EndpointRecord[], fa
   for (const e of [...endpoints].sort((a, b) => a.seq - b.seq)) {
     const network = ctx.state.networks.get(e.networkId);
     if (!network || network.internal || !e.ifName || !(family === 4 ? e.ipv4 : e.ipv6)) continue;
-    if (ctx.drivers.get(network.driver).isolated?.(toDriverNetwork(network))) continue;
+    const driver = ctx.drivers.get(network.driver);
+    // No way out of its own: an isolated macvlan, or an overlay (its gateway bridge carries the route).
+    if (driver.isolated?.(toDriverNetwork(network)) || driver.needsGatewayBridge) continue;
     const pool = network.pools.find((p) => p.family === family && p.gateway);
     if (pool?.gateway) return { endpoint: e, gateway: pool.gateway };
   }

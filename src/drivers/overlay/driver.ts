@@ -16,8 +16,11 @@ export class OverlayDriver implements NetworkDriver {
   readonly name = 'overlay';
   readonly scope = 'global' as const;
   readonly serviceDiscovery = true;
-  /** No gateway on the overlay: the default route goes through the gateway bridge. */
-  readonly needsGateway = false;
+  /**
+   * The subnet's gateway address is reserved (network inspect shows it, as Docker's overlay
+   * does) but lives on no host: the default route goes through the gateway bridge.
+   */
+  readonly needsGateway = true;
   readonly needsGatewayBridge = true;
   readonly singleton = false;
   /** Last peer list per network, programmed when the network's VXLAN device (re)appears. */
