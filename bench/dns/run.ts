@@ -68,6 +68,18 @@ async function measure(lab: Lab, server: ServerUnderTest, running: Running, file
   return { qps, cpuPerQuery: completed > 0 ? cpu / completed : NaN, p50: pick(0.5), p99: pick(0.99), lost };
 }
 
+/**
+ * cnm and another server loaded at the same time, at the same fixed rate, both on the server
+ * core: whatever else the machine does affects both alike, so their CPU per query compares
+ * better than across runs. Returns [cnm, other] in µs per query.
+ */
+async function paired(lab: Lab, cnm: [ServerUnderTest, Running], other: [ServerUnderTest, Running], file: string, seconds: number, rate: number): Promise<[number, number]> {
+  const before = [cpuMicros(cnm[1].pid), cpuMicros(other[1].pid)];
+  const outputs = await Promise.all([cnm, other].map(([server]) => dnsperf(lab, server, file, seconds, ['-c', '8', '-Q', String(rate)])));
+  const completed = outputs.map((out) => Number(/Queries completed:\s+(\d+)/.exec(out)?.[1] ?? 0));
+  return [(cpuMicros(cnm[1].pid) - before[0]!) / completed[0]!, (cpuMicros(other[1].pid) - before[1]!) / completed[1]!];
+}
+
 const median = (xs: number[]): number => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
 
 function table(servers: ServerUnderTest[], results: Map<string, Sample[]>, rss: Map<string, number>): string {
@@ -155,9 +167,31 @@ async function main(): Promise<void> {
         }
       }
     }
+    // Paired runs: each other server against cnm, simultaneously, at the latency rate.
+    const pairs = new Map<string, [number, number][]>();
+    const cnmServer = servers.find((s) => s.name === 'cnm');
+    for (let round = 1; cnmServer !== undefined && round <= rounds; round++) {
+      for (const mix of MIXES) {
+        for (const other of servers.filter((s) => s !== cnmServer)) {
+          const pair = await paired(lab, [cnmServer, running.get('cnm')!], [other, running.get(other.name)!], files[mix], seconds, rate);
+          pairs.set(`${other.name}/${mix}`, [...(pairs.get(`${other.name}/${mix}`) ?? []), pair]);
+          console.log(`paired ${round} ${mix.padEnd(5)} cnm ${pair[0].toFixed(1)} µs/q, ${other.name} ${pair[1].toFixed(1)} µs/q`);
+        }
+      }
+    }
+
     const rss = new Map([...running].map(([name, r]) => [name, rssBytes(r.pid)]));
     console.log(`\n${sandboxes} sandboxes, ${rounds} interleaved rounds of ${seconds} s, latency at ${rate} QPS, medians (ratio to cnm)\n`);
     console.log(table(servers, results, rss));
+    if (pairs.size > 0) {
+      console.log(`\nPaired: server CPU µs/query with cnm and the server loaded at the same time, ${rate} QPS each (median ratio of the pairs to cnm)\n`);
+      for (const [key, list] of pairs) {
+        const [name, mix] = key.split('/');
+        const cnmCost = median(list.map((p) => p[0]));
+        const otherCost = median(list.map((p) => p[1]));
+        console.log(`  ${mix!.padEnd(5)} ${name!.padEnd(12)} ${otherCost.toFixed(1).padStart(6)} vs cnm ${cnmCost.toFixed(1).padStart(6)}  (${median(list.map((p) => p[1] / p[0])).toFixed(2)}×)`);
+      }
+    }
     const cnmReport = running.get('cnm')?.report;
     if (cnmReport) console.log(`\ncnm: ${JSON.stringify(cnmReport)}`);
   } finally {
