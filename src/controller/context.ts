@@ -2,7 +2,6 @@
  * What every controller operation works with, and the small translations from records to the
  * plain data drivers receive.
  */
-import path from 'node:path';
 import type { DriverEndpoint, DriverNetwork, DriverSandbox } from '../drivers/api';
 import type { DriverRegistry } from '../drivers/registry';
 import type { Ipam } from '../ipam';
@@ -56,12 +55,13 @@ export function toDriverEndpoint(e: EndpointRecord): DriverEndpoint {
 }
 
 export function netnsDir(execRoot: string): string {
-  return path.join(execRoot, 'netns');
+  return `${execRoot}/netns`;
 }
 
 /** Path of the namespace file a sandbox with its own namespace is kept alive by. */
 export function ownNetnsPath(execRoot: string, sandboxId: string): string {
-  return path.join(netnsDir(execRoot), sandboxId);
+  // Plain concatenation: this runs for every sandbox on every DNS update (path.join showed up).
+  return `${netnsDir(execRoot)}/${sandboxId}`;
 }
 
 /** The namespace a sandbox's programs and interfaces live in. */

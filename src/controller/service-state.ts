@@ -5,7 +5,7 @@
  */
 import type { DriverRegistry } from '../drivers/registry';
 import type { NatNetwork, NatPortMapping, NatState } from '../nat';
-import type { DnsNetwork, DnsSandbox, DnsState } from '../resolver';
+import type { DnsEndpoint, DnsNetwork, DnsSandbox, DnsState } from '../resolver';
 import { toDriverNetwork } from './context';
 import { shortId } from './ids';
 import type { EndpointRecord, NetworkRecord, SandboxRecord } from './model';
@@ -45,28 +45,38 @@ export function dnsNames(s: SandboxRecord, e: EndpointRecord): string[] {
   return [...new Set([s.name, shortId(s.id), s.hostname, ...e.aliases])];
 }
 
-export function dnsState(state: State, drivers: DriverRegistry, nsPathOf: (sandboxId: string) => string): DnsState {
+/**
+ * Endpoint records are replaced, never changed, and a sandbox's name and hostname never change:
+ * the DNS view of a record is computed once. At 1,000 sandboxes this keeps a connect from
+ * rebuilding a thousand entries the resolver would then find unchanged.
+ */
+const dnsEndpointCache = new WeakMap<EndpointRecord, DnsEndpoint>();
+
+function dnsEndpoint(s: SandboxRecord, e: EndpointRecord): DnsEndpoint {
+  let cached = dnsEndpointCache.get(e);
+  if (!cached) {
+    cached = { sandboxId: s.id, names: dnsNames(s, e), ...(e.ipv4 ? { ipv4: bare(e.ipv4) } : {}), ...(e.ipv6 ? { ipv6: bare(e.ipv6) } : {}) };
+    dnsEndpointCache.set(e, cached);
+  }
+  return cached;
+}
+
+export function dnsState(state: State, drivers: DriverRegistry, nsPathOf: (sandbox: SandboxRecord) => string): DnsState {
   const networks: DnsNetwork[] = [];
   const served = new Set<string>();
   for (const n of state.networks.values()) {
     if (!hasServiceDiscovery(n, drivers)) continue;
     served.add(n.id);
-    networks.push({
-      id: n.id,
-      name: n.name,
-      internal: n.internal,
-      endpoints: [
-        ...state.endpointsOfNetwork(n.id).flatMap((e) => {
-          const s = state.sandboxes.get(e.sandboxId);
-          if (!s) return [];
-          return [{ sandboxId: s.id, names: dnsNames(s, e), ...(e.ipv4 ? { ipv4: bare(e.ipv4) } : {}), ...(e.ipv6 ? { ipv6: bare(e.ipv6) } : {}) }];
-        }),
-        // Sandboxes on other hosts, for global networks.
-        ...state.remoteEndpoints
-          .filter((r) => r.networkId === n.id)
-          .map((r) => ({ sandboxId: r.sandboxId, names: r.names, ...(r.ipv4 ? { ipv4: bare(r.ipv4) } : {}), ...(r.ipv6 ? { ipv6: bare(r.ipv6) } : {}) })),
-      ],
-    });
+    const endpoints: DnsEndpoint[] = [];
+    for (const e of state.endpoints.ofNetwork(n.id)) {
+      const s = state.sandboxes.get(e.sandboxId);
+      if (s) endpoints.push(dnsEndpoint(s, e));
+    }
+    // Sandboxes on other hosts, for global networks.
+    for (const r of state.remoteEndpoints) {
+      if (r.networkId === n.id) endpoints.push({ sandboxId: r.sandboxId, names: r.names, ...(r.ipv4 ? { ipv4: bare(r.ipv4) } : {}), ...(r.ipv6 ? { ipv6: bare(r.ipv6) } : {}) });
+    }
+    networks.push({ id: n.id, name: n.name, internal: n.internal, endpoints });
   }
   const sandboxes: DnsSandbox[] = [];
   for (const s of state.sandboxes.values()) {
@@ -74,7 +84,7 @@ export function dnsState(state: State, drivers: DriverRegistry, nsPathOf: (sandb
     const networkIds = state.endpointsOfSandbox(s.id).map((e) => e.networkId).filter((id) => served.has(id));
     if (!networkIds.length) continue;
     const ndots = s.dns.options.find((o) => o.startsWith('ndots:'));
-    sandboxes.push({ id: s.id, nsPath: nsPathOf(s.id), networkIds, ...(ndots ? { ndots: Number(ndots.slice('ndots:'.length)) } : {}) });
+    sandboxes.push({ id: s.id, nsPath: nsPathOf(s), networkIds, ...(ndots ? { ndots: Number(ndots.slice('ndots:'.length)) } : {}) });
   }
   return { networks, sandboxes };
 }

@@ -87,7 +87,7 @@ export async function startDaemon(opts: DaemonOptions, log: Logger): Promise<Dae
     maxInflight: opts.dnsMaxInflight,
     log: (level, msg, fields) => dnsLog.log(level, msg, fields),
   });
-  ctl.addListener({ name: 'dns', stateChanged: (state) => resolver.update(dnsState(state, drivers, (id) => ctl.nsPath(state.sandboxes.get(id)!))) });
+  ctl.addListener({ name: 'dns', stateChanged: (state) => resolver.update(dnsState(state, drivers, (sandbox) => ctl.nsPath(sandbox))) });
 
   if (cluster) {
     await joinCluster(cluster, log);

@@ -1,5 +1,6 @@
 /** cnmd's command line. */
 import fs from 'node:fs';
+import path from 'node:path';
 import { invalid } from '../errors';
 import { parseAddressPoolFlag } from '../ipam/flags';
 import type { PoolSpec } from '../ipam';
@@ -95,6 +96,9 @@ export function parseDaemonArgs(argv: string[]): DaemonOptions | 'help' {
         throw invalid(`unknown flag: ${arg}\nSee 'cnmd --help'.`);
     }
   }
+  // Absolute from here on: paths are handed to namespaces, other processes and the kernel.
+  o.root = path.resolve(o.root);
+  o.execRoot = path.resolve(o.execRoot);
   if (!o.socket) o.socket = `${o.execRoot}/cnm.sock`;
   if (Boolean(o.clusterStore) !== Boolean(o.clusterAdvertise)) {
     throw invalid('--cluster-store and --cluster-advertise go together: the store to share overlay networks through, and this host\'s address on the underlay');
