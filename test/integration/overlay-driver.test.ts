@@ -129,7 +129,7 @@ t.teardown(async () => {
 
 t.test('validateOptions and the driver constants', async (t) => {
   t.equal(d1.scope, 'global');
-  t.equal(d1.needsGateway, false);
+  t.equal(d1.needsGateway, true);
   t.equal(d1.needsGatewayBridge, true);
   t.equal(d1.serviceDiscovery, true);
   t.doesNotThrow(() => d1.validateOptions({}));
