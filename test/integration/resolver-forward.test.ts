@@ -1,15 +1,17 @@
 /** Forwarding, fail-over, truncation, the in-flight cap and the cache, against local stubs. */
+// Upstream stubs and the resolver's own upstream sockets live in this file's private namespace.
+import '../helpers/private-netns';
 import t from 'tap';
 import { writeFileSync } from 'node:fs';
 import { sampleState } from '../unit/resolver-fixtures';
 import { dig, makeLab, nodeIn, type Lab } from './resolver-lab';
-import { closedPort, startStub, type Stub, type StubBehaviour } from './resolver-stub';
+import { closedPort, startStub, type Stub, type StubBehaviour, type StubPlace } from './resolver-stub';
 import { Resolver, type ResolverOptions } from '../../src/resolver';
 
 type Test = Parameters<Parameters<typeof t.test>[0]>[0];
 
-async function stub(t: Test, behaviour: StubBehaviour, address?: string, port?: number): Promise<Stub> {
-  const s = await startStub(behaviour, address, port);
+async function stub(t: Test, behaviour: StubBehaviour, place?: StubPlace): Promise<Stub> {
+  const s = await startStub(behaviour, place);
   t.teardown(() => s.close());
   return s;
 }
@@ -147,10 +149,9 @@ t.test('in-flight cap: the excess gets SERVFAIL at once', async (t) => {
 });
 
 t.test('upstreams follow resolv.conf', async (t) => {
-  // resolv.conf cannot name a port: the stubs listen on port 53 of loopback addresses of their own.
-  const base = `127.53.${(process.pid >> 8) & 0xff}.`;
-  const one = await stub(t, { records: { 'which.test': [{ type: 'A', data: '192.0.2.101' }] } }, `${base}${(process.pid & 0x7f) + 1}`, 53);
-  const two = await stub(t, { records: { 'which.test': [{ type: 'A', data: '192.0.2.102' }] } }, `${base}${(process.pid & 0x7f) + 129}`, 53);
+  // resolv.conf cannot name a port: the stubs listen on port 53 of loopback addresses of this private namespace.
+  const one = await stub(t, { records: { 'which.test': [{ type: 'A', data: '192.0.2.101' }] } }, { address: '127.53.0.1', port: 53 });
+  const two = await stub(t, { records: { 'which.test': [{ type: 'A', data: '192.0.2.102' }] } }, { address: '127.53.0.2', port: 53 });
   const lab0 = makeLab(t);
   const conf = lab0.file('host-resolv.conf', `# host\nsearch corp.test\nnameserver ${one.address}\n`);
   const lab = await labWith(t, { resolvConfPath: conf, resolvConfPollMs: 50 });

@@ -3,6 +3,8 @@
  * to the real listeners; afterwards the resolver still answers local and forwarded names.
  * bench/dns/fuzz.ts runs the same for as long as one likes.
  */
+// Upstream stubs and the resolver's own upstream sockets live in this file's private namespace.
+import '../helpers/private-netns';
 import t from 'tap';
 import { sampleState } from '../unit/resolver-fixtures';
 import { dig, makeLab, nodeIn } from './resolver-lab';

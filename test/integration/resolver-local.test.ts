@@ -1,4 +1,6 @@
 /** Local answers through real clients inside real sandbox namespaces. */
+// Upstream stubs and the resolver's own upstream sockets live in this file's private namespace.
+import '../helpers/private-netns';
 import t from 'tap';
 import { sampleState, type TestState } from '../unit/resolver-fixtures';
 import { dig, getent, makeLab, nodeIn, type Lab } from './resolver-lab';

@@ -1,4 +1,6 @@
 /** 1,000 sandboxes: memory per sandbox and the cost of later updates, with real listeners. */
+// Upstream stubs and the resolver's own upstream sockets live in this file's private namespace.
+import '../helpers/private-netns';
 import t from 'tap';
 import { setFlagsFromString } from 'node:v8';
 import { runInNewContext } from 'node:vm';

@@ -1,11 +1,14 @@
 /**
- * A scriptable upstream DNS server on a loopback address of the test's own namespace (never the
- * machine's resolver): UDP and TCP on one port, answers from a table, with knobs for failure
- * modes (silence, SERVFAIL, truncation over UDP, a spoofed reply first).
+ * A scriptable upstream DNS server on a loopback address of a private namespace (never the
+ * machine's resolver, never the machine's loopback): UDP and TCP on one port, answers from a
+ * table, with knobs for failure modes (silence, SERVFAIL, truncation over UDP, a spoofed reply
+ * first). It listens in the test process's own namespace, which must be a private one
+ * (test/helpers/private-netns), or in a namespace the test made (a lab's host namespace).
  */
 import dgram from 'node:dgram';
 import net from 'node:net';
 import * as packet from 'dns-packet';
+import { openSocketInNetns } from '../../src/os/native';
 
 export interface StubRecord {
   type: string;
@@ -33,21 +36,45 @@ export interface Stub {
   spec: string;
   queries: { name: string; type: string; transport: 'udp' | 'tcp' }[];
   behaviour: StubBehaviour;
+  /** Stops listening (again: nothing). */
   close(): Promise<void>;
 }
 
-export async function startStub(behaviour: StubBehaviour, address = '127.0.0.1', port = 0): Promise<Stub> {
+export interface StubPlace {
+  address?: string;
+  /** 0 (default): a free port. */
+  port?: number;
+  /** Listen inside this namespace; default: the test process's own, which must be private. */
+  netns?: string;
+}
+
+/**
+ * Refuses to go on unless this process is the copy test/helpers/private-netns re-ran under
+ * `unshare --net` (it marks that copy with its parent's pid), so nothing binds the machine's loopback.
+ */
+export function assertPrivateNamespace(): void {
+  if (process.env.CNM_TEST_PRIVATE_NETNS !== String(process.ppid)) {
+    throw new Error("refusing to bind in the machine's network namespace: import '../helpers/private-netns' first, or pass a namespace");
+  }
+}
+
+export async function startStub(behaviour: StubBehaviour, { address = '127.0.0.1', port = 0, netns }: StubPlace = {}): Promise<Stub> {
+  if (netns === undefined) assertPrivateNamespace();
   const udp = dgram.createSocket('udp4');
   await new Promise<void>((resolve, reject) => {
     udp.once('error', reject);
-    udp.bind(port, address, resolve);
+    if (netns === undefined) udp.bind(port, address, resolve);
+    else udp.bind({ fd: openSocketInNetns(netns, 'udp', address, port) }, resolve);
   });
   const actualPort = udp.address().port;
   const tcp = net.createServer();
   await new Promise<void>((resolve, reject) => {
     tcp.once('error', reject);
-    tcp.listen(actualPort, address, resolve);
+    if (netns === undefined) tcp.listen(actualPort, address, resolve);
+    else tcp.listen({ fd: openSocketInNetns(netns, 'tcp', address, actualPort) }, resolve);
   });
+  let closed = false;
+  const connections = new Set<net.Socket>();
   const stub: Stub = {
     address,
     port: actualPort,
@@ -55,7 +82,11 @@ export async function startStub(behaviour: StubBehaviour, address = '127.0.0.1',
     queries: [],
     behaviour,
     close: async () => {
+      if (closed) return;
+      closed = true;
       await new Promise<void>((r) => udp.close(() => r()));
+      // A resolver keeps its upstream connections open while idle; a dead server drops them.
+      for (const socket of connections) socket.destroy();
       await new Promise<void>((r) => tcp.close(() => r()));
     },
   };
@@ -68,6 +99,7 @@ export async function startStub(behaviour: StubBehaviour, address = '127.0.0.1',
       return;
     }
     const question = query.questions![0]!;
+    const opt = query.additionals?.find((r) => r.type === 'OPT');
     stub.queries.push({ name: question.name, type: question.type, transport });
     const b = stub.behaviour;
     if (b.mode === 'silent') return;
@@ -89,6 +121,8 @@ export async function startStub(behaviour: StubBehaviour, address = '127.0.0.1',
         questions: [question],
         answers: truncated ? [] : answers,
         authorities: soa,
+        // EDNS answered with EDNS (RFC 6891 §7), the DO bit mirrored.
+        additionals: opt === undefined ? [] : [{ type: 'OPT', name: '.', udpPayloadSize: 1232, flags: (opt as { flags?: number }).flags ?? 0 }],
       } as never);
     const go = (): void => {
       if (b.spoofFirst) send(packet.encode({ type: 'response', id: query.id, questions: [{ ...question, name: 'spoofed.invalid' }], answers: [{ name: 'spoofed.invalid', type: 'A', data: '6.6.6.6' }] } as never));
@@ -100,6 +134,8 @@ export async function startStub(behaviour: StubBehaviour, address = '127.0.0.1',
 
   udp.on('message', (msg, rinfo) => respond(msg, 'udp', (b) => udp.send(b, rinfo.port, rinfo.address)));
   tcp.on('connection', (socket) => {
+    connections.add(socket);
+    socket.on('close', () => connections.delete(socket));
     let buf = Buffer.alloc(0);
     socket.on('error', () => socket.destroy());
     socket.on('data', (d: Buffer) => {
@@ -121,6 +157,7 @@ export async function startStub(behaviour: StubBehaviour, address = '127.0.0.1',
 
 /** A loopback port on which nothing listens (queries to it get ICMP port unreachable). */
 export async function closedPort(): Promise<string> {
+  assertPrivateNamespace();
   const s = dgram.createSocket('udp4');
   await new Promise<void>((r) => s.bind(0, '127.0.0.1', r));
   const port = s.address().port;

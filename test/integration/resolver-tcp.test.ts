@@ -1,4 +1,6 @@
 /** DNS over TCP with a raw client inside the sandbox: pipelining, partial reads, idle timeout. */
+// Upstream stubs and the resolver's own upstream sockets live in this file's private namespace.
+import '../helpers/private-netns';
 import t from 'tap';
 import { sampleState } from '../unit/resolver-fixtures';
 import { makeLab, nodeIn } from './resolver-lab';
