@@ -109,10 +109,18 @@ class UdpChannel {
       if (!this.connected) this.broken = err;
       this.failAll(err);
     });
-    this.socket.connect(address.port, address.host, () => {
-      this.connected = true;
-      for (const q of this.queued) this.socket.send(q);
+    // A connect that fails at once (no route: ENETUNREACH) comes to this callback, not to 'error';
+    // sending on the unconnected socket would throw and take the daemon down.
+    this.socket.connect(address.port, address.host, (err?: Error) => {
+      const queued = this.queued;
       this.queued = [];
+      if (err !== undefined) {
+        this.broken = err;
+        this.failAll(err);
+        return;
+      }
+      this.connected = true;
+      for (const q of queued) this.socket.send(q);
     });
   }
 
