@@ -35,7 +35,8 @@ const median = (xs: number[]): number => [...xs].sort((a, b) => a - b)[Math.floo
 async function main(): Promise<void> {
   const dir = option('dir');
   const n = Number(option('sandboxes'));
-  const resolver = new Resolver({ upstreams: [option('upstream')] });
+  // A resolv.conf of the bench's own (missing: empty), never the machine's.
+  const resolver = new Resolver({ upstreams: [option('upstream')], resolvConfPath: path.join(dir, 'resolv.conf') });
   const state = benchState(n, (i) => path.join(dir, `ns-${i}`));
 
   // Baseline: the resolver warmed up (its code compiled) but holding no sandbox.

@@ -5,6 +5,8 @@
  * each followed by real queries that must still be answered; prints one line per round and the
  * seed of a failing round (replay it with --seed).
  */
+// The stub and the resolver's upstream sockets live in a private namespace, not on the machine's loopback.
+import '../../test/helpers/private-netns';
 import { execFile } from 'node:child_process';
 import { mkdtempSync, rmSync } from 'node:fs';
 import os from 'node:os';
@@ -34,7 +36,7 @@ async function main(): Promise<void> {
   const ns = path.join(dir, 'sandbox');
   createNetns(ns);
   const stub = await startUpstreamStub('127.0.0.1', 0);
-  const resolver = new Resolver({ upstreams: [`127.0.0.1:${stub.port}`], tryTimeoutMs: 300 });
+  const resolver = new Resolver({ upstreams: [`127.0.0.1:${stub.port}`], tryTimeoutMs: 300, resolvConfPath: path.join(dir, 'resolv.conf') });
   let failed = false;
   try {
     await resolver.update({

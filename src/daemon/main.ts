@@ -15,7 +15,6 @@ import { Firewall, PortAllocator } from '../nat';
 import { Resolver } from '../resolver';
 import { dnsState, natState } from '../controller/service-state';
 import { jsonLogger, type Logger } from '../log';
-import { parseResolvConf, type ResolvConf } from '../os/resolvconf';
 import { linkReaper } from '../os/link-reaper';
 import { raiseFdLimit } from '../os/native';
 import { writeSysctl } from '../os/sysctl';
@@ -27,19 +26,6 @@ import { acquirePidFile } from './pidfile';
 
 export interface Daemon {
   stop(): Promise<void>;
-}
-
-function readHostResolv(opts: DaemonOptions, log: Logger): () => ResolvConf {
-  return () => {
-    let host: ResolvConf = { nameservers: [], search: [], options: [] };
-    try {
-      host = parseResolvConf(fs.readFileSync(opts.resolvConf, 'utf8'));
-    } catch (err) {
-      log.log('warn', 'cannot read the host resolv.conf', { path: opts.resolvConf, error: messageOf(err) });
-    }
-    // --dns replaces the host's servers; the host's search domains still apply.
-    return opts.dns.length ? { ...host, nameservers: opts.dns.map((d) => d.replace(/^\[?([^\]]+?)\]?(:\d+)?$/, '$1')) } : host;
-  };
 }
 
 export async function startDaemon(opts: DaemonOptions, log: Logger): Promise<Daemon> {
@@ -61,7 +47,21 @@ export async function startDaemon(opts: DaemonOptions, log: Logger): Promise<Dae
 
   const ipam = new Ipam(opts.defaultAddressPools.length ? { defaultPools: opts.defaultAddressPools } : {});
   const ports = new PortAllocator();
-  const ctl = new Controller({ store, ipam, drivers, execRoot: opts.execRoot, hostResolv: readHostResolv(opts, log), ports, ...(cluster ? { cluster } : {}), log });
+  // The resolver follows the host's resolv.conf (--dns replaces its servers, its search domains
+  // still apply) and is the one source of the sandboxes' resolv.conf files: when the file changes,
+  // forwarding switches and every sandbox gets its files rewritten.
+  const dnsLog = log.child({ component: 'resolver' });
+  const resolver = new Resolver({
+    ...(opts.dns.length ? { upstreams: opts.dns } : {}),
+    resolvConfPath: opts.resolvConf,
+    onHostResolvConfChange: () => {
+      ctl.refreshFiles().catch((err: unknown) => log.log('error', 'cannot rewrite sandbox resolv.conf files', { error: messageOf(err) }));
+    },
+    ttl: opts.dnsTtl,
+    maxInflight: opts.dnsMaxInflight,
+    log: (level, msg, fields) => dnsLog.log(level, msg, fields),
+  });
+  const ctl = new Controller({ store, ipam, drivers, execRoot: opts.execRoot, hostResolv: () => resolver.hostResolvConf(), ports, ...(cluster ? { cluster } : {}), log });
 
   const firewall = Firewall.open({
     onRestore: ({ durationMs, error }) =>
@@ -80,13 +80,6 @@ export async function startDaemon(opts: DaemonOptions, log: Logger): Promise<Dae
     },
   });
 
-  const dnsLog = log.child({ component: 'resolver' });
-  const resolver = new Resolver({
-    ...(opts.dns.length ? { upstreams: opts.dns } : { resolvConfPath: opts.resolvConf }),
-    ttl: opts.dnsTtl,
-    maxInflight: opts.dnsMaxInflight,
-    log: (level, msg, fields) => dnsLog.log(level, msg, fields),
-  });
   ctl.addListener({ name: 'dns', stateChanged: (state) => resolver.update(dnsState(state, drivers, (sandbox) => ctl.nsPath(sandbox))) });
 
   if (cluster) {

@@ -1,4 +1,5 @@
-/** resolv.conf: parse the host's, render a sandbox's. Pure. */
+/** resolv.conf(5): parse the host's, render a sandbox's. Pure; the only reader of the format in cnm. */
+import { isIP } from 'node:net';
 
 export interface ResolvConf {
   nameservers: string[];
@@ -7,17 +8,16 @@ export interface ResolvConf {
 }
 
 export function parseResolvConf(text: string): ResolvConf {
-  const out: ResolvConf = { nameservers: [], search: [], options: [] };
+  const conf: ResolvConf = { nameservers: [], search: [], options: [] };
   for (const raw of text.split('\n')) {
-    const line = raw.replace(/[#;].*$/, '').trim();
-    if (!line) continue;
-    const [keyword, ...args] = line.split(/\s+/);
-    if (keyword === 'nameserver' && args[0]) out.nameservers.push(args[0]);
+    const [keyword, ...values] = raw.replace(/[#;].*/, '').trim().split(/\s+/);
+    // glibc skips a nameserver it cannot parse; so do we (a zone such as %eth0 is kept).
+    if (keyword === 'nameserver' && values[0] !== undefined && isIP(values[0].split('%')[0]!) !== 0) conf.nameservers.push(values[0]);
     // The last search/domain line wins, as in glibc.
-    else if (keyword === 'search' || keyword === 'domain') out.search = args;
-    else if (keyword === 'options') out.options.push(...args);
+    else if (keyword === 'search' || keyword === 'domain') conf.search = values.filter(Boolean);
+    else if (keyword === 'options') conf.options.push(...values.filter(Boolean));
   }
-  return out;
+  return conf;
 }
 
 export function renderResolvConf(conf: ResolvConf): string {

@@ -4,15 +4,15 @@
  * state; `update` derives a new snapshot (reusing what did not change), makes it live in one
  * assignment, then opens the listeners of new sandboxes and closes those of removed ones.
  */
-import { isIP } from 'node:net';
 import { CnmError, invalid, messageOf } from '../errors';
+import type { ResolvConf } from '../os/resolvconf';
 import { AnswerCache } from './cache';
 import { QueryEngine } from './engine';
 import { Forwarder } from './forwarder';
 import { SandboxListeners } from './listeners';
 import { Metrics } from './metrics';
 import { buildSnapshot } from './records';
-import { ResolvConfWatcher, type ResolvConf } from './resolv-conf';
+import { ResolvConfWatcher } from './resolv-conf';
 import type { DnsState } from './state';
 import { parseUpstream, type UpstreamAddress } from './upstream';
 
@@ -22,8 +22,13 @@ export type Log = (level: LogLevel, msg: string, fields?: Record<string, unknown
 export interface ResolverOptions {
   /** `cnmd --dns`: IP or IP:port ([IPv6]:port). When absent, the nameservers of resolvConfPath. */
   upstreams?: string[];
-  /** Default /etc/resolv.conf; followed when it changes. */
+  /**
+   * The host's resolv.conf, default /etc/resolv.conf, followed while the resolver runs: its
+   * search domains and options always, its nameservers unless `upstreams` replaces them.
+   */
   resolvConfPath?: string;
+  /** Told after the followed resolv.conf changed and forwarding uses it (sandbox files are then rewritten). */
+  onHostResolvConfChange?: () => void;
   /** TTL of local answers in seconds (`--dns-ttl`), default 600 as Docker. */
   ttl?: number;
   /** Forwarded queries in flight before new ones get SERVFAIL, default 1024. */
@@ -42,9 +47,6 @@ export interface ResolverOptions {
 /** Sandboxes whose listeners are opened at once before yielding to queries again. */
 const OPEN_BATCH = 64;
 
-/** Docker's fallback when the host lists only loopback servers, which a bridge sandbox cannot reach. */
-const DEFAULT_BRIDGE_FALLBACK = ['8.8.8.8', '8.8.4.4'];
-
 export class Resolver {
   private readonly ttl: number;
   private readonly tcpIdleTimeoutMs: number;
@@ -53,7 +55,7 @@ export class Resolver {
   private readonly forwarder: Forwarder;
   private readonly cache: AnswerCache | null;
   private readonly counters = new Metrics();
-  private readonly watcher: ResolvConfWatcher | null = null;
+  private readonly watcher: ResolvConfWatcher;
   private readonly listeners = new Map<string, SandboxListeners>();
   private queue: Promise<void> = Promise.resolve();
   private closed = false;
@@ -73,13 +75,15 @@ export class Resolver {
     });
     this.engine = new QueryEngine(this.forwarder, this.counters);
 
-    if (options.upstreams !== undefined) {
-      this.forwarder.setUpstreams(options.upstreams.map((text) => parseUpstream(text) ?? throwInvalid(text)));
-    } else {
-      const path = options.resolvConfPath ?? '/etc/resolv.conf';
-      this.watcher = new ResolvConfWatcher(path, (conf) => this.useResolvConf(path, conf), options.resolvConfPollMs ?? 1000);
-      this.useResolvConf(path, this.watcher.current);
-    }
+    const fixed = options.upstreams?.map((text) => parseUpstream(text) ?? throwInvalid(text));
+    const path = options.resolvConfPath ?? '/etc/resolv.conf';
+    const changed = (conf: ResolvConf): void => {
+      if (fixed === undefined) this.useResolvConf(path, conf);
+      options.onHostResolvConfChange?.();
+    };
+    this.watcher = new ResolvConfWatcher(path, changed, options.resolvConfPollMs ?? 1000);
+    if (fixed !== undefined) this.forwarder.setUpstreams(fixed);
+    else this.useResolvConf(path, this.watcher.current);
   }
 
   private useResolvConf(path: string, conf: ResolvConf): void {
@@ -89,27 +93,23 @@ export class Resolver {
     else this.log('info', `[resolver] upstreams from ${path}`, { upstreams: addresses.map((a) => a.text) });
   }
 
-  /**
-   * Nameservers for the resolv.conf of a sandbox without embedded DNS (the default bridge): the
-   * upstreams it can reach from its own namespace, so not loopback ones, and not ones on another
-   * port than 53 (resolv.conf cannot say so). Docker's public fallback when nothing is left.
-   */
-  upstreams(): string[] {
-    const usable = this.forwarder
-      .addresses()
-      .filter((a) => a.port === 53 && !isLoopback(a.host))
-      .map((a) => a.host);
-    return usable.length > 0 ? usable : [...DEFAULT_BRIDGE_FALLBACK];
-  }
-
   /** Prometheus text exposition of the resolver's counters. */
   metrics(): string {
     return this.counters.render({ inflight: this.forwarder.inflight, sandboxes: this.listeners.size, cacheEntries: this.cache?.size ?? 0 });
   }
 
-  /** Search domains and options of the host's resolv.conf (empty with explicit upstreams). */
+  /**
+   * The host's DNS settings, the one source sandbox resolv.conf files are rendered from: the
+   * upstreams forwarding uses that a resolv.conf can name (port 53; which of them a sandbox can
+   * reach is the sandbox's business), and the followed file's search domains and options.
+   */
   hostResolvConf(): ResolvConf {
-    return this.watcher?.current ?? { nameservers: [], search: [], options: [] };
+    const { search, options } = this.watcher.current;
+    const nameservers = this.forwarder
+      .addresses()
+      .filter((a) => a.port === 53)
+      .map((a) => a.host);
+    return { nameservers, search: [...search], options: [...options] };
   }
 
   /**
@@ -159,7 +159,7 @@ export class Resolver {
   /** Closes every listener. The resolver cannot be used afterwards. */
   async close(): Promise<void> {
     this.closed = true;
-    this.watcher?.close();
+    this.watcher.close();
     this.forwarder.close();
     await this.queue;
     const all = [...this.listeners.values()];
@@ -170,8 +170,4 @@ export class Resolver {
 
 function throwInvalid(text: string): never {
   throw invalid(`invalid DNS server address ${JSON.stringify(text)}: expected IP, IP:port or [IPv6]:port`);
-}
-
-function isLoopback(host: string): boolean {
-  return isIP(host) === 4 ? host.startsWith('127.') : host === '::1';
 }

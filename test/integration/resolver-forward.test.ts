@@ -156,19 +156,33 @@ t.test('upstreams follow resolv.conf', async (t) => {
   const conf = lab0.file('host-resolv.conf', `# host\nsearch corp.test\nnameserver ${one.address}\n`);
   const lab = await labWith(t, { resolvConfPath: conf, resolvConfPollMs: 50 });
   t.same((await dig(lab.ns('s1'), 'which.test')).answers.map((a) => a.data), ['192.0.2.101']);
-  t.same(lab.resolver.hostResolvConf().search, ['corp.test']);
-  t.same(lab.resolver.upstreams(), ['8.8.8.8', '8.8.4.4'], 'loopback upstreams are not given to bridge sandboxes');
+  t.same(lab.resolver.hostResolvConf(), { nameservers: [one.address], search: ['corp.test'], options: [] });
 
-  writeFileSync(conf, `nameserver ${two.address}\n`);
+  writeFileSync(conf, `nameserver ${two.address}\noptions edns0\n`);
   await new Promise((r) => setTimeout(r, 400));
   t.same((await dig(lab.ns('s1'), 'which.test')).answers.map((a) => a.data), ['192.0.2.102'], 'new upstream, cache flushed');
+  t.same(lab.resolver.hostResolvConf(), { nameservers: [two.address], search: [], options: ['edns0'] });
 });
 
-t.test('upstreams() for bridge sandboxes: reachable ones on port 53', async (t) => {
-  // No sandbox, no query: nothing is ever sent to these addresses.
-  const resolver = new Resolver({ upstreams: ['192.0.2.53', '127.0.0.1:5353', '[2001:db8::1]:53', '192.0.2.54:5300'] });
+t.test('the change callback comes after forwarding switched; with fixed upstreams the file still supplies search and options', async (t) => {
+  const lab = makeLab(t);
+  const conf = lab.file('host-resolv.conf', 'search a.test\nnameserver 192.0.2.1\n');
+  const seen: string[][] = [];
+  const resolver = new Resolver({ upstreams: ['192.0.2.53', '192.0.2.54:5300'], resolvConfPath: conf, resolvConfPollMs: 50, onHostResolvConfChange: () => seen.push(resolver.hostResolvConf().search) });
   t.teardown(() => resolver.close());
-  t.same(resolver.upstreams(), ['192.0.2.53', '2001:db8::1']);
+  t.same(resolver.hostResolvConf(), { nameservers: ['192.0.2.53'], search: ['a.test'], options: [] }, '--dns servers a resolv.conf can name, the file’s search');
+  writeFileSync(conf, 'search b.test\nnameserver 192.0.2.2\n');
+  await new Promise((r) => setTimeout(r, 400));
+  t.same(seen, [['b.test']], 'told once, after the change');
+  t.same(resolver.hostResolvConf().nameservers, ['192.0.2.53'], 'the --dns servers stay');
+});
+
+t.test('hostResolvConf(): the upstreams a resolv.conf can name (port 53)', async (t) => {
+  // No sandbox, no query: nothing is ever sent to these addresses.
+  const lab = makeLab(t);
+  const resolver = new Resolver({ upstreams: ['192.0.2.53', '127.0.0.1:5353', '[2001:db8::1]:53', '192.0.2.54:5300'], resolvConfPath: lab.file('none', '') });
+  t.teardown(() => resolver.close());
+  t.same(resolver.hostResolvConf().nameservers, ['192.0.2.53', '2001:db8::1']);
   t.throws(() => new Resolver({ upstreams: ['not-an-ip'] }), /invalid DNS server address/);
 });
 

@@ -1,7 +1,7 @@
 import t from 'tap';
 import * as packet from 'dns-packet';
 import { AnswerCache, cacheKey, shareable, ttlLayout } from '../../src/resolver/cache';
-import { parseResolvConf } from '../../src/resolver/resolv-conf';
+import { parseResolvConf } from '../../src/os/resolvconf';
 import { parseUpstream } from '../../src/resolver/upstream';
 import { Query, parseQuery } from '../../src/resolver/wire';
 import { decode, query } from './resolver-fixtures';
