@@ -183,3 +183,15 @@ t.test('cnmd --dns: upstreams from the flag, search domains still from the host 
   t.equal(await eventually(() => resolv('plain'), (s) => s === expected), expected, 'new search domains, the same --dns upstream');
   t.equal(await resolv('a'), 'search other.test\nnameserver 127.0.0.11\noptions ndots:0\n');
 });
+
+t.test('cnmd --dns-max-inflight: queries beyond the cap get SERVFAIL at once', async (t) => {
+  const dns = await DnsLab.start(t, { daemonArgs: ['--dns-max-inflight', '2'] });
+  await dns.stub(t, { records: {}, delayMs: 1500 });
+  await dns.cli('network', 'create', '--subnet', '10.54.0.0/24', 'n1');
+  await dns.run('a', '--network', 'n1');
+  const results = await Promise.all([1, 2, 3, 4, 5].map((i) => timed(() => dns.dig('a', `slow${i}.test`))));
+  const servfail = results.filter(([r]) => r.status === 'SERVFAIL');
+  t.equal(servfail.length, 3, results.map(([r, ms]) => `${r.status} ${ms} ms`).join(', '));
+  t.ok(servfail.every(([r, ms]) => ms < 1000 && /too many queries in flight/.test(r.raw)), 'at once, saying why');
+  t.equal(results.filter(([r]) => r.status === 'NXDOMAIN').length, 2, 'the two in flight get the upstream’s answer');
+});

@@ -146,8 +146,10 @@ t.test('names through the daemon', async (t) => {
     t.same(await dns.addresses('stranger', 'both'), [await dns.ip('both', 'n2')], 'still known on n2');
 
     const s1Ip = await dns.ip('s1', 'n1');
+    const listening = (await dns.metrics()).value('cnm_dns_sandboxes');
     await dns.cli('rm', '-f', 's1');
     t.equal((await dns.dig('peer', 's1')).status, 'NXDOMAIN', 'removed sandbox: name gone at once');
+    t.equal((await dns.metrics()).value('cnm_dns_sandboxes'), listening - 1, 'its listeners closed');
     const pool = (await dns.dig('peer', 'pool')).answers.map((a) => a.data);
     t.equal(pool.length, 3, 'and gone from the shared alias');
     t.notOk(pool.includes(s1Ip));
@@ -162,6 +164,15 @@ t.test('names through the daemon', async (t) => {
     t.match(udp.raw, /connection refused/);
     t.match((await dns.dig('plain', '+tcp', 'web')).raw, /connection refused/, 'TCP too');
     t.match((await dns.dig('alone', 'web')).raw, /connection refused/, 'none too');
+  });
+
+  await t.test('cnmd restarted: the sandboxes it finds get their listeners and names back', async (t) => {
+    await dns.lab.stopDaemon('SIGTERM');
+    t.match((await dns.dig('peer', 'web')).raw, /connection refused/, 'no daemon, no listener');
+    await dns.lab.startDaemon();
+    t.same(await dns.addresses('peer', 'web'), [webIp]);
+    t.same(await dns.addresses('stranger', 'both'), [await dns.ip('both', 'n2')]);
+    t.equal((await dns.dig('peer', 'nosuch2')).status, 'NXDOMAIN', 'forwarding too');
   });
 
   t.ok(dns.lab.daemonPid !== undefined && process.kill(dns.lab.daemonPid, 0), 'cnmd still running');

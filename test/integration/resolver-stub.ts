@@ -125,6 +125,7 @@ export async function startStub(behaviour: StubBehaviour, { address = '127.0.0.1
         additionals: opt === undefined ? [] : [{ type: 'OPT', name: '.', udpPayloadSize: 1232, flags: (opt as { flags?: number }).flags ?? 0 }],
       } as never);
     const go = (): void => {
+      if (closed) return; // a delayed answer after close()
       if (b.spoofFirst) send(packet.encode({ type: 'response', id: query.id, questions: [{ ...question, name: 'spoofed.invalid' }], answers: [{ name: 'spoofed.invalid', type: 'A', data: '6.6.6.6' }] } as never));
       send(reply());
     };
