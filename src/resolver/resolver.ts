@@ -9,7 +9,7 @@ import type { ResolvConf } from '../os/resolvconf';
 import { AnswerCache } from './cache';
 import { QueryEngine } from './engine';
 import { Forwarder } from './forwarder';
-import { SandboxListeners } from './listeners';
+import { SandboxListeners, type ListenerOptions } from './listeners';
 import { Metrics } from './metrics';
 import { buildSnapshot } from './records';
 import { ResolvConfWatcher } from './resolv-conf';
@@ -49,7 +49,12 @@ const OPEN_BATCH = 64;
 
 export class Resolver {
   private readonly ttl: number;
-  private readonly tcpIdleTimeoutMs: number;
+  /**
+   * Made once, here: a closure made inside apply() would share apply's scope, snapshot included,
+   * and every listener would keep the snapshot of the update that opened it alive (memory
+   * growing with the square of the sandboxes added one at a time).
+   */
+  private readonly listenerOptions: ListenerOptions;
   private readonly log: Log;
   private readonly engine: QueryEngine;
   private readonly forwarder: Forwarder;
@@ -62,7 +67,10 @@ export class Resolver {
 
   constructor(options: ResolverOptions = {}) {
     this.ttl = options.ttl ?? 600;
-    this.tcpIdleTimeoutMs = options.tcpIdleTimeoutMs ?? 10_000;
+    this.listenerOptions = {
+      tcpIdleTimeoutMs: options.tcpIdleTimeoutMs ?? 10_000,
+      onError: (id, err) => this.log('debug', '[resolver] socket error', { sandbox: id, error: err.message }),
+    };
     this.log = options.log ?? (() => {});
     const cacheEntries = options.cacheEntries ?? 10_000;
     this.cache = cacheEntries > 0 ? new AnswerCache(cacheEntries) : null;
@@ -139,10 +147,7 @@ export class Resolver {
       await Promise.all(
         missing.slice(i, i + OPEN_BATCH).map(async (sandbox) => {
           try {
-            const listeners = await SandboxListeners.open(sandbox.id, sandbox.nsPath, this.engine, {
-              tcpIdleTimeoutMs: this.tcpIdleTimeoutMs,
-              onError: (id, err) => this.log('debug', '[resolver] socket error', { sandbox: id, error: err.message }),
-            });
+            const listeners = await SandboxListeners.open(sandbox.id, sandbox.nsPath, this.engine, this.listenerOptions);
             this.listeners.set(sandbox.id, listeners);
           } catch (err) {
             failures.push(`${sandbox.id} (${sandbox.nsPath}): ${messageOf(err)}`);

@@ -57,3 +57,17 @@ t.test(`${SANDBOXES} sandboxes: under 10 KB each, small updates stay small`, asy
   await lab.resolver.update(connected);
   t.same((await dig(nsPaths[SANDBOXES]!, `c${SANDBOXES}`)).answers.length, 1, 'the connected sandbox resolves at once');
 });
+
+t.test('sandboxes added one update at a time, as the daemon adds them: no earlier snapshot is kept alive', async (t) => {
+  const lab = makeLab(t, { upstreams: ['127.0.0.1:9'] });
+  const count = 300;
+  const nsPaths = Array.from({ length: count }, (_, i) => lab.ns(`g${i}`));
+  await lab.resolver.update(benchState(2, (i) => nsPaths[i]!));
+  await lab.resolver.update({ networks: [], sandboxes: [] });
+  const before = retained();
+  for (let n = 1; n <= count; n++) await lab.resolver.update(benchState(n, (i) => nsPaths[i]!));
+  const perSandbox = (retained() - before) / count;
+  // Each listener used to hold the snapshot of the update that opened it: quadratic growth.
+  t.ok(perSandbox < 10 * 1024, `${perSandbox.toFixed(0)} bytes retained per sandbox after ${count} updates`);
+  t.same((await dig(nsPaths[0]!, `c${count - 1}`)).answers.length, 1, 'the first sandbox sees the last one');
+});
