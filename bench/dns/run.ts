@@ -12,7 +12,11 @@ import path from 'node:path';
 import { promisify } from 'node:util';
 import { createNetns, deleteNetns } from '../../src/os/native';
 import { GATEWAY_V4, GATEWAY_V6, queryFile, type Mix } from './lab-state';
-import { ALL_SERVERS, type Lab, type Running, type ServerUnderTest } from './servers';
+import { cnmd } from './cnmd-server';
+import { aardvark, cnm, dnsmasq, nodeFloor, unbound, type Lab, type Running, type ServerUnderTest } from './servers';
+
+/** cnm is the resolver in a harness, cnmd the real daemon with its sandboxes made through the API. */
+const ALL_SERVERS = [cnm, cnmd, nodeFloor, dnsmasq, unbound, aardvark];
 
 const run = promisify(execFile);
 const SERVER_CPU = 0;
@@ -45,8 +49,9 @@ interface Sample {
   lost: number;
 }
 
-async function dnsperf(lab: Lab, server: ServerUnderTest, file: string, seconds: number, extra: string[]): Promise<string> {
-  const args = [`--net=${lab.clientNs}`, 'taskset', '-c', String(CLIENT_CPU), 'dnsperf', '-s', server.address, '-d', file, '-l', String(seconds), ...extra];
+/** dnsperf pinned to the client core, in the namespace the server is asked from. */
+async function dnsperf(lab: Lab, server: ServerUnderTest, running: Running, file: string, seconds: number, extra: string[]): Promise<string> {
+  const args = [`--net=${running.clientNs ?? lab.clientNs}`, 'taskset', '-c', String(CLIENT_CPU), 'dnsperf', '-s', server.address, '-d', file, '-l', String(seconds), ...extra];
   if (server.source) args.push('-a', server.source);
   const { stdout } = await run('nsenter', args, { maxBuffer: 512 * 1024 * 1024 });
   return stdout;
@@ -55,13 +60,13 @@ async function dnsperf(lab: Lab, server: ServerUnderTest, file: string, seconds:
 async function measure(lab: Lab, server: ServerUnderTest, running: Running, file: string, seconds: number, rate: number): Promise<Sample> {
   // Unthrottled: the most it answers, and what each answer costs it.
   const cpuBefore = cpuMicros(running.pid);
-  const flood = await dnsperf(lab, server, file, seconds, ['-c', '8', '-q', '500']);
+  const flood = await dnsperf(lab, server, running, file, seconds, ['-c', '8', '-q', '500']);
   const cpu = cpuMicros(running.pid) - cpuBefore;
   const completed = Number(/Queries completed:\s+(\d+)/.exec(flood)?.[1] ?? 0);
   const qps = Number(/Queries per second:\s+([\d.]+)/.exec(flood)?.[1] ?? 0);
 
   // A fixed rate every server can sustain: latency as a container sees it.
-  const paced = await dnsperf(lab, server, file, seconds, ['-c', '8', '-Q', String(rate), '-v']);
+  const paced = await dnsperf(lab, server, running, file, seconds, ['-c', '8', '-Q', String(rate), '-v']);
   const latencies = [...paced.matchAll(/^> \S+ \S+ \S+ ([\d.]+)$/gm)].map((m) => Number(m[1]) * 1000).sort((a, b) => a - b);
   const lost = Number(/Queries lost:\s+(\d+)/.exec(paced)?.[1] ?? 0);
   const pick = (q: number): number => latencies[Math.min(latencies.length - 1, Math.floor(q * latencies.length))] ?? NaN;
@@ -75,7 +80,7 @@ async function measure(lab: Lab, server: ServerUnderTest, running: Running, file
  */
 async function paired(lab: Lab, cnm: [ServerUnderTest, Running], other: [ServerUnderTest, Running], file: string, seconds: number, rate: number): Promise<[number, number]> {
   const before = [cpuMicros(cnm[1].pid), cpuMicros(other[1].pid)];
-  const outputs = await Promise.all([cnm, other].map(([server]) => dnsperf(lab, server, file, seconds, ['-c', '8', '-Q', String(rate)])));
+  const outputs = await Promise.all([cnm, other].map(([server, running]) => dnsperf(lab, server, running, file, seconds, ['-c', '8', '-Q', String(rate)])));
   const completed = outputs.map((out) => Number(/Queries completed:\s+(\d+)/.exec(out)?.[1] ?? 0));
   return [(cpuMicros(cnm[1].pid) - before[0]!) / completed[0]!, (cpuMicros(other[1].pid) - before[1]!) / completed[1]!];
 }
@@ -149,7 +154,7 @@ async function main(): Promise<void> {
       const r = await server.start(lab);
       running.set(server.name, r);
       console.log(`${server.name} ready (pid ${r.pid})${Object.keys(r.report).length > 2 ? ` ${JSON.stringify(r.report)}` : ''}`);
-      for (const mix of MIXES) await dnsperf(lab, server, files[mix], 1, ['-c', '8', '-q', '100']); // warm caches and JIT
+      for (const mix of MIXES) await dnsperf(lab, server, r, files[mix], 1, ['-c', '8', '-q', '100']); // warm caches and JIT
     }
 
     const results = new Map<string, Sample[]>();
@@ -192,8 +197,10 @@ async function main(): Promise<void> {
         console.log(`  ${mix!.padEnd(5)} ${name!.padEnd(12)} ${otherCost.toFixed(1).padStart(6)} vs cnm ${cnmCost.toFixed(1).padStart(6)}  (${median(list.map((p) => p[1] / p[0])).toFixed(2)}×)`);
       }
     }
-    const cnmReport = running.get('cnm')?.report;
-    if (cnmReport) console.log(`\ncnm: ${JSON.stringify(cnmReport)}`);
+    for (const name of ['cnm', 'cnmd']) {
+      const report = running.get(name)?.report;
+      if (report) console.log(`\n${name}: ${JSON.stringify(report)}`);
+    }
   } finally {
     await cleanup();
   }

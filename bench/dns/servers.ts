@@ -1,10 +1,8 @@
 /**
  * The DNS servers the benchmark compares, each loaded with the same names (lab-state.ts) and
  * started inside the client sandbox's namespace, pinned to the server core. Each is reached by
- * dnsperf over that namespace's loopback, as a container reaches 127.0.0.11.
- *
- * To drive the real daemon later, add a ServerUnderTest that starts cnmd in the lab, creates the
- * network and sandboxes through its API and returns cnmd's pid: nothing else needs to change.
+ * dnsperf over that namespace's loopback, as a container reaches 127.0.0.11. The real daemon
+ * (cnmd-server.ts) brings its own sandboxes and says where dnsperf runs (Running.clientNs).
  */
 import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdirSync, readFileSync, writeFileSync } from 'node:fs';
@@ -25,6 +23,8 @@ export interface Lab {
 
 export interface Running {
   pid: number;
+  /** Where dnsperf runs for this server, when not in the bench's client namespace (a sandbox of cnmd's own). */
+  clientNs?: string;
   /** What the server printed when ready (cnm reports update costs and memory). */
   report: Record<string, unknown>;
   stop(): Promise<void>;
@@ -71,11 +71,11 @@ function readyLine(child: ChildProcess, name: string): Promise<Record<string, un
   });
 }
 
-/** Waits until something answers on address:53 inside the client namespace. */
-async function answering(lab: Lab, address: string, source?: string): Promise<void> {
+/** Waits until something answers on address:53 inside the namespace ns. */
+export async function answering(ns: string, address: string, source?: string): Promise<void> {
   for (let i = 0; i < 100; i++) {
     const ok = await new Promise<boolean>((resolve) => {
-      const dig = spawn('nsenter', [`--net=${lab.clientNs}`, 'dig', `@${address}`, ...(source ? ['-b', source] : []), '+time=1', '+tries=1', 'c0']);
+      const dig = spawn('nsenter', [`--net=${ns}`, 'dig', `@${address}`, ...(source ? ['-b', source] : []), '+time=1', '+tries=1', 'c0']);
       let out = '';
       dig.stdout.on('data', (d: Buffer) => (out += d.toString()));
       dig.on('exit', () => resolve(/status: NOERROR/.test(out) && /ANSWER: [1-9]/.test(out)));
@@ -86,7 +86,7 @@ async function answering(lab: Lab, address: string, source?: string): Promise<vo
   throw new Error(`nothing answers on ${address}`);
 }
 
-function stopper(pid: number): () => Promise<void> {
+export function stopper(pid: number): () => Promise<void> {
   return async () => {
     try {
       process.kill(pid, 'SIGTERM');
@@ -115,7 +115,7 @@ export const cnm: ServerUnderTest = {
   async start(lab) {
     const child = inClient(lab, [process.execPath, '--expose-gc', path.join(NODE_DIST, 'cnm-server.js'), '--dir', lab.dir, '--sandboxes', String(lab.sandboxes), '--upstream', lab.upstream]);
     const report = await readyLine(child, 'cnm');
-    await answering(lab, '127.0.0.11');
+    await answering(lab.clientNs, '127.0.0.11');
     return { pid: child.pid!, report, stop: stopper(child.pid!) };
   },
 };
@@ -153,7 +153,7 @@ export const dnsmasq: ServerUnderTest = {
       '--local-ttl=600',
       `--pid-file=${path.join(lab.dir, 'dnsmasq.pid')}`,
     ]);
-    await answering(lab, '127.0.0.13');
+    await answering(lab.clientNs, '127.0.0.13');
     return { pid: child.pid!, report: {}, stop: stopper(child.pid!) };
   },
 };
@@ -189,7 +189,7 @@ export const unbound: ServerUnderTest = {
       ].join('\n'),
     );
     const child = inClient(lab, ['unbound', '-d', '-c', conf]);
-    await answering(lab, '127.0.0.14');
+    await answering(lab.clientNs, '127.0.0.14');
     return { pid: child.pid!, report: {}, stop: stopper(child.pid!) };
   },
 };
@@ -208,10 +208,8 @@ export const aardvark: ServerUnderTest = {
     const script = `mount --bind ${resolvConf} /etc/resolv.conf && exec /usr/lib/podman/aardvark-dns --config ${configDir} -p 53 run`;
     const child = spawn('nsenter', [`--net=${lab.clientNs}`, 'unshare', '-m', 'taskset', '-c', String(lab.serverCpu), 'sh', '-c', script], { stdio: 'ignore' });
     await new Promise((r) => child.on('exit', r));
-    await answering(lab, '10.99.0.1', '10.99.0.2');
+    await answering(lab.clientNs, '10.99.0.1', '10.99.0.2');
     const pid = Number(readFileSync(path.join(configDir, 'aardvark.pid'), 'utf8').trim());
     return { pid, report: {}, stop: stopper(pid) };
   },
 };
-
-export const ALL_SERVERS = [cnm, nodeFloor, dnsmasq, unbound, aardvark];
