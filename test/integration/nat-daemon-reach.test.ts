@@ -169,4 +169,17 @@ t.test('published ports through cnmd', async (t) => {
     t.notMatch(await lab.lab.inNs(fresh6, ['ip', '-6', 'addr', 'show', 'scope', 'global']), /tentative/);
     t.equal(await lab.tcp(fresh6, HOST_IP6, 8182), 'p6:80 fd61:2::1', 'at once, from a new sandbox');
   });
+
+  await t.test('the first sandbox of a new IPv6 network is reachable at once', async (t) => {
+    // The bridge gets its carrier, and so its link-local address, with the first endpoint. The
+    // kernel sends no neighbour solicitation for forwarded traffic while that address is
+    // tentative, so DAD on the bridge made the first connections time out (most runs).
+    for (let i = 0; i < 3; i++) {
+      ok(await lab.cli('network', 'create', '--ipv6', '--subnet', `10.61.${10 + i}.0/24`, '--subnet', `fd61:${10 + i}::/64`, `new6-${i}`), `network new6-${i}`);
+      ok(await lab.runServer(`first6-${i}`, ['--network', `new6-${i}`, '-p', `${8600 + i}:80`], ['tcp:80']), `first6-${i}`);
+      t.equal(await lab.tcp(lab.client, HOST_IP6, 8600 + i), `first6-${i}:80 ${CLIENT_IP6}`, `network ${i}: the first connection`);
+      const bridge = (await lab.cli('network', 'inspect', '-f', '{{.Id}}', `new6-${i}`)).out.trim().slice(0, 12);
+      t.notMatch(await lab.lab.inHost(['ip', '-6', 'addr', 'show', 'dev', `br-${bridge}`]), /tentative/, `network ${i}: no tentative bridge address`);
+    }
+  });
 });

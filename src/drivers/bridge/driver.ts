@@ -41,6 +41,10 @@ export class BridgeDriver implements NetworkDriver {
           if (!pool.gateway) continue;
           const cidr = `${pool.gateway}/${pool.subnet.split('/')[1]}`;
           if (pool.family === 6) {
+            // The bridge's link-local address is made when the first endpoint brings carrier;
+            // while it is tentative the kernel sends no neighbour solicitation for forwarded
+            // traffic, so the first connections through a published port would time out.
+            writeSysctl(`net.ipv6.conf.${device}.accept_dad`, '0');
             writeSysctl(`net.ipv6.conf.${device}.disable_ipv6`, '0');
             writeSysctl('net.ipv6.conf.all.forwarding', '1');
           }
