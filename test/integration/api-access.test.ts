@@ -20,9 +20,9 @@ const NOGROUP = Number(/^nogroup:[^:]*:(\d+):/m.exec(fs.readFileSync('/etc/group
 function pingAs(socket: string, uid: number, gid: number): Promise<string> {
   const script = `require('http').get({ socketPath: ${JSON.stringify(socket)}, path: '/_ping' }, (r) => { console.log(r.statusCode); r.resume(); }).on('error', (e) => console.log(e.code));`;
   return new Promise((resolve, reject) => {
-    // Without tap's NODE_OPTIONS: its process-info hook cannot write as another user.
-    const env = Object.fromEntries(Object.entries(process.env).filter(([k]) => k !== 'NODE_OPTIONS' && !k.startsWith('TAP')));
-    const child = spawn(process.execPath, ['-e', script], { uid, gid, env, stdio: ['ignore', 'pipe', 'inherit'] });
+    // Without tap's process-info hook, which cannot write its record as another user. tap wraps
+    // spawn() and puts the hook back into NODE_OPTIONS, so `env -u` takes it out in the child.
+    const child = spawn('env', ['-u', 'NODE_OPTIONS', process.execPath, '-e', script], { uid, gid, stdio: ['ignore', 'pipe', 'inherit'] });
     let out = '';
     child.stdout.on('data', (d: Buffer) => (out += d.toString()));
     child.on('error', reject);
