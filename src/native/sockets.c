@@ -11,12 +11,13 @@
 #include <sys/socket.h>
 #include <unistd.h>
 
-/* bindSocket(kind: "udp"|"tcp", address, port, backlog, v6only) -> fd. v6only (for an IPv6
- * address): 1 binds IPv6 only, 0 both families on "::" (dual-stack); absent, the system default
- * (net.ipv6.bindv6only). */
+/* bindSocket(kind: "udp"|"tcp", address, port, backlog, v6only, receiveBuffer) -> fd. v6only
+ * (for an IPv6 address): 1 binds IPv6 only, 0 both families on "::" (dual-stack); absent or -1,
+ * the system default (net.ipv6.bindv6only). receiveBuffer: SO_RCVBUF in bytes; absent or 0, the
+ * system default. */
 static napi_value bind_socket(napi_env env, napi_callback_info info) {
-  size_t argc = 5;
-  napi_value argv[5];
+  size_t argc = 6;
+  napi_value argv[6];
   napi_get_cb_info(env, info, &argc, argv, NULL, NULL);
   if (argc < 3) {
     cnm_throw_message(env, "bindSocket(kind, address, port[, backlog]) needs three arguments");
@@ -30,6 +31,8 @@ static napi_value bind_socket(napi_env env, napi_callback_info info) {
   if (argc > 3 && cnm_arg_int(env, argv[3], &backlog, "backlog") != 0) return NULL;
   int v6only = -1;
   if (argc > 4 && cnm_arg_int(env, argv[4], &v6only, "v6only") != 0) return NULL;
+  int rcvbuf = 0;
+  if (argc > 5 && cnm_arg_int(env, argv[5], &rcvbuf, "receiveBuffer") != 0) return NULL;
   int stream = strcmp(kind, "tcp") == 0;
   if (!stream && strcmp(kind, "udp") != 0) {
     cnm_throw_message(env, "bindSocket: kind must be \"udp\" or \"tcp\"");
@@ -72,6 +75,10 @@ static napi_value bind_socket(napi_env env, napi_callback_info info) {
     int value = v6only ? 1 : 0;
     setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &value, sizeof value);
   }
+  /* SO_RCVBUFFORCE passes net.core.rmem_max (a host-wide sysctl cnm leaves alone); it needs
+   * CAP_NET_ADMIN, without which SO_RCVBUF gets as close as rmem_max allows. */
+  if (rcvbuf > 0 && setsockopt(fd, SOL_SOCKET, SO_RCVBUFFORCE, &rcvbuf, sizeof rcvbuf) != 0)
+    setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &rcvbuf, sizeof rcvbuf);
   if (bind(fd, (struct sockaddr *)&ss, len) != 0 || (stream && listen(fd, backlog) != 0)) {
     int err = errno;
     close(fd);

@@ -9,7 +9,7 @@ interface NativeAddon {
   createNetns(nsPath: string): void;
   deleteNetns(nsPath: string): void;
   isNetnsMount(nsPath: string): boolean;
-  bindSocket(kind: 'udp' | 'tcp', address: string, port: number, backlog?: number, v6only?: number): number;
+  bindSocket(kind: 'udp' | 'tcp', address: string, port: number, backlog?: number, v6only?: number, receiveBuffer?: number): number;
   closeFd(fd: number): void;
   raiseFdLimit(): number;
   nftOpen(nsPath: string | null): NftContext;
@@ -60,12 +60,18 @@ export function isNetnsMount(nsPath: string): boolean {
 
 /**
  * Opens a socket bound to address:port inside the namespace at nsPath (listening, for TCP) and
- * returns its fd, for dgram `bind({fd})` or net `listen({fd})`. ipv6Only (IPv6 addresses):
- * true binds IPv6 only, false both families on `::`; unset, the system default (dual-stack).
+ * returns its fd, for dgram `bind({fd})` or net `listen({fd})`.
  */
-export function openSocketInNetns(nsPath: string, kind: 'udp' | 'tcp', address: string, port: number, options: { ipv6Only?: boolean } = {}): number {
-  if (options.ipv6Only === undefined) return addon.runInNetns(nsPath, () => addon.bindSocket(kind, address, port));
-  return addon.runInNetns(nsPath, () => addon.bindSocket(kind, address, port, 511, options.ipv6Only ? 1 : 0));
+export function openSocketInNetns(nsPath: string, kind: 'udp' | 'tcp', address: string, port: number, options: SocketOptions = {}): number {
+  const v6only = options.ipv6Only === undefined ? -1 : options.ipv6Only ? 1 : 0;
+  return addon.runInNetns(nsPath, () => addon.bindSocket(kind, address, port, 511, v6only, options.receiveBufferBytes ?? 0));
+}
+
+export interface SocketOptions {
+  /** IPv6 addresses: true binds IPv6 only, false both families on `::`; unset, the system default. */
+  ipv6Only?: boolean;
+  /** SO_RCVBUF beyond net.core.rmem_max (root): how much the kernel queues while nobody reads. */
+  receiveBufferBytes?: number;
 }
 
 /** Closes an fd that was never handed to Node. */

@@ -4,11 +4,16 @@
  * over TCP with several pipelined queries split across writes on one connection, and malformed
  * messages answered with FORMERR or dropped.
  */
+import dgram from 'node:dgram';
+import * as packet from 'dns-packet';
 import t from 'tap';
-import { DnsLab, reverse4 } from './dns-daemon-lab';
+import { openSocketInNetns } from '../../src/os/native';
+import { DnsLab, eventually, reverse4 } from './dns-daemon-lab';
 import { nodeIn } from './resolver-lab';
 
 const HOLDERS = 40;
+/** Queries sent while the daemon is stopped: several times what a default receive buffer holds. */
+const BURST = 2000;
 /** Header + question of `many` (1+4+1 name bytes, type, class). */
 const QUESTION_BYTES = 12 + 6 + 4;
 const A_RECORD_BYTES = 16;
@@ -122,6 +127,32 @@ t.test('protocol through the daemon', async (t) => {
       tiny: 'no reply',
       after: 1,
     });
+  });
+
+  await t.test('a burst while the daemon is held up is answered, not dropped', async (t) => {
+    // A daemon descheduled on a busy host, or busy with a large update, must not lose the
+    // queries that arrive meanwhile: the kernel queues them in the listener's receive buffer,
+    // and the default one (rmem_default, ~200 KB) holds only a few hundred small datagrams.
+    const pid = dns.lab.daemonPid!;
+    const fd = openSocketInNetns(await dns.ns('asker'), 'udp', '127.0.0.1', 0, { receiveBufferBytes: 8 << 20 });
+    const client = dgram.createSocket('udp4');
+    await new Promise<void>((resolve) => client.bind({ fd }, resolve));
+    const answered = new Set<number>();
+    client.on('message', (m) => answered.add(m.readUInt16BE(0)));
+    const query = packet.encode({ type: 'query', id: 0, flags: packet.RECURSION_DESIRED, questions: [{ type: 'A', name: 'h0' }] });
+    process.kill(pid, 'SIGSTOP');
+    try {
+      for (let id = 0; id < BURST; id++) {
+        query.writeUInt16BE(id, 0);
+        await new Promise<void>((resolve, reject) => client.send(query, 53, '127.0.0.11', (err) => (err ? reject(err) : resolve())));
+      }
+      await new Promise((r) => setTimeout(r, 200));
+    } finally {
+      process.kill(pid, 'SIGCONT');
+    }
+    await eventually(async () => answered.size, (n) => n === BURST, 5000);
+    client.close();
+    t.equal(answered.size, BURST, `${BURST} queries sent while cnmd was stopped for 200 ms, all answered`);
   });
 
   t.ok(dns.lab.daemonPid !== undefined && process.kill(dns.lab.daemonPid, 0), 'cnmd still running');
