@@ -6,18 +6,7 @@
  */
 import path from 'node:path';
 import * as packet from 'dns-packet';
-
-/** mulberry32: small, fast, good enough to drive mutations. */
-export function prng(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let x = a;
-    x = Math.imul(x ^ (x >>> 15), x | 1);
-    x ^= x + Math.imul(x ^ (x >>> 7), x | 61);
-    return ((x ^ (x >>> 14)) >>> 0) / 4294967296;
-  };
-}
+import { mulberry32 } from '../../test/helpers/prng';
 
 const NAMES = ['d1', 'D2.dnet', 'web', 'many', 'example.test', '2.0.50.10.in-addr.arpa', 'a.b.c.d.e.f.g', 'x'.repeat(63) + '.y'];
 // 'ANY' is missing from dns-packet's typings but encodes fine.
@@ -46,7 +35,7 @@ export class Fuzzer {
   private readonly seeds = seedQueries();
 
   constructor(readonly seed: number) {
-    this.random = prng(seed);
+    this.random = mulberry32(seed);
   }
 
   private int(n: number): number {
