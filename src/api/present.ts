@@ -3,6 +3,7 @@
  * omits keys or prints null matter, because clients print what they get.
  */
 import { endpointAliases } from '../controller/endpoints';
+import { humanDuration } from '../human-duration';
 import type { EndpointRecord, NetworkRecord, SandboxRecord } from '../controller/model';
 import type { State } from '../controller/state';
 import type { ContainerJSON, ContainerPort, ContainerSummary, EndpointSettings, IPAMConfigEntry, NetworkContainer, NetworkResource, PortMap } from './engine-types';
@@ -215,23 +216,5 @@ export function statusText(s: SandboxRecord, proc: ProcessView, now: number): st
   if (proc.running) return `Up ${humanDuration(now - Date.parse(s.process.startedAt))}`;
   if (s.process.status === 'created') return 'Created';
   return `Exited (${s.process.exitCode}) ${humanDuration(now - Date.parse(s.process.finishedAt))} ago`;
-}
-
-/** go-units HumanDuration. */
-export function humanDuration(ms: number): string {
-  const seconds = Math.round(ms / 1000);
-  if (seconds < 1) return 'Less than a second';
-  if (seconds === 1) return '1 second';
-  if (seconds < 60) return `${seconds} seconds`;
-  const minutes = Math.round(ms / 60000);
-  if (minutes === 1) return 'About a minute';
-  if (minutes < 60) return `${minutes} minutes`;
-  const hours = Math.round(ms / 3600000);
-  if (hours === 1) return 'About an hour';
-  if (hours < 48) return `${hours} hours`;
-  if (hours < 24 * 7 * 2) return `${Math.round(hours / 24)} days`;
-  if (hours < 24 * 30 * 2) return `${Math.round(hours / 24 / 7)} weeks`;
-  if (hours < 24 * 365 * 2) return `${Math.round(hours / 24 / 30)} months`;
-  return `${Math.round(hours / 24 / 365)} years`;
 }
 

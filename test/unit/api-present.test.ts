@@ -1,6 +1,7 @@
 /** Presentation details clients print verbatim: Go's time format. */
 import t from 'tap';
-import { goTime } from '../../src/api/present';
+import { goTime, statusText } from '../../src/api/present';
+import type { SandboxRecord } from '../../src/controller/model';
 
 t.test("goTime: Go's RFC 3339 with nanoseconds, trailing zeros trimmed", async (t) => {
   t.equal(goTime('2026-11-27T17:59:37.064260546Z'), '2026-11-27T17:59:37.064260546Z');
@@ -8,4 +9,14 @@ t.test("goTime: Go's RFC 3339 with nanoseconds, trailing zeros trimmed", async (
   t.equal(goTime('2026-11-27T19:37:05.100000000Z'), '2026-11-27T19:37:05.1Z');
   t.equal(goTime('2026-11-27T19:37:05.000000000Z'), '2026-11-27T19:37:05Z', 'no fraction at all');
   t.equal(goTime('0001-01-01T00:00:00Z'), '0001-01-01T00:00:00Z', "Go's zero time stays");
+});
+
+t.test("statusText: docker ps's Status, with go-units' truncation", async (t) => {
+  const started = Date.parse('2026-01-01T00:00:00Z');
+  const sandbox = (status: 'running' | 'exited', exitCode = 0) =>
+    ({ process: { status, pid: 1, startTicks: 0, exitCode, startedAt: '2026-01-01T00:00:00Z', finishedAt: '2026-01-01T00:00:00Z' } }) as unknown as SandboxRecord;
+  const running = { running: true, pid: 1 };
+  t.equal(statusText(sandbox('running'), running, started + 59_600), 'Up 59 seconds', 'not rounded up to a minute');
+  t.equal(statusText(sandbox('running'), running, started + 119_900), 'Up About a minute');
+  t.equal(statusText(sandbox('exited', 3), { running: false, pid: 0 }, started + 150_000), 'Exited (3) 2 minutes ago');
 });

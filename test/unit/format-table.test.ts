@@ -1,6 +1,7 @@
 import t from 'tap';
 import { formatContainerList, formatNetworkList } from '../../src/cli/format';
-import { displayablePorts, ellipsis, humanDuration } from '../../src/cli/format/list-contexts';
+import { displayablePorts, ellipsis } from '../../src/cli/format/list-contexts';
+import { humanDuration } from '../../src/human-duration';
 import { naturalCompare } from '../../src/cli/format/natural-sort';
 import { tabwrite } from '../../src/cli/format/table';
 import { CnmError } from '../../src/errors';

@@ -13,6 +13,7 @@ import {
   compareGoStrings, type GoMethod, type GoStruct, type GoValue, map, mapOf, type MethodSet, ptr, ptrTo, STRING, str,
   struct, structType,
 } from './govalue';
+import { humanDuration } from '../../human-duration';
 import { parseRFC3339, timeString, unixLocal } from './gotime';
 
 const stringMethod = <H>(get: (h: H) => string): GoMethod => ({
@@ -148,24 +149,6 @@ export function ellipsis(s: string, maxDisplayWidth: number): string {
     out += r;
   }
   return `${out}…`;
-}
-
-/** go-units HumanDuration (what "5 minutes ago" is made of). */
-export function humanDuration(ms: number): string {
-  const seconds = Math.trunc(ms / 1000);
-  if (seconds < 1) return 'Less than a second';
-  if (seconds === 1) return '1 second';
-  if (seconds < 60) return `${seconds} seconds`;
-  const minutes = Math.trunc(ms / 60000);
-  if (minutes === 1) return 'About a minute';
-  if (minutes < 60) return `${minutes} minutes`;
-  const hours = Math.round(ms / 3600000); // d.Round(time.Hour)
-  if (hours === 1) return 'About an hour';
-  if (hours < 48) return `${hours} hours`;
-  if (hours < 24 * 7 * 2) return `${Math.trunc(hours / 24)} days`;
-  if (hours < 24 * 30 * 2) return `${Math.trunc(hours / 24 / 7)} weeks`;
-  if (hours < 24 * 365 * 2) return `${Math.trunc(hours / 24 / 30)} months`;
-  return `${Math.trunc(Math.trunc(ms / 3600000) / 24 / 365)} years`;
 }
 
 /**
