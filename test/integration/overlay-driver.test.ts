@@ -271,8 +271,17 @@ t.test('half-made states, foreign devices, reconcile', async (t) => {
   const lost = sandbox(net, '10.202.0.3', h1.vtep);
   await d1.join(net, lost.ep, lost.sb);
   await linkReaper.delete(hostVethName(lost.ep.id), h1.ns);
+  const remote = sandbox(net, '10.202.0.50', h2.vtep);
+  await d1.setPeers(net, [peer(remote)]);
+  const programmed = await fdb(h1.ns, vxlanName(net));
+  t.same(programmed, [`00:00:00:00:00:00 ${h2.vtep}`, `${remote.ep.mac} ${h2.vtep}`]);
   const fresh = new OverlayDriver(h1.vtep, h1.ns);
   const res = await fresh.reconcile([net], [a.ep, lost.ep]);
+  // A restarted daemon learns the peers from the cluster store after reconciling: until then
+  // the kernel's entries keep cross-host traffic flowing.
+  t.same(await fdb(h1.ns, vxlanName(net)), programmed, 'reconcile keeps the forwarding entries until the peers are known');
+  await fresh.setPeers(net, []);
+  t.same(await fdb(h1.ns, vxlanName(net)), [], 'then the peer list rules');
   t.same(res.missingEndpoints, [lost.ep.id], 'the endpoint whose veth is gone is reported');
   const now = await linkNames(h1.ns);
   t.notOk(now.has(bridgeName(gone)) || now.has(vxlanName(gone)), 'the data plane of a gone network is removed');

@@ -134,7 +134,7 @@ export class OverlayDriver implements NetworkDriver {
     return { missingEndpoints: endpoints.filter((e) => !present.has(hostVethName(e.id))).map((e) => e.id) };
   }
 
-  /** The network's bridge and VXLAN device, made (or re-used after a crash) and up, with its peers programmed. */
+  /** The network's bridge and VXLAN device, made (or re-used after a crash) and up, with its peers programmed once known. */
   private async ensureDataPlane(nl: Rtnl, network: DriverNetwork, settings: NetworkSettings): Promise<LinkInfo> {
     const tag = ownerTag(network.id);
     let bridge = await this.ownLink(nl, bridgeName(network), 'bridge', network);
@@ -151,7 +151,9 @@ export class OverlayDriver implements NetworkDriver {
     if (vxlan.master !== bridge.index) await nl.setMaster(vxlan.index, bridge.index);
     await nl.setUp(vxlan.index);
     await nl.setUp(bridge.index);
-    await this.programPeers(nl, vxlan, network);
+    // Not before the controller has said who the peers are: at start-up that would wipe the
+    // entries of a running data plane until the cluster store's snapshot puts them back.
+    if (this.peers.has(network.id)) await this.programPeers(nl, vxlan, network);
     return bridge;
   }
 
