@@ -7,6 +7,7 @@ import type { EndpointRequest } from '../controller/endpoints';
 import type { PublishedPortRequest, SandboxRecord } from '../controller/model';
 import { sandboxPaths } from '../controller/sandbox-files';
 import { CnmError, invalid } from '../errors';
+import { parsePortBindings as parsePublishedPorts } from '../nat';
 import type { ProcessRuntime } from '../runtime/processes';
 import { labelMatch, parseFilters, regexMatch } from './filters';
 import type { Router } from './http';
@@ -17,26 +18,15 @@ import { object, optBool, optString, optStringArray, optStringMap, queryBool } f
 
 function parsePortBindings(raw: unknown): PublishedPortRequest[] {
   const bindings = object(raw, 'HostConfig.PortBindings', true);
-  const out: PublishedPortRequest[] = [];
-  for (const [key, list] of Object.entries(bindings)) {
-    const m = /^(\d+)(?:\/(tcp|udp|sctp))?$/.exec(key);
-    if (!m) throw invalid(`invalid port specification: "${key}"`);
-    const proto = (m[2] ?? 'tcp') as 'tcp' | 'udp' | 'sctp';
-    if (proto === 'sctp') throw invalid('sctp port mappings are not supported by cnm: use tcp or udp');
-    const containerPort = Number(m[1]);
-    if (containerPort < 1 || containerPort > 65535) throw invalid(`invalid port specification: "${key}"`);
-    for (const [i, b] of (Array.isArray(list) ? list : [null]).entries()) {
-      const o = object(b, `HostConfig.PortBindings["${key}"][${i}]`, true);
-      const hostIp = optString(o, 'HostIp', 'PortBinding') ?? '';
-      const hostPortText = optString(o, 'HostPort', 'PortBinding') ?? '';
-      const range = /^(\d+)(?:-(\d+))?$/.exec(hostPortText);
-      const start = range ? Number(range[1]) : 0;
-      const end = range ? Number(range[2] ?? range[1]) : 0;
-      if ((hostPortText !== '' && !range) || start > 65535 || end > 65535 || end < start) throw invalid(`Invalid hostPort: ${hostPortText}`);
-      out.push({ proto, containerPort, hostIp, hostPortStart: start, hostPortEnd: end });
-    }
-  }
-  return out;
+  return Object.entries(bindings).flatMap(([key, list]) =>
+    parsePublishedPorts(
+      key,
+      (Array.isArray(list) ? list : [null]).map((b, i) => {
+        const o = object(b, `HostConfig.PortBindings["${key}"][${i}]`, true);
+        return { hostIp: optString(o, 'HostIp', 'PortBinding') ?? '', hostPort: optString(o, 'HostPort', 'PortBinding') ?? '' };
+      }),
+    ),
+  );
 }
 
 function parseEndpointsConfig(raw: unknown): Record<string, EndpointRequest> {

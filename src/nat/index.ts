@@ -26,7 +26,7 @@ export type { NatNetwork, NatPortMapping, NatProto, NatState } from './state';
 export { Firewall, type FirewallOptions } from './firewall';
 export { NftError } from './nft';
 export { renderRuleset, renderTeardown, DEFAULT_TABLE } from './ruleset';
-export { parsePublish, type PortRequest } from './publish';
+export { parsePortBindings, parsePublish, type PortRequest } from './publish';
 export {
   PortAllocator,
   natMappings,

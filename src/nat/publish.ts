@@ -30,14 +30,7 @@ export function parsePublish(spec: string): PortRequest[] {
     if (!ip.endsWith(']') || ip.length < 3) throw invalid(`Invalid ip address ${ip}: missing ']' in address`);
     ip = ip.slice(1, -1);
   }
-  let hostIp = '';
-  if (ip !== '') {
-    try {
-      hostIp = canonicalIp(ip);
-    } catch {
-      throw invalid(`Invalid ip address: ${ip}`);
-    }
-  }
+  const hostIp = parseHostIp(ip);
   if (containerPort === '') throw invalid(`No port specified: ${spec}<empty>`);
 
   const container = parsePortRange(containerPort);
@@ -69,6 +62,33 @@ export function parsePublish(spec: string): PortRequest[] {
     });
   }
   return requests;
+}
+
+/**
+ * One `HostConfig.PortBindings` entry of the Engine API (`"80/tcp": [{HostIp, HostPort}, ...]`),
+ * with the checks and the canonical host address a `-p` spec gets. The key is checked even when
+ * it has no bindings.
+ */
+export function parsePortBindings(key: string, bindings: { hostIp: string; hostPort: string }[]): PortRequest[] {
+  const m = /^(\d+)(?:\/(tcp|udp|sctp))?$/.exec(key);
+  const containerPort = m ? Number(m[1]) : 0;
+  if (!m || containerPort < 1 || containerPort > 65535) throw invalid(`invalid port specification: "${key}"`);
+  const proto = m[2] ?? 'tcp';
+  if (proto === 'sctp') throw invalid(`cnm publishes tcp and udp ports only: ${containerPort}/sctp`);
+  return bindings.map(({ hostIp, hostPort }) => {
+    const host = hostPort === '' ? { start: 0, end: 0 } : parsePortRange(hostPort);
+    if (!host) throw invalid(`Invalid hostPort: ${hostPort}`);
+    return { proto: proto as NatProto, hostIp: parseHostIp(hostIp), hostPortStart: host.start, hostPortEnd: host.end, containerPort };
+  });
+}
+
+function parseHostIp(ip: string): string {
+  if (ip === '') return '';
+  try {
+    return canonicalIp(ip);
+  } catch {
+    throw invalid(`Invalid ip address: ${ip}`);
+  }
 }
 
 /** Docker's splitParts: the last part is the container port, the one before the host port. */

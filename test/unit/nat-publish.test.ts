@@ -1,5 +1,5 @@
 import t from 'tap';
-import { parsePublish, type PortRequest } from '../../src/nat';
+import { parsePortBindings, parsePublish, type PortRequest } from '../../src/nat';
 import { CnmError } from '../../src/errors';
 
 const req = (hostIp: string, hostPortStart: number, hostPortEnd: number, containerPort: number, proto: 'tcp' | 'udp' = 'tcp'): PortRequest => ({
@@ -70,4 +70,24 @@ t.test('invalid -p forms carry Docker\'s messages', async (t) => {
       t.equal((err as Error).message, message, spec);
     }
   }
+});
+
+t.test('Engine API port bindings: the checks and the canonical host address of -p', async (t) => {
+  const one = (key: string, hostIp: string, hostPort: string) => parsePortBindings(key, [{ hostIp, hostPort }]);
+  t.same(one('80/tcp', '', '8080'), [req('', 8080, 8080, 80)]);
+  t.same(one('53/udp', '0000::', ''), [req('::', 0, 0, 53, 'udp')], 'IPv6 host address made canonical');
+  t.same(one('80', '127.0.0.1', '8000-8010'), [req('127.0.0.1', 8000, 8010, 80)]);
+  t.same(parsePortBindings('80/tcp', []), [], 'a key without bindings publishes nothing');
+  const cases: [string, string, string, string][] = [
+    ['abc/tcp', '', '', 'invalid port specification: "abc/tcp"'],
+    ['0/tcp', '', '', 'invalid port specification: "0/tcp"'],
+    ['80/sctp', '', '', 'cnm publishes tcp and udp ports only: 80/sctp'],
+    ['80/tcp', 'not-an-ip', '8080', 'Invalid ip address: not-an-ip'],
+    ['80/tcp', '', '99999', 'Invalid hostPort: 99999'],
+    ['80/tcp', '', '90-80', 'Invalid hostPort: 90-80'],
+  ];
+  for (const [key, hostIp, hostPort, message] of cases) {
+    t.throws(() => one(key, hostIp, hostPort), { message }, `${key} ${hostIp} ${hostPort}`);
+  }
+  t.throws(() => parsePortBindings('abc', []), { message: 'invalid port specification: "abc"' }, 'the key is checked without bindings too');
 });
