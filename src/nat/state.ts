@@ -3,8 +3,8 @@
  * endpoints. `checkState` validates it and puts every address in canonical form, so that the
  * renderer only ever sees values that are safe to splice into nft text.
  */
-import ipaddr from 'ipaddr.js';
 import { CnmError, invalid } from '../errors';
+import { cidrsOverlap } from '../ipam/cidr';
 import { canonicalCidr, canonicalIp, checkIfname, checkPort, ipFamily, isUnspecified } from './validate';
 
 /** A bridge network as far as NAT is concerned. */
@@ -108,12 +108,10 @@ export function checkState(state: NatState): NatState {
 
 /** Overlapping subnets would make masquerade and isolation ambiguous (and nft refuses them). */
 function checkNoOverlap(networks: NatNetwork[]): void {
-  const all = networks.flatMap((n) => n.subnets.map((s) => ({ id: n.id, s, cidr: ipaddr.parseCIDR(s) })));
+  const all = networks.flatMap((n) => n.subnets.map((s) => ({ id: n.id, s })));
   for (const [i, a] of all.entries()) {
     for (const b of all.slice(i + 1)) {
-      if (a.cidr[0].kind() !== b.cidr[0].kind()) continue;
-      const [wide, narrow] = a.cidr[1] <= b.cidr[1] ? [a, b] : [b, a];
-      if (narrow.cidr[0].match(wide.cidr)) throw invalid(`subnets ${a.s} (${a.id}) and ${b.s} (${b.id}) overlap`);
+      if (cidrsOverlap(a.s, b.s)) throw invalid(`subnets ${a.s} (${a.id}) and ${b.s} (${b.id}) overlap`);
     }
   }
 }

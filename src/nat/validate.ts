@@ -4,23 +4,25 @@
  * unquoted or wildcard interface name changes a rule's meaning: so only strict literals pass,
  * and they come out in one canonical spelling (which also makes rendered rulesets stable).
  */
-import net from 'node:net';
-import ipaddr from 'ipaddr.js';
 import { invalid } from '../errors';
+import { formatCidr, formatIp, networkOf, parseCidr, parseIp, type IpAddress, type IpFamily } from '../ipam/cidr';
 
-export type IpFamily = 4 | 6;
+export type { IpFamily };
 
 /** The family of an address literal; throws for anything else (names, zones, brackets, CIDRs). */
 export function ipFamily(address: string): IpFamily {
-  const family = net.isIP(address);
-  if (family === 0 || address.includes('%')) throw invalid(`invalid IP address: ${JSON.stringify(address)}`);
-  return family as IpFamily;
+  return parsedIp(address).family;
 }
 
 /** The canonical spelling of an address literal (lower-case, compressed IPv6). */
 export function canonicalIp(address: string): string {
-  ipFamily(address);
-  return ipaddr.parse(address).toString();
+  return formatIp(parsedIp(address));
+}
+
+function parsedIp(address: string): IpAddress {
+  const ip = parseIp(address);
+  if (!ip) throw invalid(`invalid IP address: ${JSON.stringify(address)}`);
+  return ip;
 }
 
 export interface Cidr {
@@ -32,14 +34,10 @@ export interface Cidr {
 /** Parses `ADDRESS/PREFIX` strictly and clears host bits (nft refuses them in interval sets). */
 export function canonicalCidr(cidr: string): Cidr {
   const slash = cidr.indexOf('/');
-  const prefixText = slash < 0 ? '' : cidr.slice(slash + 1);
-  if (slash < 0 || !/^\d{1,3}$/.test(prefixText)) throw invalid(`invalid subnet: ${JSON.stringify(cidr)}`);
-  const family = ipFamily(cidr.slice(0, slash));
-  const prefix = Number(prefixText);
-  if (prefix > (family === 4 ? 32 : 128)) throw invalid(`invalid subnet: ${JSON.stringify(cidr)}`);
-  const network =
-    family === 4 ? ipaddr.IPv4.networkAddressFromCIDR(cidr) : ipaddr.IPv6.networkAddressFromCIDR(cidr);
-  return { family, text: `${network.toString()}/${prefix}` };
+  if (slash >= 0) parsedIp(cidr.slice(0, slash)); // a bad address is named as such
+  const parsed = parseCidr(cidr);
+  if (!parsed) throw invalid(`invalid subnet: ${JSON.stringify(cidr)}`);
+  return { family: parsed.family, text: formatCidr(networkOf(parsed)) };
 }
 
 /** Unspecified addresses stand for "every local address of that family" in a port binding. */
