@@ -3,7 +3,7 @@
  * synchronous, so concurrent operations never race for an address; the kernel work that
  * follows is undone if anything later fails.
  */
-import { CnmError, forbidden, invalid } from '../errors';
+import { forbidden, invalid } from '../errors';
 import { addDefaultRoutes, configureInterface, deleteInterfaces, hasDefaultRoute } from '../os/sandbox-net';
 import type { ControllerContext } from './context';
 import { DEFAULT_BRIDGE, macFor, toDriverEndpoint, toDriverNetwork, toDriverSandbox } from './context';
@@ -173,6 +173,3 @@ export function endpointAliases(sandbox: SandboxRecord, e: EndpointRecord, netwo
   return out;
 }
 
-export function assertOwnNamespace(sandbox: SandboxRecord): void {
-  if (sandbox.mode.kind === 'container') throw new CnmError('forbidden', 'container sharing network namespace with another container or host cannot be connected to any other network');
-}

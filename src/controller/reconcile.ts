@@ -14,7 +14,6 @@ import { ensureDefaultRoutes, joinKernel, leaveKernel, releaseEndpointAddresses 
 import type { JournalEntry } from './journal';
 import type { SandboxRecord } from './model';
 import { teardownSandbox, writeFiles } from './sandboxes';
-import { sandboxPaths } from './sandbox-files';
 
 export function loadState(ctx: ControllerContext): void {
   const stored = ctx.store.load();
@@ -171,7 +170,6 @@ async function reconcileSandbox(ctx: ControllerContext, sandbox: SandboxRecord, 
     }
     await ensureDefaultRoutes(ctx, sandbox, endpoints);
   }
-  fs.mkdirSync(sandboxPaths(ctx.execRoot, sandbox.id).dir, { recursive: true });
   writeFiles(ctx, sandbox);
 }
 

@@ -8,7 +8,7 @@ import os from 'node:os';
 import { CnmError, conflict, forbidden, invalid } from '../errors';
 import { createNetns, deleteNetns } from '../os/native';
 import type { ControllerContext } from './context';
-import { DEFAULT_BRIDGE, netnsDir, nsPathOf, ownNetnsPath } from './context';
+import { DEFAULT_BRIDGE, netnsDir, ownNetnsPath } from './context';
 import { allocatePorts, releasePorts } from './ports';
 import { isGlobal, programPeers, publishEndpoint, withdrawEndpoint } from './cluster-sync';
 import { ensureGatewayBridge, GATEWAY_BRIDGE } from './networks';
@@ -19,6 +19,7 @@ import type { JournalEntry } from './journal';
 import type { EndpointRecord, NetworkRecord, PublishedPortRequest, SandboxMode, SandboxRecord } from './model';
 import { randomName } from './names';
 import { sandboxHosts, sandboxPaths, sandboxResolvConf, writeSandboxFiles } from './sandbox-files';
+import { hasServiceDiscovery } from './service-state';
 
 export interface CreateSandboxRequest {
   name?: string;
@@ -308,7 +309,7 @@ export async function updateAliases(ctx: ControllerContext, network: NetworkReco
 export function usesEmbeddedDns(ctx: ControllerContext, endpoints: EndpointRecord[]): boolean {
   return endpoints.some((e) => {
     const n = ctx.state.networks.get(e.networkId);
-    return Boolean(n && !n.predefined && ctx.drivers.get(n.driver).serviceDiscovery);
+    return n !== undefined && hasServiceDiscovery(n, ctx.drivers);
   });
 }
 
@@ -359,4 +360,3 @@ function readOr(file: string, fallback: string): string {
   }
 }
 
-export { nsPathOf };
