@@ -123,10 +123,10 @@ export function addContainerRoutes(router: Router, ctl: Controller, runtime: Pro
 
   router.add('POST', '/containers/{id}/stop', async (req) => {
     const s = ctl.sandbox(req.params.id!);
+    const t = req.query.get('t') ?? '10';
+    if (!/^\d+$/.test(t)) throw invalid(`invalid value for t: ${JSON.stringify(t)}: a number of seconds`);
     if (!runtime.isRunning(s)) return empty(304);
-    await runtime.kill(s, 'SIGTERM');
-    const stopped = await Promise.race([runtime.wait(s).then(() => true), new Promise<boolean>((r) => setTimeout(() => r(false), Number(req.query.get('t') ?? 10) * 1000))]);
-    if (!stopped) await runtime.kill(ctl.sandbox(s.id), 'SIGKILL');
+    await runtime.stop(s, Number(t));
     return empty(204);
   });
 

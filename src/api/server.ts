@@ -24,7 +24,7 @@ export interface RouterOptions {
 
 export function buildRouter(ctl: Controller, runtime: ProcessRuntime, opts: RouterOptions): Router {
   const router = new Router();
-  addSystemRoutes(router, ctl, opts.metrics);
+  addSystemRoutes(router, ctl, runtime, opts.metrics);
   addNetworkRoutes(router, ctl);
   addAliasRoutes(router, ctl);
   addContainerRoutes(router, ctl, runtime, opts.execRoot);

@@ -1,6 +1,7 @@
 /** /_ping, /version, /info and /metrics. */
 import os from 'node:os';
 import type { Controller } from '../controller/controller';
+import type { ProcessRuntime } from '../runtime/processes';
 import type { Reply, Router } from './http';
 import { json } from './http';
 import { API_VERSION, CNM_VERSION, MIN_API_VERSION } from './version';
@@ -24,7 +25,7 @@ function ping(): Reply {
   };
 }
 
-export function addSystemRoutes(router: Router, ctl: Controller, metrics: () => string): void {
+export function addSystemRoutes(router: Router, ctl: Controller, runtime: ProcessRuntime, metrics: () => string): void {
   router.add('GET', '/_ping', ping);
   router.add('HEAD', '/_ping', ping);
 
@@ -52,7 +53,7 @@ export function addSystemRoutes(router: Router, ctl: Controller, metrics: () => 
 
   router.add('GET', '/info', () => {
     const sandboxes = ctl.sandboxes();
-    const running = sandboxes.filter((s) => s.process.status === 'running').length;
+    const running = sandboxes.filter((s) => runtime.isRunning(s)).length;
     const drivers = ['bridge', 'host', 'null', ...ctl.networks().map((n) => n.driver)].filter((d, i, a) => a.indexOf(d) === i);
     return json(200, {
       ID: '',

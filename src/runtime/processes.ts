@@ -110,6 +110,17 @@ export class ProcessRuntime {
     if (signal === 'SIGKILL') await this.waitExit(sandbox.id, 5000);
   }
 
+  /** SIGTERM, then SIGKILL if the program is still running after timeoutSec (docker stop). */
+  async stop(sandbox: SandboxRecord, timeoutSec: number): Promise<void> {
+    if (!this.isRunning(sandbox)) return;
+    await this.kill(sandbox, 'SIGTERM');
+    let timer: NodeJS.Timeout | undefined;
+    const grace = new Promise<boolean>((resolve) => (timer = setTimeout(() => resolve(false), timeoutSec * 1000)));
+    const stopped = await Promise.race([this.wait(sandbox).then(() => true), grace]);
+    clearTimeout(timer);
+    if (!stopped) await this.kill(sandbox, 'SIGKILL');
+  }
+
   /** Resolves with the exit code once the main process is gone. */
   wait(sandbox: SandboxRecord): Promise<number> {
     if (!this.isRunning(sandbox)) return Promise.resolve(sandbox.process.status === 'created' ? 0 : sandbox.process.exitCode);

@@ -116,6 +116,7 @@ t.test('bad input changes nothing', async (t) => {
     { name: 'inspect unknown container', method: 'GET', path: '/containers/nosuch/json', status: 404, message: /No such container: nosuch/ },
     { name: 'create sandbox bad PortBindings', method: 'POST', path: '/containers/create', body: { Cmd: ['true'], HostConfig: { PortBindings: { 'abc/tcp': [] } } }, status: 400, message: /invalid port specification/ },
     { name: 'create sandbox bad HostIp', method: 'POST', path: '/containers/create', body: { Cmd: ['true'], HostConfig: { PortBindings: { '80/tcp': [{ HostIp: 'not-an-ip', HostPort: '8080' }] } } }, status: 400, message: /Invalid ip address: not-an-ip/ },
+    { name: 'stop with a bad timeout', method: 'POST', path: '/containers/box/stop?t=soon', status: 400, message: /invalid value for t: "soon"/ },
     { name: 'create sandbox bad Cmd', method: 'POST', path: '/containers/create', body: { Cmd: 'true' }, status: 400, message: /body\.Cmd must be an array of strings/ },
     { name: 'too old API version', method: 'GET', path: '/v1.5/networks', status: 400, message: /client version 1\.5 is too old/ },
   ];
