@@ -19,13 +19,6 @@ export interface CommandContext {
 /** A command's result: the process exit code. */
 export type Command = (argv: string[], ctx: CommandContext) => Promise<number>;
 
-/** Per-item failures that do not stop the command (rm of several networks). */
-export class PartialFailure extends Error {
-  constructor(readonly code: number) {
-    super('');
-  }
-}
-
 const HELP: FlagSpec = { name: 'help', kind: 'bool', help: 'Print usage', hidden: true };
 
 export function withHelp(argv: string[], ctx: CommandContext, usage: string, description: string, specs: FlagSpec[], opts: { stopAtFirstOperand?: boolean } = {}): Parsed | undefined {

@@ -16,6 +16,10 @@ void cnm_throw_message(napi_env env, const char *message);
 int cnm_arg_string(napi_env env, napi_value value, char *buf, size_t size, const char *what);
 int cnm_arg_int(napi_env env, napi_value value, int *out, const char *what);
 
+/* Returns the calling thread to the namespace whose fd is saved, and closes it; aborts if that
+ * fails (every later socket would be created in the wrong namespace). */
+void cnm_restore_netns(int saved);
+
 napi_value cnm_netns_init(napi_env env, napi_value exports);
 napi_value cnm_sockets_init(napi_env env, napi_value exports);
 napi_value cnm_nftables_init(napi_env env, napi_value exports);

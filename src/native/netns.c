@@ -26,9 +26,8 @@ static int open_current_netns(void) {
   return open("/proc/thread-self/ns/net", O_RDONLY | O_CLOEXEC);
 }
 
-/* Returning to the namespace we came from cannot be allowed to fail: every later socket would
- * be created in the wrong place. */
-static void restore_netns(int saved) {
+/* See common.h: returning cannot be allowed to fail. */
+void cnm_restore_netns(int saved) {
   if (setns(saved, CLONE_NEWNET) != 0) {
     fprintf(stderr, "cnm native: cannot return to the daemon's network namespace: %s\n", strerror(errno));
     abort();
@@ -93,7 +92,7 @@ static napi_value run_in_netns(napi_env env, napi_callback_info info) {
   napi_value global, result = NULL;
   napi_get_global(env, &global);
   napi_call_function(env, global, argv[1], 0, NULL, &result);
-  restore_netns(saved);
+  cnm_restore_netns(saved);
   return result;
 }
 
@@ -135,7 +134,7 @@ static napi_value create_netns(napi_env env, napi_callback_info info) {
     step = "loopback up";
     umount2(path, MNT_DETACH);
   }
-  restore_netns(saved);
+  cnm_restore_netns(saved);
   if (step) {
     unlink(path);
     cnm_throw_errno(env, err, step, path);

@@ -113,13 +113,7 @@ static napi_value nft_open(napi_env env, napi_callback_info info) {
   pthread_mutex_lock(&nft_lock);
   h->ctx = nft_ctx_new(NFT_CTX_DEFAULT);
   pthread_mutex_unlock(&nft_lock);
-  if (saved >= 0) {
-    if (setns(saved, CLONE_NEWNET) != 0) {
-      fprintf(stderr, "cnm native: cannot return to the daemon's network namespace: %s\n", strerror(errno));
-      abort();
-    }
-    close(saved);
-  }
+  if (saved >= 0) cnm_restore_netns(saved);
   if (!h->ctx) {
     free_handle(h);
     free(h);
@@ -190,13 +184,7 @@ static void run_job(napi_env env, void *data) {
   job->output = dup_or_empty(nft_ctx_get_output_buffer(h->ctx));
   job->error = dup_or_empty(nft_ctx_get_error_buffer(h->ctx));
   pthread_mutex_unlock(&nft_lock);
-  if (saved >= 0) {
-    if (setns(saved, CLONE_NEWNET) != 0) {
-      fprintf(stderr, "cnm native: a worker cannot leave an nftables namespace: %s\n", strerror(errno));
-      abort();
-    }
-    close(saved);
-  }
+  if (saved >= 0) cnm_restore_netns(saved);
 }
 
 static void set_string(napi_env env, napi_value obj, const char *key, const char *value) {

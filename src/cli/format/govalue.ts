@@ -214,11 +214,6 @@ export function typeName(t: GoType): string {
   }
 }
 
-/** The dynamic type of a value, as `%T` would name it; nil for a nil interface or invalid value. */
-export function typeOf(v: GoValue): GoType | null {
-  return v.kind === 'invalid' || v.kind === 'interface' ? null : v.type;
-}
-
 export function sameType(a: GoType, b: GoType): boolean {
   return a === b || typeName(a) === typeName(b);
 }
