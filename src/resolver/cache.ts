@@ -46,7 +46,13 @@ interface RecordAt {
 }
 
 /** Every record after the question, or null when the message is malformed. */
-function recordsOf(msg: Buffer): { nameEnd: number; answers: number; records: RecordAt[] } | null {
+interface ParsedAnswer {
+  nameEnd: number;
+  answers: number;
+  records: RecordAt[];
+}
+
+function recordsOf(msg: Buffer): ParsedAnswer | null {
   if (msg.length < HEADER_BYTES || msg.readUInt16BE(4) !== 1) return null;
   const nameEnd = skipName(msg, HEADER_BYTES);
   if (nameEnd < 0) return null;
@@ -67,8 +73,7 @@ function recordsOf(msg: Buffer): { nameEnd: number; answers: number; records: Re
 }
 
 /** Finds every TTL in a response (OPT excluded) and how long the whole answer may live. */
-export function ttlLayout(answer: Buffer): TtlLayout | null {
-  const parsed = recordsOf(answer);
+export function ttlLayout(answer: Buffer, parsed: ParsedAnswer | null = recordsOf(answer)): TtlLayout | null {
   if (parsed === null) return null;
   const { nameEnd, answers, records } = parsed;
   const ttlOffsets: number[] = [];
@@ -97,8 +102,8 @@ const CLIENT_SUBNET = 8;
  * carries the first asker's client cookie, which another client would reject), and null for an
  * answer tailored to the asker's subnet (RFC 7871 ECS with a non-zero scope).
  */
-export function shareable(answer: Buffer): Buffer | null {
-  const opt = recordsOf(answer)?.records.find((r) => r.type === TYPE.OPT);
+export function shareable(answer: Buffer, parsed: ParsedAnswer | null = recordsOf(answer)): Buffer | null {
+  const opt = parsed?.records.find((r) => r.type === TYPE.OPT);
   if (opt === undefined) return answer;
   const kept: Buffer[] = [];
   let removed = false;
@@ -141,9 +146,12 @@ export class AnswerCache {
   /** Keeps an answer when it may be cached (complete, NOERROR or NXDOMAIN, a lifetime > 0, not client-specific). */
   store(key: string, upstreamAnswer: Buffer, now: number): void {
     if (isTruncated(upstreamAnswer)) return;
-    const answer = shareable(upstreamAnswer);
+    const parsed = recordsOf(upstreamAnswer);
+    if (parsed === null) return;
+    const answer = shareable(upstreamAnswer, parsed);
     if (answer === null) return;
-    const layout = ttlLayout(answer);
+    // Parsed again only when a COOKIE option was cut out (the offsets moved).
+    const layout = ttlLayout(answer, answer === upstreamAnswer ? parsed : recordsOf(answer));
     if (layout === null || layout.lifetime <= 0) return;
     // Its own memory: a slice of Node's shared 8 KB pool would keep the whole slab alive.
     const copy = Buffer.allocUnsafeSlow(answer.length);

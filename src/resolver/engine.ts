@@ -7,7 +7,7 @@
 import { resolveLocal } from './local';
 import { NO_QTYPE, type Metrics } from './metrics';
 import { emptySnapshot, type Snapshot } from './records';
-import { EDE, Query, RCODE, Verdict, emptyResponse, headerOnlyResponse, parseQuery, type ExtendedError } from './wire';
+import { EDE, Query, RCODE, Verdict, emptyResponse, headerOnlyResponse, parseQuery, rcodeOf, type ExtendedError } from './wire';
 
 /** Where answers go: a sandbox's UDP socket (peer = the sender) or one TCP connection. */
 export interface ReplySink {
@@ -27,7 +27,7 @@ const NO_SANDBOX: ExtendedError = { code: EDE.other, text: 'sandbox is being rem
 
 export class QueryEngine {
   /** Replaced as a whole by the resolver; read once per query. */
-  snapshot: Snapshot = emptySnapshot(600);
+  snapshot: Snapshot = emptySnapshot();
   private readonly q = new Query();
 
   constructor(
@@ -55,7 +55,7 @@ export class QueryEngine {
       }
     }
     sink.reply(response, peer);
-    this.metrics.answered(q.qtype, response[3]! & 0xf, 'local', started);
+    this.metrics.answered(q.qtype, rcodeOf(response), 'local', started);
     return true;
   }
 

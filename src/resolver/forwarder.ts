@@ -87,8 +87,11 @@ export class Forwarder implements ForwardPath {
 
   /** Healthy upstreams first (in configured order), then recently failed ones, oldest failure first. */
   private ordered(now: number): Upstream[] {
+    // The common case builds nothing: every upstream healthy, the configured order as is.
+    let anyDemoted = false;
+    for (let i = 0; i < this.upstreams.length && !anyDemoted; i++) anyDemoted = now - this.upstreams[i]!.failedAt <= DEMOTION_MS;
+    if (!anyDemoted) return this.upstreams;
     const healthy = this.upstreams.filter((u) => now - u.failedAt > DEMOTION_MS);
-    if (healthy.length === this.upstreams.length) return this.upstreams;
     const demoted = this.upstreams.filter((u) => now - u.failedAt <= DEMOTION_MS).sort((a, b) => a.failedAt - b.failedAt);
     return healthy.concat(demoted);
   }

@@ -240,7 +240,7 @@ export function emptyResponse(msg: Buffer, q: Query, rcode: number, ede?: Extend
   const questionLength = q.questionEnd - HEADER_BYTES;
   const out = Buffer.allocUnsafe(HEADER_BYTES + questionLength + (q.edns ? optLength(ede) : 0));
   writeHeader(out, q, rcode, false, 0, q.edns ? 1 : 0);
-  msg.copy(out, HEADER_BYTES, HEADER_BYTES, q.questionEnd);
+  copyBytes(msg, HEADER_BYTES, q.questionEnd, out, HEADER_BYTES);
   if (q.edns) writeOpt(out, HEADER_BYTES + questionLength, q, rcode, ede);
   return out;
 }
