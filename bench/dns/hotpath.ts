@@ -30,7 +30,7 @@ function main(): void {
   };
   const engine = new QueryEngine(forwarding, new Metrics());
   const built = Date.now();
-  engine.snapshot = buildSnapshot(emptySnapshot(600), state, 600).snapshot;
+  engine.snapshot = buildSnapshot(emptySnapshot(), state, 600).snapshot;
   console.log(`snapshot of 1000 sandboxes built in ${Date.now() - built} ms`);
 
   let replies = 0;

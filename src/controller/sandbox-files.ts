@@ -6,8 +6,8 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { isLoopbackAddress, renderResolvConf, type ResolvConf } from '../os/resolvconf';
+import { EMBEDDED_DNS } from '../resolver';
 
-export const EMBEDDED_DNS = '127.0.0.11';
 /** What Docker writes when no usable upstream is left. */
 const FALLBACK_NAMESERVERS = ['8.8.8.8', '8.8.4.4'];
 

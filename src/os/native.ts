@@ -63,8 +63,29 @@ export function isNetnsMount(nsPath: string): boolean {
  * returns its fd, for dgram `bind({fd})` or net `listen({fd})`.
  */
 export function openSocketInNetns(nsPath: string, kind: 'udp' | 'tcp', address: string, port: number, options: SocketOptions = {}): number {
+  return addon.runInNetns(nsPath, () => bindSocket(kind, address, port, options));
+}
+
+/**
+ * Several sockets opened in one visit to the namespace at nsPath (one setns there and back for
+ * all of them); all or none: on a failure the ones already open are closed.
+ */
+export function openSocketsInNetns(nsPath: string, specs: { kind: 'udp' | 'tcp'; address: string; port: number; options?: SocketOptions }[]): number[] {
+  return addon.runInNetns(nsPath, () => {
+    const fds: number[] = [];
+    try {
+      for (const s of specs) fds.push(bindSocket(s.kind, s.address, s.port, s.options));
+    } catch (err) {
+      for (const fd of fds) addon.closeFd(fd);
+      throw err;
+    }
+    return fds;
+  });
+}
+
+function bindSocket(kind: 'udp' | 'tcp', address: string, port: number, options: SocketOptions = {}): number {
   const v6only = options.ipv6Only === undefined ? -1 : options.ipv6Only ? 1 : 0;
-  return addon.runInNetns(nsPath, () => addon.bindSocket(kind, address, port, 511, v6only, options.receiveBufferBytes ?? 0));
+  return addon.bindSocket(kind, address, port, 511, v6only, options.receiveBufferBytes ?? 0);
 }
 
 export interface SocketOptions {

@@ -5,12 +5,13 @@
  */
 import dgram from 'node:dgram';
 import net from 'node:net';
-import { closeFd, openSocketInNetns } from '../os/native';
+import { closeFd, openSocketsInNetns } from '../os/native';
 import type { QueryEngine, ReplySink } from './engine';
 import { TcpConnection } from './tcp';
 
+/** Where every sandbox on a user-defined network finds its resolver, as in Docker. */
 export const LISTEN_ADDRESS = '127.0.0.11';
-export const LISTEN_PORT = 53;
+const LISTEN_PORT = 53;
 /**
  * The UDP socket's receive buffer. The default (rmem_default, ~208 KB) queues 256 small queries,
  * 50 ms at 5,000 queries/s: more than that would be lost while the daemon is descheduled on a
@@ -61,14 +62,10 @@ export class SandboxListeners {
   ) {}
 
   static async open(sandboxId: string, nsPath: string, engine: QueryEngine, options: ListenerOptions): Promise<SandboxListeners> {
-    const udpFd = openSocketInNetns(nsPath, 'udp', LISTEN_ADDRESS, LISTEN_PORT, { receiveBufferBytes: UDP_RECEIVE_BUFFER_BYTES });
-    let tcpFd: number;
-    try {
-      tcpFd = openSocketInNetns(nsPath, 'tcp', LISTEN_ADDRESS, LISTEN_PORT);
-    } catch (err) {
-      closeFd(udpFd);
-      throw err;
-    }
+    const [udpFd, tcpFd] = openSocketsInNetns(nsPath, [
+      { kind: 'udp', address: LISTEN_ADDRESS, port: LISTEN_PORT, options: { receiveBufferBytes: UDP_RECEIVE_BUFFER_BYTES } },
+      { kind: 'tcp', address: LISTEN_ADDRESS, port: LISTEN_PORT },
+    ]) as [number, number];
 
     const udp = dgram.createSocket({ type: 'udp4', lookup: literalLookup });
     const sink = new UdpSink(sandboxId, udp);

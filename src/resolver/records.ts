@@ -56,13 +56,12 @@ export interface View {
 }
 
 export interface Snapshot {
-  readonly ttl: number;
   readonly tables: ReadonlyMap<string, NetworkTable>;
   readonly views: ReadonlyMap<string, View>;
   readonly sandboxes: ReadonlyMap<string, DnsSandbox>;
 }
 
-export const emptySnapshot = (ttl: number): Snapshot => ({ ttl, tables: new Map(), views: new Map(), sandboxes: new Map() });
+export const emptySnapshot = (): Snapshot => ({ tables: new Map(), views: new Map(), sandboxes: new Map() });
 
 /** Derives the next snapshot; `problems` lists inputs that were skipped (for the log). */
 export function buildSnapshot(prev: Snapshot, state: DnsState, ttl: number): { snapshot: Snapshot; problems: string[] } {
@@ -100,7 +99,7 @@ export function buildSnapshot(prev: Snapshot, state: DnsState, ttl: number): { s
     }
     views.set(sandbox.id, view);
   }
-  return { snapshot: { ttl, tables, views, sandboxes }, problems };
+  return { snapshot: { tables, views, sandboxes }, problems };
 }
 
 function unchanged(compiled: CompiledEndpoint, endpoint: DnsEndpoint): boolean {

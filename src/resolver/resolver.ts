@@ -9,7 +9,7 @@ import type { ResolvConf } from '../os/resolvconf';
 import { AnswerCache } from './cache';
 import { QueryEngine } from './engine';
 import { Forwarder } from './forwarder';
-import { SandboxListeners, type ListenerOptions } from './listeners';
+import { LISTEN_ADDRESS, SandboxListeners, type ListenerOptions } from './listeners';
 import { Metrics } from './metrics';
 import { buildSnapshot } from './records';
 import { ResolvConfWatcher } from './resolv-conf';
@@ -156,7 +156,7 @@ export class Resolver {
       );
     }
     if (failures.length > 0) {
-      for (const f of failures) this.log('error', `[resolver] cannot listen on 127.0.0.11:53 in sandbox ${f}`);
+      for (const f of failures) this.log('error', `[resolver] cannot listen on ${LISTEN_ADDRESS}:53 in sandbox ${f}`);
       throw new CnmError('internal', `embedded DNS cannot listen in sandbox ${failures.join('; ')}`);
     }
   }

@@ -30,7 +30,7 @@ t.test('the engine survives hostile messages and still answers', async (t) => {
     },
   };
   const engine = new QueryEngine(forwarding, new Metrics());
-  engine.snapshot = buildSnapshot(emptySnapshot(600), state, 600).snapshot;
+  engine.snapshot = buildSnapshot(emptySnapshot(), state, 600).snapshot;
 
   let replies: Buffer[] = [];
   const sinks: ReplySink[] = [false, true].map((tcp) => ({ sandboxId: 's1', tcp, reply: (b: Buffer) => void replies.push(b) }));

@@ -13,7 +13,7 @@ function ask(snapshot: Snapshot, sandbox: string, name: string, type: string = '
   return response === null ? null : decode(response);
 }
 
-const build = (state: DnsState, prev = emptySnapshot(600)) => buildSnapshot(prev, state, 600).snapshot;
+const build = (state: DnsState, prev = emptySnapshot()) => buildSnapshot(prev, state, 600).snapshot;
 
 t.test('every name and name.network of the asker’s networks, nothing else', async (t) => {
   const s = build(sampleState());
@@ -125,7 +125,7 @@ t.test('bad input is skipped and reported', async (t) => {
     ],
     sandboxes: [{ id: 'a', nsPath: '/x', networkIds: ['n', 'missing'] }],
   };
-  const { snapshot, problems } = buildSnapshot(emptySnapshot(600), state, 600);
+  const { snapshot, problems } = buildSnapshot(emptySnapshot(), state, 600);
   t.equal(problems.length, 5, problems.join('\n'));
   t.equal(ask(snapshot, 'a', 'ok')?.answers?.length, 0, 'the valid name is still owned (no address: NODATA)');
 });
