@@ -3,7 +3,7 @@
  * mutation runs alone (SerialQueue), completes or leaves no trace, and is followed by the
  * services (DNS, NAT) catching up before the caller gets its answer.
  */
-import { CnmError, invalid } from '../errors';
+import { CnmError } from '../errors';
 import type { Logger } from '../log';
 import type { ResolvConf } from '../os/resolvconf';
 import type { DriverRegistry } from '../drivers/registry';
@@ -130,10 +130,6 @@ export class Controller {
       } catch (err) {
         if (force && err instanceof CnmError && err.kind === 'notFound') throw new CnmError('notFound', `endpoint ${sandboxRef} not found`);
         throw err;
-      }
-      if (!this.state.endpointOf(network.id, sandbox.id)) {
-        if (network.driver === 'host') throw invalid('container cannot be disconnected from host network or connected to host network');
-        throw new CnmError('forbidden', `container ${sandbox.id} is not connected to network ${network.name}`);
       }
       await disconnect(this.ctx, network, sandbox);
     });

@@ -269,7 +269,7 @@ export async function connect(ctx: ControllerContext, network: NetworkRecord, sa
 export async function disconnect(ctx: ControllerContext, network: NetworkRecord, sandbox: SandboxRecord): Promise<void> {
   if (network.driver === 'host') throw invalid('container cannot be disconnected from host network or connected to host network');
   const e = ctx.state.endpointOf(network.id, sandbox.id);
-  if (!e) throw new CnmError('internal', `container ${sandbox.id} is not connected to network ${network.name}`);
+  if (!e) throw new CnmError('forbidden', `container ${sandbox.id} is not connected to network ${network.name}`);
   await withdrawEndpoint(ctx, e);
   const journal = ctx.store.beginJournal({ ...joinJournal(ctx, e, network, sandbox), op: 'leave' } satisfies JournalEntry);
   await leaveKernel(ctx, e, network, sandbox);
