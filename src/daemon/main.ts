@@ -67,18 +67,7 @@ export async function startDaemon(opts: DaemonOptions, log: Logger): Promise<Dae
     onRestore: ({ durationMs, error }) =>
       log.log(error ? 'error' : 'warn', error ? 'could not restore the nftables table' : 'restored the nftables table after someone removed it', { durationMs, ...(error ? { error: error.message } : {}) }),
   });
-  // The ruleset is replaced whole: skip the kernel round trip when nothing NAT cares about changed.
-  let lastNat = '';
-  ctl.addListener({
-    name: 'nat',
-    stateChanged: async (state) => {
-      const desired = natState(state, drivers);
-      const key = JSON.stringify(desired);
-      if (key === lastNat) return;
-      await firewall.apply(desired);
-      lastNat = key;
-    },
-  });
+  ctl.addListener({ name: 'nat', stateChanged: (state) => firewall.apply(natState(state, drivers)) });
 
   ctl.addListener({ name: 'dns', stateChanged: (state) => resolver.update(dnsState(state, drivers, (sandbox) => ctl.nsPath(sandbox))) });
 

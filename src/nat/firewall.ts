@@ -22,6 +22,8 @@ export interface FirewallOptions {
 export class Firewall {
   /** The last ruleset applied successfully: what a restore puts back. */
   private desired: string | undefined;
+  /** The state `desired` was rendered from (JSON): an unchanged state needs no kernel round trip. */
+  private desiredState: string | undefined;
   /**
    * Applies, restores and teardown run one after the other, each reading `desired` when its turn
    * comes: a restore queued behind an apply must put back the new state, not the one it saw.
@@ -63,10 +65,15 @@ export class Firewall {
    */
   async apply(state: NatState): Promise<void> {
     this.checkOpen();
-    const text = renderRuleset(state, this.table);
+    const key = JSON.stringify(state);
+    // Compared in turn: an apply still queued may change what is in force. Most controller
+    // changes touch nothing NAT renders, and the table is replaced whole, so skipping matters.
     await this.inTurn(async () => {
+      if (key === this.desiredState) return;
+      const text = renderRuleset(state, this.table);
       await this.nft.run(text);
       this.desired = text;
+      this.desiredState = key;
     });
   }
 
@@ -77,6 +84,7 @@ export class Firewall {
     try {
       await this.inTurn(async () => {
         this.desired = undefined;
+        this.desiredState = undefined;
         await this.nft.run(renderTeardown(this.table));
       });
     } finally {

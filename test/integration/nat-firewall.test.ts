@@ -43,7 +43,10 @@ t.test('NAT in a private host namespace', async (t) => {
   const firewall = Firewall.open({ netnsPath: lab.ns('H'), onRestore: (r) => restores.push(r) });
   t.teardown(() => firewall.close());
   await firewall.apply(STATE);
+  const tableHandle = async (): Promise<string> => /# handle (\d+)/.exec(await lab.sh('H', 'nft', ['-a', 'list', 'table', 'inet', 'cnm']))?.[1] ?? 'none';
+  const applied = await tableHandle();
   await firewall.apply(STATE); // idempotent
+  t.equal(await tableHandle(), applied, 'an unchanged state is not applied again (the table keeps its handle)');
   t.match(await lab.ruleset(), /table ip other/, 'the other table is still there');
 
   t.test('published ports from the external client, the host, other sandboxes and the sandbox itself', async (t) => {
