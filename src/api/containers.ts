@@ -82,8 +82,9 @@ export function addContainerRoutes(router: Router, ctl: Controller, runtime: Pro
     const now = Date.now();
     const list = ctl
       .sandboxes()
-      .filter((s) => all || runtime.isRunning(s) || filters.has('status'))
-      .map((s) => presentSummary(s, ctl.state, { running: runtime.isRunning(s), pid: s.process.pid }, now))
+      .map((s) => ({ s, running: runtime.isRunning(s) }))
+      .filter(({ running }) => all || running || filters.has('status'))
+      .map(({ s, running }) => presentSummary(s, ctl.state, { running, pid: s.process.pid }, now))
       .filter((c) => {
         const any = (key: string, test: (v: string) => boolean): boolean => !filters.get(key) || filters.get(key)!.some(test);
         return (

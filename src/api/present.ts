@@ -126,7 +126,7 @@ export function presentContainer(s: SandboxRecord, state: State, proc: ProcessVi
   const first = Object.values(networks)[0];
   const defaultBridge = Object.entries(networks).find(([name]) => name === 'bridge')?.[1];
   const ports = portMap(s, endpoints);
-  const status = proc.running ? 'running' : s.process.status === 'created' ? 'created' : 'exited';
+  const status = stateOf(s, proc);
   return {
     Id: s.id,
     Created: goTime(s.created),
@@ -194,7 +194,7 @@ export function presentSummary(s: SandboxRecord, state: State, proc: ProcessView
   for (const e of endpoints) {
     for (const p of e.ports) ports.push({ IP: p.hostIp, PrivatePort: p.containerPort, PublicPort: p.hostPort, Type: p.proto });
   }
-  const status = proc.running ? 'running' : s.process.status === 'created' ? 'created' : 'exited';
+  const status = stateOf(s, proc);
   return {
     Id: s.id,
     Names: [`/${s.name}`],
@@ -209,6 +209,11 @@ export function presentSummary(s: SandboxRecord, state: State, proc: ProcessView
     HostConfig: { NetworkMode: s.networkMode },
     NetworkSettings: { Networks: networks },
   };
+}
+
+/** Docker's State: running, created or exited. */
+function stateOf(s: SandboxRecord, proc: ProcessView): 'running' | 'created' | 'exited' {
+  return proc.running ? 'running' : s.process.status === 'created' ? 'created' : 'exited';
 }
 
 /** "Up 5 minutes", "Exited (0) 2 minutes ago", "Created" — docker ps's Status column. */
