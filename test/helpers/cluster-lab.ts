@@ -5,18 +5,15 @@
  * `Lab` started in that host's namespace) pointed at the cluster with its own advertise address.
  * close() removes everything: daemons and sandboxes, etcd processes, namespaces, files.
  */
-import { execFile } from 'node:child_process';
 import crypto from 'node:crypto';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { promisify } from 'node:util';
 import { Rtnl } from '../../src/os/links';
 import { createNetns, deleteNetns, isNetnsMount } from '../../src/os/native';
 import { EtcdMembers } from './etcd-members';
-import { Lab } from './lab';
+import { inNs, Lab, until, type InNsOptions } from './lab';
 
-const execFileP = promisify(execFile);
 
 export const OUTSIDE_ADDRESS = '10.99.0.1';
 
@@ -77,14 +74,8 @@ export class ClusterLab {
   }
 
   /** Runs a command in a namespace of the lab. */
-  async inNs(nsPath: string, cmd: string[], opts: { allowFail?: boolean; timeoutMs?: number } = {}): Promise<string> {
-    try {
-      const { stdout } = await execFileP('nsenter', [`--net=${nsPath}`, ...cmd], { timeout: opts.timeoutMs ?? 20000 });
-      return stdout;
-    } catch (err) {
-      if (opts.allowFail) return `${(err as { stdout?: string }).stdout ?? ''}${(err as { stderr?: string }).stderr ?? ''}`;
-      throw err;
-    }
+  inNs(nsPath: string, cmd: string[], opts: InNsOptions = {}): Promise<string> {
+    return inNs(nsPath, cmd, opts);
   }
 
   async close(): Promise<void> {
@@ -130,21 +121,7 @@ export class ClusterLab {
   }
 }
 
-/** Polls `check` until it returns a value other than undefined/false; returns it with the time taken. */
-export async function until<T>(check: () => Promise<T | undefined | false>, timeoutMs = 10000, what = 'condition'): Promise<{ value: T; ms: number }> {
-  const start = Date.now();
-  let last: unknown;
-  for (;;) {
-    try {
-      const value = await check();
-      if (value !== undefined && value !== false) return { value, ms: Date.now() - start };
-    } catch (err) {
-      last = err;
-    }
-    if (Date.now() - start > timeoutMs) throw new Error(`${what} not met after ${timeoutMs} ms${last ? `: ${String(last)}` : ''}`);
-    await new Promise((r) => setTimeout(r, 25));
-  }
-}
+export { until };
 
 /** A sandbox's address (without prefix length) on a network, from the daemon that runs it. */
 export async function sandboxIp(lab: Lab, sandbox: string, network: string): Promise<string> {
@@ -159,6 +136,6 @@ export async function sandboxIp(lab: Lab, sandbox: string, network: string): Pro
 /** A name looked up from inside a sandbox at the embedded DNS (127.0.0.11): the A records. */
 export async function digFrom(lab: Lab, sandbox: string, name: string): Promise<string[]> {
   const ns = await lab.sandboxNs(sandbox);
-  const { stdout } = await execFileP('nsenter', [`--net=${ns}`, 'dig', '+short', '+tries=1', '+time=1', '@127.0.0.11', name, 'A'], { timeout: 5000 });
+  const stdout = await inNs(ns, ['dig', '+short', '+tries=1', '+time=1', '@127.0.0.11', name, 'A'], { timeoutMs: 5000 });
   return stdout.split('\n').filter((l) => /^\d+\.\d+\.\d+\.\d+$/.test(l)).sort();
 }

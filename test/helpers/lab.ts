@@ -166,14 +166,8 @@ export class Lab {
     return this.inNs(this.hostNs, cmd, opts);
   }
 
-  async inNs(nsPath: string, cmd: string[], opts: { allowFail?: boolean } = {}): Promise<string> {
-    try {
-      const { stdout } = await execFileP('nsenter', [`--net=${nsPath}`, ...cmd], { timeout: 20000 });
-      return stdout;
-    } catch (err) {
-      if (opts.allowFail) return `${(err as { stdout?: string }).stdout ?? ''}${(err as { stderr?: string }).stderr ?? ''}`;
-      throw err;
-    }
+  inNs(nsPath: string, cmd: string[], opts: InNsOptions = {}): Promise<string> {
+    return inNs(nsPath, cmd, opts);
   }
 
   /** The namespace file of a sandbox (by name or id). */
@@ -240,3 +234,36 @@ function safeReaddir(dir: string): string[] {
 }
 
 export const sleep = (ms: number): Promise<void> => new Promise((r) => setTimeout(r, ms));
+
+export interface InNsOptions {
+  /** Return stdout+stderr of a failed command instead of throwing. */
+  allowFail?: boolean;
+  timeoutMs?: number;
+}
+
+/** Runs a command inside the network namespace at nsPath (nsenter); its stdout. */
+export async function inNs(nsPath: string, cmd: string[], opts: InNsOptions = {}): Promise<string> {
+  try {
+    const { stdout } = await execFileP('nsenter', [`--net=${nsPath}`, ...cmd], { timeout: opts.timeoutMs ?? 20000 });
+    return stdout;
+  } catch (err) {
+    if (opts.allowFail) return `${(err as { stdout?: string }).stdout ?? ''}${(err as { stderr?: string }).stderr ?? ''}`;
+    throw err;
+  }
+}
+
+/** Polls `check` until it returns a value other than undefined/false; returns it with the time taken. */
+export async function until<T>(check: () => Promise<T | undefined | false>, timeoutMs = 10000, what = 'condition'): Promise<{ value: T; ms: number }> {
+  const start = Date.now();
+  let last: unknown;
+  for (;;) {
+    try {
+      const value = await check();
+      if (value !== undefined && value !== false) return { value, ms: Date.now() - start };
+    } catch (err) {
+      last = err;
+    }
+    if (Date.now() - start > timeoutMs) throw new Error(`${what} not met after ${timeoutMs} ms${last ? `: ${String(last)}` : ''}`);
+    await sleep(25);
+  }
+}

@@ -3,13 +3,12 @@
  * half-made states the controller's journal hands to deleteNetwork/leave after a crash, repeated
  * calls, and start-up reconciliation.
  */
-import { execFile } from 'node:child_process';
 import crypto from 'node:crypto';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { promisify } from 'node:util';
 import t from 'tap';
+import { inNs as inNamespace } from '../helpers/lab';
 import type { DriverEndpoint, DriverNetwork, DriverSandbox } from '../../src/drivers/api';
 import { MacvlanDriver } from '../../src/drivers/macvlan/driver';
 import { isolatedParentName, ownerTag, shimName, vlanStagingName } from '../../src/drivers/macvlan/options';
@@ -18,7 +17,6 @@ import { linkReaper } from '../../src/os/link-reaper';
 import { Rtnl } from '../../src/os/links';
 import { createNetns, deleteNetns } from '../../src/os/native';
 
-const execFileP = promisify(execFile);
 const prefix = `cnmt${crypto.randomBytes(3).toString('hex')}`;
 const dir = fs.mkdtempSync(path.join(os.tmpdir(), `${prefix}-`));
 const hostNs = path.join(dir, 'host');
@@ -31,9 +29,7 @@ function newNs(name: string): string {
   return p;
 }
 
-async function inNs(ns: string, ...cmd: string[]): Promise<string> {
-  return (await execFileP('nsenter', [`--net=${ns}`, ...cmd])).stdout;
-}
+const inNs = (ns: string, ...cmd: string[]): Promise<string> => inNamespace(ns, cmd);
 
 async function links(ns: string): Promise<Map<string, { kind?: string; mac: string; alias?: string }>> {
   const all = await Rtnl.in(ns, (nl) => nl.listLinks());

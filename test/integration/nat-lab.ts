@@ -17,11 +17,10 @@ import { execFile } from 'node:child_process';
 import dgram from 'node:dgram';
 import { mkdirSync } from 'node:fs';
 import net from 'node:net';
-import { promisify } from 'node:util';
 import type { NatNetwork } from '../../src/nat';
 import { createNetns, deleteNetns, openSocketInNetns } from '../../src/os/native';
+import { inNs } from '../helpers/lab';
 
-const exec = promisify(execFile);
 
 export interface Teardown {
   teardown(fn: () => unknown): void;
@@ -98,8 +97,7 @@ export async function makeNatLab(t: Teardown): Promise<NatLab> {
       child.stdin!.end(lines.join('\n') + '\n');
     });
   };
-  const sh = async (name: string, command: string, args: string[]): Promise<string> =>
-    (await exec('nsenter', [`--net=${paths.get(name)}`, command, ...args], { timeout: 20_000 })).stdout;
+  const sh = (name: string, command: string, args: string[]): Promise<string> => inNs(paths.get(name)!, [command, ...args]);
 
   // No duplicate address detection: tentative link-local addresses lose the first IPv6 packets.
   await Promise.all(

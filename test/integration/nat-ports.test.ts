@@ -3,17 +3,15 @@
  * a port, sockets cnm holds), the nftables binding's errors against a real kernel, and the
  * Firewall's resources.
  */
-import { execFile } from 'node:child_process';
 import { readdirSync, readlinkSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { promisify } from 'node:util';
 import t from 'tap';
 import { Firewall, NftError, parsePublish, PortAllocator, socketReserver } from '../../src/nat';
 import { Nft } from '../../src/nat/nft';
 import { closeFd, createNetns, deleteNetns, openSocketInNetns } from '../../src/os/native';
+import { inNs } from '../helpers/lab';
 
-const exec = promisify(execFile);
 
 t.test('ports in a private namespace', async (t) => {
   const ns = path.join(os.tmpdir(), `cnmt${process.pid}-${Math.random().toString(16).slice(2, 8)}`);
@@ -64,7 +62,7 @@ t.test('ports in a private namespace', async (t) => {
     t.notOk(canBind('tcp', '0.0.0.0', 9090), '0.0.0.0:9090/tcp is held');
     t.notOk(canBind('tcp', '127.0.0.1', 9090), 'so is 127.0.0.1:9090/tcp');
     t.notOk(canBind('udp', '127.0.0.1', 9191), '127.0.0.1:9191/udp is held');
-    const { stdout } = await exec('nsenter', [`--net=${ns}`, 'ss', '-Hltn', 'sport = :9090']);
+    const stdout = await inNs(ns, ['ss', '-Hltn', 'sport = :9090']);
     t.match(stdout, /0\.0\.0\.0:9090/, 'ss shows the published port as listening');
     ports.release('d');
     t.ok(canBind('tcp', '0.0.0.0', 9090), 'free after release');
@@ -140,7 +138,7 @@ t.test('Firewall leaves no fd, socket or timer behind', async (t) => {
   t.ok(leaked().length >= 3, 'open holds the namespace, the nft context and the netlink socket');
   await firewall.apply({ networks: [], ports: [] });
   // Damage, then close before the restore is due: the pending restore must die with it.
-  await exec('nsenter', [`--net=${ns}`, 'nft', 'delete', 'table', 'inet', 'cnm']);
+  await inNs(ns, ['nft', 'delete', 'table', 'inet', 'cnm']);
   await new Promise((r) => setTimeout(r, 50));
   firewall.close();
   await new Promise((r) => setTimeout(r, 400));
@@ -152,6 +150,6 @@ t.test('Firewall leaves no fd, socket or timer behind', async (t) => {
   await second.apply({ networks: [], ports: [] });
   await second.teardown();
   t.same(leaked(), [], 'teardown closes everything too');
-  const { stdout } = await exec('nsenter', [`--net=${ns}`, 'nft', 'list', 'ruleset']);
+  const stdout = await inNs(ns, ['nft', 'list', 'ruleset']);
   t.equal(stdout, '', 'and removes the table');
 });

@@ -5,13 +5,12 @@
  * forwarding entries follow the peer lists exactly; half-made states, repeated calls and
  * start-up reconciliation.
  */
-import { execFile } from 'node:child_process';
 import crypto from 'node:crypto';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
-import { promisify } from 'node:util';
 import t from 'tap';
+import { inNs as inNamespace } from '../helpers/lab';
 import type { DriverEndpoint, DriverNetwork, DriverSandbox, RemotePeer } from '../../src/drivers/api';
 import { OverlayDriver } from '../../src/drivers/overlay/driver';
 import { bridgeName, hostVethName, ownerTag, vxlanName } from '../../src/drivers/overlay/options';
@@ -20,7 +19,6 @@ import { linkReaper } from '../../src/os/link-reaper';
 import { Rtnl } from '../../src/os/links';
 import { createNetns, deleteNetns } from '../../src/os/native';
 
-const execFileP = promisify(execFile);
 const prefix = `cnmt${crypto.randomBytes(3).toString('hex')}`;
 const dir = fs.mkdtempSync(path.join(os.tmpdir(), `${prefix}-`));
 const namespaces: string[] = [];
@@ -32,9 +30,7 @@ function newNs(name: string): string {
   return p;
 }
 
-async function inNs(ns: string, ...cmd: string[]): Promise<string> {
-  return (await execFileP('nsenter', [`--net=${ns}`, ...cmd], { timeout: 20000 })).stdout;
-}
+const inNs = (ns: string, ...cmd: string[]): Promise<string> => inNamespace(ns, cmd);
 
 async function pings(from: string, to: string, opts: { size?: number; count?: number } = {}): Promise<boolean> {
   const args = ['ping', '-c', String(opts.count ?? 1), '-W', '1', ...(opts.size ? ['-M', 'do', '-s', String(opts.size)] : []), to];
