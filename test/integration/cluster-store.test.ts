@@ -12,6 +12,7 @@ import t from 'tap';
 import { Etcd3 } from 'etcd3';
 import type { NetworkRecord } from '../../src/controller/model';
 import { CnmError } from '../../src/errors';
+import { rejection } from '../helpers/errors';
 import type { PoolConfig } from '../../src/ipam';
 import type { ClusterEndpoint, ClusterSnapshot } from '../../src/store/cluster';
 import { EtcdClusterStore } from '../../src/store/etcd-cluster';
@@ -65,16 +66,6 @@ async function until(s: EtcdClusterStore, pred: (snap: ClusterSnapshot) => boole
     await new Promise((r) => setTimeout(r, 20));
   }
   return Date.now() - start;
-}
-
-async function rejection(p: Promise<unknown>): Promise<CnmError> {
-  try {
-    await p;
-  } catch (err) {
-    if (err instanceof CnmError) return err;
-    throw err;
-  }
-  throw new Error('expected a rejection');
 }
 
 t.before(async () => {

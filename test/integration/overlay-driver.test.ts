@@ -14,7 +14,7 @@ import { inNs as inNamespace } from '../helpers/lab';
 import type { DriverEndpoint, DriverNetwork, DriverSandbox, RemotePeer } from '../../src/drivers/api';
 import { OverlayDriver } from '../../src/drivers/overlay/driver';
 import { bridgeName, hostVethName, ownerTag, vxlanName } from '../../src/drivers/overlay/options';
-import { CnmError } from '../../src/errors';
+import { rejection } from '../helpers/errors';
 import { linkReaper } from '../../src/os/link-reaper';
 import { Rtnl } from '../../src/os/links';
 import { createNetns, deleteNetns } from '../../src/os/native';
@@ -82,16 +82,6 @@ async function configure(s: Sandbox): Promise<void> {
 }
 
 const peer = (s: Sandbox): RemotePeer => ({ endpointId: s.ep.id, mac: s.ep.mac, ipv4: s.ep.ipv4!, vtep: s.vtep });
-
-async function rejection(p: Promise<unknown>): Promise<CnmError> {
-  try {
-    await p;
-  } catch (err) {
-    if (err instanceof CnmError) return err;
-    throw err;
-  }
-  throw new Error('expected a CnmError');
-}
 
 // The underlay: a bridge in its own namespace, one veth to each host (10.98.0.1-3).
 const underlay = newNs('underlay');
