@@ -1,5 +1,6 @@
 /** The bridge driver's -o options (Docker's names) parsed into typed settings. Pure. */
 import { invalid } from '../../errors';
+import { parseBoolOption } from '../shared-options';
 
 export const BRIDGE_OPTIONS = {
   name: 'com.docker.network.bridge.name',
@@ -23,12 +24,6 @@ export interface BridgeSettings {
 const KNOWN = new Set<string>(Object.values(BRIDGE_OPTIONS));
 const IFNAME = /^[a-zA-Z0-9][a-zA-Z0-9_.-]{0,14}$/;
 
-function parseBool(key: string, value: string): boolean {
-  if (/^(1|t|true)$/i.test(value)) return true;
-  if (/^(0|f|false)$/i.test(value)) return false;
-  throw invalid(`invalid value "${value}" for option ${key}: use true or false`);
-}
-
 export function parseBridgeOptions(options: Record<string, string>): BridgeSettings {
   for (const key of Object.keys(options)) {
     if (!KNOWN.has(key)) {
@@ -48,8 +43,8 @@ export function parseBridgeOptions(options: Record<string, string>): BridgeSetti
   }
   return {
     ...(name !== undefined ? { name } : {}),
-    icc: options[BRIDGE_OPTIONS.icc] === undefined ? true : parseBool(BRIDGE_OPTIONS.icc, options[BRIDGE_OPTIONS.icc]!),
-    masquerade: options[BRIDGE_OPTIONS.masquerade] === undefined ? true : parseBool(BRIDGE_OPTIONS.masquerade, options[BRIDGE_OPTIONS.masquerade]!),
+    icc: options[BRIDGE_OPTIONS.icc] === undefined ? true : parseBoolOption(BRIDGE_OPTIONS.icc, options[BRIDGE_OPTIONS.icc]!),
+    masquerade: options[BRIDGE_OPTIONS.masquerade] === undefined ? true : parseBoolOption(BRIDGE_OPTIONS.masquerade, options[BRIDGE_OPTIONS.masquerade]!),
     hostBindingIpv4,
     mtu,
     defaultBridge: options[BRIDGE_OPTIONS.defaultBridge] === 'true',

@@ -7,6 +7,7 @@ import { invalid } from '../../errors';
 import type { PoolConfig } from '../../ipam';
 import type { MacvlanMode } from '../../os/links';
 import type { DriverEndpoint, DriverNetwork } from '../api';
+import { ownerTags, parseBoolOption } from '../shared-options';
 
 export const MACVLAN_OPTIONS = { parent: 'parent', mode: 'macvlan_mode', hostAccess: 'host_access' } as const;
 /** `--aux-address host_access=IP`: the host's address on the network (see shimAddresses). */
@@ -38,19 +39,13 @@ export function parseMacvlanOptions(options: Record<string, string>): MacvlanSet
     throw invalid(`requested macvlan mode '${modeText}' is not valid, 'bridge' mode is the macvlan driver default`);
   }
   const mode = modeText as MacvlanMode;
-  const hostAccess = parseBool(MACVLAN_OPTIONS.hostAccess, options[MACVLAN_OPTIONS.hostAccess] ?? 'false');
+  const hostAccess = parseBoolOption(MACVLAN_OPTIONS.hostAccess, options[MACVLAN_OPTIONS.hostAccess] ?? 'false');
   // The shim is one more macvlan on the parent: it reaches the sandboxes only the way they reach
   // each other (bridge: inside the kernel; vepa: through a reflective switch).
   if (hostAccess && (mode === 'private' || mode === 'passthru')) {
     throw invalid(`host_access=true needs macvlan_mode bridge or vepa: in ${mode} mode the host's macvlan could not reach the sandboxes`);
   }
   return { ...(parent !== undefined ? { parent } : {}), mode, hostAccess };
-}
-
-function parseBool(key: string, value: string): boolean {
-  if (/^(1|t|true)$/i.test(value)) return true;
-  if (/^(0|f|false)$/i.test(value)) return false;
-  throw invalid(`invalid value "${value}" for option ${key}: use true or false`);
 }
 
 /** The parent of a network that has no real one: a portless bridge the driver owns (Docker: a dummy named dm-<id>). */
@@ -68,17 +63,8 @@ export function vlanStagingName(networkId: string): string {
   return `vt-${networkId.slice(0, 12)}`;
 }
 
-const TAG_PREFIX = 'cnm macvlan ';
-
-/** IFLA_IFALIAS of every link the driver creates in the host namespace: whose it is. */
-export function ownerTag(networkId: string): string {
-  return `${TAG_PREFIX}${networkId}`;
-}
-
-/** The network id in an owner tag, or undefined for links the driver did not make. */
-export function ownerOf(alias: string | undefined): string | undefined {
-  return alias?.startsWith(TAG_PREFIX) ? alias.slice(TAG_PREFIX.length) : undefined;
-}
+/** IFLA_IFALIAS of every link the driver creates in the host namespace (ownerTag), read back (ownerOf). */
+export const { ownerTag, ownerOf } = ownerTags('macvlan');
 
 /**
  * Where a network's sandboxes hang off: the user's parent, or a private one when the network is

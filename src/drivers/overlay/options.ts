@@ -6,6 +6,7 @@
 import { invalid } from '../../errors';
 import { FLOOD_MAC, type FdbEntry } from '../../os/links';
 import type { DriverNetwork, RemotePeer } from '../api';
+import { ownerTags } from '../shared-options';
 
 export const OVERLAY_OPTIONS = {
   /** set by the controller from the cluster store (a user may ask for one id) */
@@ -51,17 +52,8 @@ export const vxlanName = (network: Pick<DriverNetwork, 'id'>): string => `vx-${n
 export const hostVethName = (endpointId: string): string => `ovv${endpointId.slice(0, 10)}`;
 export const isHostVethName = (name: string): boolean => /^ovv[0-9a-f]{10}$/.test(name);
 
-const TAG_PREFIX = 'cnm overlay ';
-
-/** IFLA_IFALIAS of the bridge and VXLAN device: which network they carry. */
-export function ownerTag(networkId: string): string {
-  return `${TAG_PREFIX}${networkId}`;
-}
-
-/** The network id in an owner tag, or undefined for links the driver did not make. */
-export function ownerOf(alias: string | undefined): string | undefined {
-  return alias?.startsWith(TAG_PREFIX) ? alias.slice(TAG_PREFIX.length) : undefined;
-}
+/** IFLA_IFALIAS of the bridge and VXLAN device: which network they carry (ownerTag), read back (ownerOf). */
+export const { ownerTag, ownerOf } = ownerTags('overlay');
 
 /**
  * The forwarding entries a network's VXLAN device needs: each remote endpoint's MAC to its host,
