@@ -6,7 +6,7 @@
 import { forbidden, invalid } from '../errors';
 import { addDefaultRoutes, configureInterface, deleteInterfaces, hasDefaultRoute } from '../os/sandbox-net';
 import type { ControllerContext } from './context';
-import { DEFAULT_BRIDGE, macFor, toDriverEndpoint, toDriverNetwork, toDriverSandbox } from './context';
+import { macFor, toDriverEndpoint, toDriverNetwork, toDriverSandbox } from './context';
 import { cidrContains, withPrefixLength } from '../ipam/cidr';
 import { addressSource } from './addresses';
 import { newId, shortId } from './ids';
@@ -38,8 +38,7 @@ export function checkCanJoin(ctx: ControllerContext, sandbox: SandboxRecord, net
   if ((network.driver === 'null' && existing.length > 0) || onNone) {
     throw forbidden('container cannot be connected to multiple networks with one of the networks in private (none) mode');
   }
-  const isDefaultBridge = network.name === DEFAULT_BRIDGE && network.predefined;
-  if ((req.ipv4 || req.ipv6) && (isDefaultBridge || network.predefined)) {
+  if ((req.ipv4 || req.ipv6) && network.predefined) {
     throw invalid('user specified IP address is supported on user defined networks only');
   }
   checkAliases(network, req.aliases ?? []);

@@ -1,11 +1,12 @@
 /** One daemon per run directory: a pid file whose owner is checked, so a stale one (kill -9) is taken over. */
 import fs from 'node:fs';
 import { CnmError } from '../errors';
+import { isLiveProcess } from '../os/proc';
 
 export function acquirePidFile(file: string): () => void {
   try {
     const pid = Number(fs.readFileSync(file, 'utf8').trim());
-    if (pid && pid !== process.pid && isAlive(pid)) {
+    if (pid && pid !== process.pid && isLiveProcess(pid)) {
       throw new CnmError('conflict', `another cnmd (pid ${pid}) is running with this exec root (${file}); stop it or use another --exec-root`);
     }
   } catch (err) {
@@ -21,12 +22,3 @@ export function acquirePidFile(file: string): () => void {
   };
 }
 
-/** Alive and not a zombie (a killed daemon whose parent has not reaped it yet). */
-function isAlive(pid: number): boolean {
-  try {
-    const stat = fs.readFileSync(`/proc/${pid}/stat`, 'utf8');
-    return !stat.slice(stat.lastIndexOf(')') + 2).startsWith('Z');
-  } catch {
-    return false;
-  }
-}

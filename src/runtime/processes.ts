@@ -15,6 +15,7 @@ import { sandboxPaths } from '../controller/sandbox-files';
 import { CnmError } from '../errors';
 import type { Logger } from '../log';
 import { CNM_EXEC_PATH } from '../os/native';
+import { isLiveProcess, procStat } from '../os/proc';
 
 export interface ExecSpec {
   /** the cnm-exec binary and its arguments up to and including "--" */
@@ -23,23 +24,7 @@ export interface ExecSpec {
 
 /** /proc/PID/stat field 22 (start time in clock ticks), or 0 if the process is gone. */
 export function processStartTicks(pid: number): number {
-  try {
-    const stat = fs.readFileSync(`/proc/${pid}/stat`, 'utf8');
-    // The command name (field 2) may contain spaces and parentheses: split after its last ')'.
-    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-    return Number(fields[19]);
-  } catch {
-    return 0;
-  }
-}
-
-function isZombie(pid: number): boolean {
-  try {
-    const stat = fs.readFileSync(`/proc/${pid}/stat`, 'utf8');
-    return stat.slice(stat.lastIndexOf(')') + 2).startsWith('Z');
-  } catch {
-    return true;
-  }
+  return Number(procStat(pid)?.[19] ?? 0);
 }
 
 export class ProcessRuntime {
@@ -66,7 +51,7 @@ export class ProcessRuntime {
 
   isRunning(sandbox: SandboxRecord): boolean {
     const p = sandbox.process;
-    return p.status === 'running' && p.pid > 0 && processStartTicks(p.pid) === p.startTicks && !isZombie(p.pid);
+    return p.status === 'running' && p.pid > 0 && processStartTicks(p.pid) === p.startTicks && isLiveProcess(p.pid);
   }
 
   /** Starts the sandbox's command detached from any client (run -d, start). */
@@ -172,7 +157,7 @@ export class ProcessRuntime {
     if (this.pollers.has(sandboxId)) return;
     const ticks = processStartTicks(pid);
     const timer = setInterval(() => {
-      if (processStartTicks(pid) === ticks && !isZombie(pid)) return;
+      if (processStartTicks(pid) === ticks && isLiveProcess(pid)) return;
       void this.exited(sandboxId, pid, 255);
     }, 250);
     timer.unref();
