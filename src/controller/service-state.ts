@@ -55,15 +55,26 @@ const dnsEndpointCache = new WeakMap<EndpointRecord, DnsEndpoint>();
 function dnsEndpoint(s: SandboxRecord, e: EndpointRecord): DnsEndpoint {
   let cached = dnsEndpointCache.get(e);
   if (!cached) {
-    cached = { sandboxId: s.id, names: dnsNames(s, e), ...(e.ipv4 ? { ipv4: bare(e.ipv4) } : {}), ...(e.ipv6 ? { ipv6: bare(e.ipv6) } : {}) };
+    cached = toDnsEndpoint(s.id, dnsNames(s, e), e);
     dnsEndpointCache.set(e, cached);
   }
   return cached;
 }
 
+function toDnsEndpoint(sandboxId: string, names: string[], a: { ipv4?: string; ipv6?: string }): DnsEndpoint {
+  return { sandboxId, names, ...(a.ipv4 ? { ipv4: bare(a.ipv4) } : {}), ...(a.ipv6 ? { ipv6: bare(a.ipv6) } : {}) };
+}
+
 export function dnsState(state: State, drivers: DriverRegistry, nsPathOf: (sandbox: SandboxRecord) => string): DnsState {
   const networks: DnsNetwork[] = [];
   const served = new Set<string>();
+  // Sandboxes on other hosts, for global networks: grouped once, not scanned per network.
+  const remote = new Map<string, DnsEndpoint[]>();
+  for (const r of state.remoteEndpoints) {
+    const list = remote.get(r.networkId) ?? [];
+    list.push(toDnsEndpoint(r.sandboxId, r.names, r));
+    remote.set(r.networkId, list);
+  }
   for (const n of state.networks.values()) {
     if (!hasServiceDiscovery(n, drivers)) continue;
     served.add(n.id);
@@ -72,10 +83,7 @@ export function dnsState(state: State, drivers: DriverRegistry, nsPathOf: (sandb
       const s = state.sandboxes.get(e.sandboxId);
       if (s) endpoints.push(dnsEndpoint(s, e));
     }
-    // Sandboxes on other hosts, for global networks.
-    for (const r of state.remoteEndpoints) {
-      if (r.networkId === n.id) endpoints.push({ sandboxId: r.sandboxId, names: r.names, ...(r.ipv4 ? { ipv4: bare(r.ipv4) } : {}), ...(r.ipv6 ? { ipv6: bare(r.ipv6) } : {}) });
-    }
+    endpoints.push(...(remote.get(n.id) ?? []));
     networks.push({ id: n.id, name: n.name, internal: n.internal, endpoints });
   }
   const sandboxes: DnsSandbox[] = [];
