@@ -4,6 +4,7 @@
  */
 import { endpointAliases } from '../controller/endpoints';
 import { humanDuration } from '../human-duration';
+import { cidr as ipCidr, stripPrefixLength } from '../ipam';
 import type { EndpointRecord, NetworkRecord, SandboxRecord } from '../controller/model';
 import type { State } from '../controller/state';
 import type { ContainerJSON, ContainerPort, ContainerSummary, EndpointSettings, IPAMConfigEntry, NetworkContainer, NetworkResource, PortMap } from './engine-types';
@@ -55,11 +56,7 @@ function ipamEntry(n: NetworkRecord, p: NetworkRecord['pools'][number]): IPAMCon
 }
 
 function prefixOf(cidr: string): number {
-  return cidr ? Number(cidr.split('/')[1]) : 0;
-}
-
-function bare(cidr: string): string {
-  return cidr ? cidr.split('/')[0]! : '';
+  return cidr ? ipCidr.prefixLength(cidr) : 0;
 }
 
 export function endpointSettings(s: SandboxRecord, e: EndpointRecord, n: NetworkRecord): EndpointSettings {
@@ -73,10 +70,10 @@ export function endpointSettings(s: SandboxRecord, e: EndpointRecord, n: Network
     NetworkID: n.id,
     EndpointID: e.id,
     Gateway: e.ipv4 && v4?.gateway ? v4.gateway : '',
-    IPAddress: bare(e.ipv4),
+    IPAddress: stripPrefixLength(e.ipv4),
     IPPrefixLen: prefixOf(e.ipv4),
     IPv6Gateway: e.ipv6 && v6?.gateway ? v6.gateway : '',
-    GlobalIPv6Address: bare(e.ipv6),
+    GlobalIPv6Address: stripPrefixLength(e.ipv6),
     GlobalIPv6PrefixLen: prefixOf(e.ipv6),
     MacAddress: e.mac,
     DriverOpts: Object.keys(e.driverOptions).length ? e.driverOptions : null,

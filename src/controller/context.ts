@@ -5,6 +5,7 @@
 import type { DriverEndpoint, DriverNetwork, DriverSandbox } from '../drivers/api';
 import type { DriverRegistry } from '../drivers/registry';
 import type { Ipam } from '../ipam';
+import { stripPrefixLength } from '../ipam';
 import type { PortAllocator } from '../nat';
 import type { Logger } from '../log';
 import type { ResolvConf } from '../os/resolvconf';
@@ -81,6 +82,6 @@ export function macFor(ipv4: string): string {
     const bytes = [0x02, 0x42, ...Array.from({ length: 4 }, () => Math.floor(Math.random() * 256))];
     return bytes.map((b) => b.toString(16).padStart(2, '0')).join(':');
   }
-  const octets = ipv4.split('/')[0]!.split('.').map(Number);
+  const octets = stripPrefixLength(ipv4).split('.').map(Number);
   return ['02', '42', ...octets.map((o) => o.toString(16).padStart(2, '0'))].join(':');
 }

@@ -5,6 +5,7 @@
  */
 import { forbidden, invalid } from '../errors';
 import { addDefaultRoutes, configureInterface, deleteInterfaces, hasDefaultRoute } from '../os/sandbox-net';
+import { stripPrefixLength } from '../ipam';
 import type { ControllerContext } from './context';
 import { macFor, toDriverEndpoint, toDriverNetwork, toDriverSandbox } from './context';
 import { cidrContains, withPrefixLength } from '../ipam/cidr';
@@ -75,7 +76,7 @@ export async function planEndpoint(ctx: ControllerContext, sandbox: SandboxRecor
       addresses[family] = withPrefixLength(address, pool.subnet);
     }
   } catch (err) {
-    for (const cidr of Object.values(addresses)) if (cidr) await source.release(cidr.split('/')[0]!).catch(() => undefined);
+    for (const cidr of Object.values(addresses)) if (cidr) await source.release(stripPrefixLength(cidr)).catch(() => undefined);
     throw err;
   }
   const ipv4 = addresses[4];
@@ -104,7 +105,7 @@ export async function releaseEndpointAddresses(ctx: ControllerContext, e: Endpoi
   for (const cidr of [e.ipv4, e.ipv6]) {
     if (!cidr) continue;
     try {
-      await source.release(cidr.split('/')[0]!);
+      await source.release(stripPrefixLength(cidr));
     } catch (err) {
       // A global address this host fails to release goes with the host's lease.
       ctx.log.log('warn', 'could not release an address', { network: network.name, address: cidr, error: String(err) });

@@ -7,6 +7,7 @@ import fs from 'node:fs';
 import os from 'node:os';
 import { CnmError, conflict, forbidden, invalid } from '../errors';
 import { createNetns, deleteNetns } from '../os/native';
+import { stripPrefixLength } from '../ipam';
 import type { ControllerContext } from './context';
 import { DEFAULT_BRIDGE, netnsDir, ownNetnsPath } from './context';
 import { allocatePorts, releasePorts } from './ports';
@@ -330,7 +331,7 @@ export function writeFiles(ctx: ControllerContext, sandbox: SandboxRecord, ownEn
         hostname: sandbox.hostname,
         domainname: sandbox.domainname,
         extraHosts: sandbox.extraHosts,
-        addresses: endpoints.flatMap((e) => [e.ipv4, e.ipv6].filter(Boolean).map((a) => a.split('/')[0]!)),
+        addresses: endpoints.flatMap((e) => [e.ipv4, e.ipv6].filter(Boolean).map(stripPrefixLength)),
       });
   writeSandboxFiles(sandboxPaths(ctx.execRoot, sandbox.id), { resolvConf, hosts, hostname: sandbox.hostname });
 }

@@ -4,14 +4,13 @@
  * the difference themselves.
  */
 import type { DriverRegistry } from '../drivers/registry';
+import { stripPrefixLength } from '../ipam';
 import type { NatNetwork, NatPortMapping, NatState } from '../nat';
 import type { DnsEndpoint, DnsNetwork, DnsSandbox, DnsState } from '../resolver';
 import { toDriverNetwork } from './context';
 import { shortId } from './ids';
 import type { EndpointRecord, NetworkRecord, SandboxRecord } from './model';
 import type { State } from './state';
-
-const bare = (cidr: string): string => cidr.split('/')[0]!;
 
 export function natState(state: State, drivers: DriverRegistry): NatState {
   const networks: NatNetwork[] = [];
@@ -29,7 +28,7 @@ export function natState(state: State, drivers: DriverRegistry): NatState {
     for (const p of e.ports) {
       const containerIp = p.hostIp.includes(':') ? e.ipv6 : e.ipv4;
       if (!containerIp) continue;
-      ports.push({ networkId: e.networkId, bridge, proto: p.proto, hostIp: p.hostIp, hostPort: p.hostPort, containerIp: bare(containerIp), containerPort: p.containerPort });
+      ports.push({ networkId: e.networkId, bridge, proto: p.proto, hostIp: p.hostIp, hostPort: p.hostPort, containerIp: stripPrefixLength(containerIp), containerPort: p.containerPort });
     }
   }
   return { networks, ports };
@@ -62,7 +61,7 @@ function dnsEndpoint(s: SandboxRecord, e: EndpointRecord): DnsEndpoint {
 }
 
 function toDnsEndpoint(sandboxId: string, names: string[], a: { ipv4?: string; ipv6?: string }): DnsEndpoint {
-  return { sandboxId, names, ...(a.ipv4 ? { ipv4: bare(a.ipv4) } : {}), ...(a.ipv6 ? { ipv6: bare(a.ipv6) } : {}) };
+  return { sandboxId, names, ...(a.ipv4 ? { ipv4: stripPrefixLength(a.ipv4) } : {}), ...(a.ipv6 ? { ipv6: stripPrefixLength(a.ipv6) } : {}) };
 }
 
 export function dnsState(state: State, drivers: DriverRegistry, nsPathOf: (sandbox: SandboxRecord) => string): DnsState {

@@ -9,7 +9,7 @@ import crypto from 'node:crypto';
 import { EtcdLeaseInvalidError, type Etcd3, type IKeyValue, type Namespace, type Watcher } from 'etcd3';
 import type { NetworkRecord } from '../controller/model';
 import { CnmError, forbidden, messageOf, notFound } from '../errors';
-import { ADDRESS_IN_USE, type PoolConfig } from '../ipam';
+import { ADDRESS_IN_USE, type PoolConfig, stripPrefixLength } from '../ipam';
 import { canonicalIp, parseIp } from '../ipam/cidr';
 import { silentLogger, type Logger } from '../log';
 import type { ClusterEndpoint, ClusterHost, ClusterSnapshot, ClusterStore } from './cluster';
@@ -195,7 +195,7 @@ export class EtcdClusterStore implements ClusterStore {
   }
 
   async releaseAddress(networkId: string, address: string): Promise<void> {
-    const bare = canonicalIp(address.split('/')[0]!);
+    const bare = canonicalIp(stripPrefixLength(address));
     const key = addressKey(networkId, bare);
     await this.withDeadline(`release address ${bare}`, async () => {
       const held = this.heldAddresses.get(key);
@@ -215,7 +215,7 @@ export class EtcdClusterStore implements ClusterStore {
     return this.withDeadline(`reclaim addresses on network ${this.networkName(networkId)}`, async () => {
       const taken: string[] = [];
       for (const address of addresses) {
-        const bare = canonicalIp(address.split('/')[0]!);
+        const bare = canonicalIp(stripPrefixLength(address));
         if (!(await this.claim(networkId, bare))) taken.push(address);
       }
       return taken;
