@@ -143,14 +143,16 @@ export function cidrsOverlap(a: string, b: string): boolean {
 function parseIpv4(text: string): bigint | undefined {
   const parts = text.split('.');
   if (parts.length !== 4) return undefined;
-  let value = 0n;
+  // Accumulated as a number, one BigInt at the end: NAT canonicalizes two addresses per
+  // published port on every ruleset render.
+  let value = 0;
   for (const part of parts) {
     if (!/^(0|[1-9][0-9]{0,2})$/.test(part)) return undefined;
     const octet = Number(part);
     if (octet > 255) return undefined;
-    value = (value << 8n) | BigInt(octet);
+    value = value * 256 + octet;
   }
-  return value;
+  return BigInt(value);
 }
 
 function parseGroups(text: string): number[] | undefined {
