@@ -13,6 +13,13 @@
       "sources": ["src/native/exec/cnm_exec.c"],
       "cflags": ["-Wall", "-Wextra", "-O2", "-std=gnu11"],
       "defines": ["_GNU_SOURCE"]
+    },
+    {
+      "target_name": "cnm-cni",
+      "type": "executable",
+      "sources": ["src/cni/plugin.c"],
+      "cflags": ["-Wall", "-Wextra", "-O2", "-std=gnu11"],
+      "defines": ["_GNU_SOURCE"]
     }
   ]
 }
