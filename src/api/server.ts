@@ -12,6 +12,7 @@ import { invalid } from '../errors';
 import type { Logger } from '../log';
 import type { ProcessRuntime } from '../runtime/processes';
 import { addAliasRoutes } from './aliases';
+import { addCniRoutes } from './cni';
 import { addContainerRoutes } from './containers';
 import { handle, Router } from './http';
 import { addNetworkRoutes } from './networks';
@@ -28,6 +29,7 @@ export function buildRouter(ctl: Controller, runtime: ProcessRuntime, opts: Rout
   addNetworkRoutes(router, ctl);
   addAliasRoutes(router, ctl);
   addContainerRoutes(router, ctl, runtime, opts.execRoot);
+  addCniRoutes(router, ctl);
   return router;
 }
 

@@ -69,6 +69,7 @@ export function ownNetnsPath(execRoot: string, sandboxId: string): string {
 export function nsPathOf(ctx: Pick<ControllerContext, 'execRoot' | 'state'>, sandbox: SandboxRecord): string {
   const owner = ctx.state.namespaceOwner(sandbox);
   if (owner.mode.kind === 'host') return `/proc/${process.pid}/ns/net`;
+  if (owner.mode.kind === 'attached') return owner.mode.nsPath;
   return ownNetnsPath(ctx.execRoot, owner.id);
 }
 

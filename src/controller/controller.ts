@@ -11,6 +11,8 @@ import type { Ipam } from '../ipam';
 import type { PortAllocator } from '../nat';
 import type { ClusterSnapshot, ClusterStore } from '../store/cluster';
 import type { SqliteStore } from '../store/sqlite';
+import type { AttachRequest, Attachment } from './attachments';
+import { attach, attachableNetwork, attachedSandboxes, checkAttachment, collectGarbage, detach, findAttachment, removeVanishedAttachments, unknownAttachment } from './attachments';
 import { applySnapshot } from './cluster-sync';
 import type { ChangeListener, ControllerContext } from './context';
 import { nsPathOf } from './context';
@@ -60,6 +62,7 @@ export class Controller {
       await replayJournal(this.ctx);
       restorePorts(this.ctx);
       removeOrphanFiles(this.ctx);
+      await removeVanishedAttachments(this.ctx);
       await reconcileKernel(this.ctx);
       await ensurePredefinedNetworks(this.ctx);
       if (this.ctx.cluster) await applySnapshot(this.ctx, this.ctx.cluster.snapshot());
@@ -171,6 +174,45 @@ export class Controller {
       await removeSandbox(this.ctx, s);
       return s;
     });
+  }
+
+  // ---- attachments: runtimes' namespaces, through the CNI plugin (attachments.ts) ----
+
+  /** The network a runtime may attach to by this name; throws the reason otherwise. */
+  attachableNetwork(ref: string): NetworkRecord {
+    return attachableNetwork(this.ctx, ref);
+  }
+
+  attach(req: AttachRequest): Promise<Attachment> {
+    return this.mutate(() => attach(this.ctx, req));
+  }
+
+  /** Idempotent: false when there was nothing to remove. */
+  detach(network: string, containerId: string, ifName: string): Promise<boolean> {
+    return this.mutate(async () => {
+      const a = findAttachment(this.ctx, network, containerId, ifName);
+      if (a) await detach(this.ctx, a);
+      return Boolean(a);
+    });
+  }
+
+  /** What the attachment lacks (empty when complete); throws notFound when there is none. */
+  checkAttachment(network: string, containerId: string, ifName: string): Promise<string[]> {
+    return this.queue.run(async () => {
+      const a = findAttachment(this.ctx, network, containerId, ifName);
+      if (!a) throw unknownAttachment(network, containerId, ifName);
+      return checkAttachment(a);
+    });
+  }
+
+  collectGarbage(networkRef: string, valid: { containerId: string; ifName: string }[]): Promise<number> {
+    return this.mutate(() => collectGarbage(this.ctx, attachableNetwork(this.ctx, networkRef), valid));
+  }
+
+  /** Removes attachments whose namespace the runtime destroyed without a DEL (polled by cnmd). */
+  async removeVanishedAttachments(): Promise<string[]> {
+    if (!attachedSandboxes(this.ctx).length) return [];
+    return this.mutate(() => removeVanishedAttachments(this.ctx));
   }
 
   /** Records the state of a sandbox's main process (the runtime reports it). */

@@ -19,6 +19,10 @@ export interface EndpointRequest {
   ipv6?: string;
   aliases?: string[];
   driverOptions?: Record<string, string>;
+  /** the interface's name inside the sandbox (a CNI runtime's CNI_IFNAME); eth<N> otherwise */
+  ifName?: string;
+  /** a MAC the runtime asked for; Docker's scheme (02:42 and the IPv4 address) otherwise */
+  mac?: string;
 }
 
 const ALIAS = /^[a-zA-Z0-9]([a-zA-Z0-9_.-]{0,251}[a-zA-Z0-9])?$/;
@@ -31,7 +35,7 @@ export function checkCanJoin(ctx: ControllerContext, sandbox: SandboxRecord, net
   }
   if (!creating) {
     if (network.driver === 'host') throw invalid('container cannot be disconnected from host network or connected to host network');
-    if (sandbox.mode.kind !== 'own') {
+    if (sandbox.mode.kind !== 'own' && sandbox.mode.kind !== 'attached') {
       throw forbidden('container sharing network namespace with another container or host cannot be connected to any other network');
     }
   }
@@ -85,8 +89,8 @@ export async function planEndpoint(ctx: ControllerContext, sandbox: SandboxRecor
     id: newId(),
     networkId: network.id,
     sandboxId: sandbox.id,
-    ifName: hasInterface ? `eth${sandbox.nextInterface}` : '',
-    mac: hasInterface ? macFor(ipv4) : '',
+    ifName: hasInterface ? req.ifName || `eth${sandbox.nextInterface}` : '',
+    mac: hasInterface ? req.mac || macFor(ipv4) : '',
     ipv4,
     ipv6,
     staticIpv4: req.ipv4 ?? '',
@@ -143,7 +147,7 @@ export async function leaveKernel(ctx: ControllerContext, e: EndpointRecord, net
  * endpoint that carried it left).
  */
 export async function ensureDefaultRoutes(ctx: ControllerContext, sandbox: SandboxRecord, endpoints: EndpointRecord[]): Promise<void> {
-  if (sandbox.mode.kind !== 'own') return;
+  if (sandbox.mode.kind !== 'own' && sandbox.mode.kind !== 'attached') return;
   const nsPath = toDriverSandbox(ctx, sandbox).nsPath;
   for (const family of [4, 6] as const) {
     const gw = gatewayEndpoint(ctx, endpoints, family);

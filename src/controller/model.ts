@@ -27,7 +27,21 @@ export interface NetworkRecord {
 export type SandboxMode =
   | { kind: 'own' } // its own namespace (bridge, user networks, none)
   | { kind: 'host' } // the daemon's namespace
-  | { kind: 'container'; sandboxId: string }; // another sandbox's namespace
+  | { kind: 'container'; sandboxId: string } // another sandbox's namespace
+  | AttachedMode; // a container runtime's namespace (CNI), never cnm's to create or delete
+
+/**
+ * A namespace a runtime made and handed cnm through the CNI plugin. The path may be a
+ * /proc/PID/ns/net (ctr): the inode tells whether the path still names the same namespace.
+ */
+export interface AttachedMode {
+  kind: 'attached';
+  nsPath: string;
+  /** st_dev:st_ino of the namespace at ADD */
+  nsIdentity: string;
+  /** the runtime's CNI_CONTAINERID */
+  containerId: string;
+}
 
 export interface ProcessState {
   status: 'created' | 'running' | 'exited';

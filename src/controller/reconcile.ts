@@ -169,6 +169,16 @@ async function reconcileSandbox(ctx: ControllerContext, sandbox: SandboxRecord, 
       }
     }
     await ensureDefaultRoutes(ctx, sandbox, endpoints);
+  } else if (sandbox.mode.kind === 'attached') {
+    // The runtime's namespace is alive (vanished ones were removed before): re-make what the driver lost.
+    for (const e of endpoints) {
+      if (!missingByDriver.has(e.id)) continue;
+      const network = ctx.state.networks.get(e.networkId)!;
+      ctx.log.log('info', 're-creating an endpoint', { sandbox: sandbox.name, network: network.name, interface: e.ifName });
+      await deleteInterfaces(sandbox.mode.nsPath, [e.ifName]);
+      await joinKernel(ctx, e, network, sandbox);
+    }
+    await ensureDefaultRoutes(ctx, sandbox, endpoints);
   }
   writeFiles(ctx, sandbox);
 }

@@ -87,7 +87,7 @@ export function dnsState(state: State, drivers: DriverRegistry, nsPathOf: (sandb
   }
   const sandboxes: DnsSandbox[] = [];
   for (const s of state.sandboxes.values()) {
-    if (s.mode.kind !== 'own') continue;
+    if (s.mode.kind !== 'own' && s.mode.kind !== 'attached') continue;
     const networkIds = state.endpointsOfSandbox(s.id).map((e) => e.networkId).filter((id) => served.has(id));
     if (!networkIds.length) continue;
     const ndots = s.dns.options.find((o) => o.startsWith('ndots:'));

@@ -24,6 +24,9 @@ import { SqliteStore } from '../store/sqlite';
 import { parseDaemonArgs, USAGE, type DaemonOptions } from './options';
 import { acquirePidFile } from './pidfile';
 
+/** How soon a namespace destroyed without a CNI DEL loses its attachment (a stat per attachment). */
+const ATTACHMENT_POLL_MS = 1000;
+
 export interface Daemon {
   stop(): Promise<void>;
 }
@@ -78,6 +81,11 @@ export async function startDaemon(opts: DaemonOptions, log: Logger): Promise<Dae
   await ctl.start();
   const runtime = new ProcessRuntime(ctl, opts.execRoot, log);
   await runtime.reconcile();
+  // A runtime that dies, or a ctr task that exits, destroys its namespace without a CNI DEL.
+  const vanished = setInterval(() => {
+    ctl.removeVanishedAttachments().catch((err: unknown) => log.log('error', 'could not check attached namespaces', { error: messageOf(err) }));
+  }, ATTACHMENT_POLL_MS);
+  vanished.unref();
 
   const api = new ApiServer(buildRouter(ctl, runtime, { execRoot: opts.execRoot, metrics: () => resolver.metrics() }), log);
   await api.listenUnix(opts.socket, opts.socketGid);
@@ -94,6 +102,7 @@ export async function startDaemon(opts: DaemonOptions, log: Logger): Promise<Dae
 
   return {
     async stop() {
+      clearInterval(vanished);
       await api.close();
       runtime.close();
       await resolver.close();

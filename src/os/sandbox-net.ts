@@ -58,3 +58,27 @@ export async function deleteInterfaces(nsPath: string, names: string[]): Promise
 export async function hasDefaultRoute(nsPath: string, family: 4 | 6): Promise<boolean> {
   return Rtnl.in(nsPath, async (nl) => nl.hasDefaultRoute(family));
 }
+
+/** Brings `lo` up: a runtime may hand over a namespace with it down (ctr does), and 127.0.0.11 lives on it. */
+export async function bringLoopbackUp(nsPath: string): Promise<void> {
+  await Rtnl.in(nsPath, async (nl) => {
+    const lo = await nl.requireLink('lo');
+    if (!lo.up) await nl.setUp(lo.index);
+  });
+}
+
+export interface InterfaceState {
+  up: boolean;
+  /** CIDRs */
+  addresses: string[];
+}
+
+/** An interface's link state and addresses inside the namespace, or undefined if it is not there. */
+export async function interfaceState(nsPath: string, ifName: string): Promise<InterfaceState | undefined> {
+  return Rtnl.in(nsPath, async (nl) => {
+    const link = await nl.getLink(ifName);
+    if (!link) return undefined;
+    const addresses = (await nl.listAddresses(link.index)).map((a) => `${a.address}/${a.prefixLength}`);
+    return { up: link.up, addresses };
+  });
+}
