@@ -31,6 +31,11 @@ export function parseHost(value: string | undefined): Endpoint {
 export class Client {
   constructor(private readonly endpoint: Endpoint) {}
 
+  /** The daemon's Unix socket, when that is how it is reached. */
+  get socketPath(): string | undefined {
+    return this.endpoint.socketPath;
+  }
+
   describe(): string {
     return this.endpoint.socketPath ? `unix://${this.endpoint.socketPath}` : `tcp://${this.endpoint.host}:${this.endpoint.port}`;
   }

@@ -4,6 +4,7 @@ import { CnmError } from '../errors';
 import { parseArgs, UsageError, type FlagSpec } from './args';
 import { Client, ConnectionError, DaemonError, parseHost } from './client';
 import type { Command, CommandContext, Io } from './command';
+import { CNI_COMMANDS } from './commands/cni';
 import { CONTAINER_COMMANDS } from './commands/container';
 import { NETWORK_ALIASES, NETWORK_COMMANDS } from './commands/network';
 
@@ -18,6 +19,7 @@ function topUsage(): string {
   lines.push('  -H, --host string   Daemon socket to connect to (default: $CNM_HOST or unix:///run/cnm/cnm.sock)');
   lines.push('  -v, --version       Print version information and quit', '', 'Commands:');
   for (const [name, c] of Object.entries(CONTAINER_COMMANDS)) lines.push(`  ${name.padEnd(10)}${c.summary}`);
+  lines.push(`  ${'cni'.padEnd(10)}Let CNI runtimes (podman, ctr) use cnm networks`);
   lines.push(`  ${'network'.padEnd(10)}Manage networks`, '', "Run 'cnm COMMAND --help' for more information on a command.", '');
   return lines.join('\n');
 }
@@ -85,6 +87,15 @@ export async function runCli(argv: string[], io: Io = terminalIo, env: NodeJS.Pr
     if (!command) {
       io.err(`cnm: '${rest[1]}' is not a cnm network command.\nSee 'cnm network --help'\n`);
       return 1;
+    }
+  } else if (rest[0] === 'cni') {
+    const sub = rest[1] ?? '';
+    command = CNI_COMMANDS[sub]?.run;
+    path = `cnm cni ${sub}`;
+    args = rest.slice(2);
+    if (!command) {
+      io.err(`cnm: '${sub}' is not a cnm cni command: use cnm cni install NETWORK\n`);
+      return sub ? 1 : 0;
     }
   } else {
     command = CONTAINER_COMMANDS[rest[0]!]?.run;
