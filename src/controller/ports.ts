@@ -25,6 +25,9 @@ function requestsFor(ctx: ControllerContext, sandbox: SandboxRecord, e: Endpoint
   return sandbox.publish.map((p) => ({ proto: p.proto, hostIp: p.hostIp || defaultIp, hostPortStart: p.hostPortStart, hostPortEnd: p.hostPortEnd, containerPort: p.containerPort }));
 }
 
+/** A runtime's container (CNI) has its host ports held by the runtime, which binds them itself. */
+const holdsSockets = (sandbox: SandboxRecord): boolean => sandbox.mode.kind !== 'attached';
+
 const bare = (cidr: string): string | undefined => (cidr ? cidr.split('/')[0] : undefined);
 
 /**
@@ -37,7 +40,7 @@ export function allocatePorts(ctx: ControllerContext, sandbox: SandboxRecord, en
   if (!e) return undefined;
   if (!ctx.ports) throw new CnmError('unavailable', 'publishing ports needs the NAT service, which this daemon runs without');
   try {
-    const bindings = ctx.ports.allocate(e.id, requestsFor(ctx, sandbox, e), { ipv4: bare(e.ipv4), ipv6: bare(e.ipv6) });
+    const bindings = ctx.ports.allocate(e.id, requestsFor(ctx, sandbox, e), { ipv4: bare(e.ipv4), ipv6: bare(e.ipv6) }, { holdSockets: holdsSockets(sandbox) });
     e.ports = bindings.map((b) => ({ proto: b.proto, containerPort: b.containerPort, hostIp: b.hostIp, hostPort: b.hostPort }));
   } catch (err) {
     if (!(err instanceof CnmError)) throw err;
@@ -56,7 +59,8 @@ export function restorePorts(ctx: ControllerContext): void {
     if (!e.ports.length || !ctx.ports) continue;
     const requests: PortRequest[] = e.ports.map((p) => ({ proto: p.proto, hostIp: p.hostIp, hostPortStart: p.hostPort, hostPortEnd: p.hostPort, containerPort: p.containerPort }));
     try {
-      ctx.ports.allocate(e.id, dedupeDualStack(requests), { ipv4: bare(e.ipv4), ipv6: bare(e.ipv6) });
+      const sandbox = ctx.state.sandboxes.get(e.sandboxId);
+      ctx.ports.allocate(e.id, dedupeDualStack(requests), { ipv4: bare(e.ipv4), ipv6: bare(e.ipv6) }, { holdSockets: !sandbox || holdsSockets(sandbox) });
     } catch (err) {
       ctx.log.log('error', 'a published port could not be held again after the restart', { endpoint: e.id, error: String(err) });
     }

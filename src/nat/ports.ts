@@ -78,6 +78,14 @@ export interface PortAllocatorOptions {
   ephemeral?: { start: number; end: number };
 }
 
+export interface AllocateOptions {
+  /**
+   * Hold a socket on each host port (default). Off for a container runtime's containers: the
+   * runtime holds its ports itself (podman binds them after the CNI ADD), as with CNI's portmap.
+   */
+  holdSockets?: boolean;
+}
+
 interface Held {
   bindings: PortBinding[];
   reservations: Reservation[];
@@ -103,11 +111,12 @@ export class PortAllocator {
    * error nothing stays allocated and the error says why (CnmError: 'forbidden' for a port in
    * use, 'invalid' for an address that cannot be used).
    */
-  allocate(owner: string, requests: PortRequest[], container: ContainerAddresses): PortBinding[] {
+  allocate(owner: string, requests: PortRequest[], container: ContainerAddresses, options: AllocateOptions = {}): PortBinding[] {
     if (this.owners.has(owner)) throw new CnmError('conflict', `ports of ${owner} are already allocated`);
     const held: Held = { bindings: [], reservations: [] };
+    const hold = options.holdSockets ?? true;
     try {
-      for (const request of requests) this.allocateOne(request, container, held);
+      for (const request of requests) this.allocateOne(request, container, held, hold);
     } catch (err) {
       this.drop(held);
       throw err;
@@ -134,14 +143,14 @@ export class PortAllocator {
     for (const owner of [...this.owners.keys()]) this.release(owner);
   }
 
-  private allocateOne(request: PortRequest, container: ContainerAddresses, held: Held): void {
+  private allocateOne(request: PortRequest, container: ContainerAddresses, held: Held, hold: boolean): void {
     const targets = this.targets(request, container);
     const fixed = request.hostPortStart !== 0 && request.hostPortStart === request.hostPortEnd;
     if (fixed) {
       const port = request.hostPortStart;
       const taken = targets.find((t) => this.collides(request.proto, t.hostIp, port));
       if (taken) throw alreadyAllocated(taken.hostIp, port);
-      this.take(request, targets, port, held, true);
+      this.take(request, targets, port, held, true, hold);
       return;
     }
     const ephemeral = request.hostPortStart === 0;
@@ -152,7 +161,7 @@ export class PortAllocator {
     for (let i = 0; i < size; i++) {
       const port = start + ((first - start + i) % size);
       if (targets.some((t) => this.collides(request.proto, t.hostIp, port))) continue;
-      if (!this.take(request, targets, port, held, false)) continue;
+      if (!this.take(request, targets, port, held, false, hold)) continue;
       if (ephemeral) this.cursor[request.proto] = port === end ? start : port + 1;
       return;
     }
@@ -198,10 +207,11 @@ export class PortAllocator {
     port: number,
     held: Held,
     fixed: boolean,
+    hold: boolean,
   ): boolean {
     const reservations: Reservation[] = [];
     const dualStack = targets.some((t) => t.hostIp === '0.0.0.0') && targets.some((t) => t.hostIp === '::');
-    const socketAddresses = dualStack ? ['::'] : targets.map((t) => t.hostIp);
+    const socketAddresses = !hold ? [] : dualStack ? ['::'] : targets.map((t) => t.hostIp);
     try {
       for (const address of socketAddresses) reservations.push(this.reserver.reserve(request.proto, address, port, dualStack));
     } catch (err) {

@@ -142,3 +142,14 @@ t.test('natMappings puts bindings on a network', async (t) => {
     { networkId: 'n1', bridge: 'br1', proto: 'tcp', hostIp: '0.0.0.0', hostPort: 8080, containerIp: '10.0.0.2', containerPort: 80 },
   ]);
 });
+
+t.test("a runtime's ports (holdSockets: false) are counted but bind no socket", async (t) => {
+  const host = fakeHost(['tcp/0.0.0.0/8080']);
+  const ports = new PortAllocator({ reserver: host });
+  const a = ports.allocate('a', parsePublish('8080:80'), v4, { holdSockets: false });
+  t.same(a.map((b) => `${b.hostIp}:${b.hostPort}`), ['0.0.0.0:8080'], 'the runtime holds the socket, so a bound port is no conflict');
+  t.equal(host.held.size, 0);
+  t.equal(message(() => ports.allocate('b', parsePublish('8080:80'), v4)), 'forbidden: Bind for 0.0.0.0:8080 failed: port is already allocated');
+  ports.release('a');
+  t.same(ports.allocate('c', parsePublish('9090:80'), v4, { holdSockets: false }).length, 1);
+});
