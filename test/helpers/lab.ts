@@ -29,6 +29,8 @@ export interface LabOptions {
   resolvConf?: string;
   /** run cnmd in this existing "host" namespace (made and removed by the caller) instead of a new one */
   hostNs?: string;
+  /** run cnmd in this mount namespace (a private one shared with container runtimes, see runtimes.ts) */
+  mountNs?: string;
 }
 
 export class Lab {
@@ -69,6 +71,7 @@ export class Lab {
   async startDaemon(extraArgs: string[] = []): Promise<void> {
     const args = [
       `--net=${this.hostNs}`,
+      ...(this.opts.mountNs ? [`--mount=${this.opts.mountNs}`] : []),
       process.execPath,
       // e.g. CNM_DAEMON_NODE_ARGS="--cpu-prof --cpu-prof-dir=/tmp/prof" to profile the daemon
       ...(process.env.CNM_DAEMON_NODE_ARGS ? process.env.CNM_DAEMON_NODE_ARGS.split(' ') : []),
