@@ -90,12 +90,16 @@ export async function runCli(argv: string[], io: Io = terminalIo, env: NodeJS.Pr
     }
   } else if (rest[0] === 'cni') {
     const sub = rest[1] ?? '';
+    if (!sub || sub === '--help' || sub === 'help') {
+      io.out(`\nUsage:  cnm cni COMMAND\n\nLet CNI runtimes (podman, ctr) use cnm networks\n\nCommands:\n${Object.entries(CNI_COMMANDS).map(([n, c]) => `  ${n.padEnd(12)}${c.summary}\n`).join('')}\n`);
+      return 0;
+    }
     command = CNI_COMMANDS[sub]?.run;
     path = `cnm cni ${sub}`;
     args = rest.slice(2);
     if (!command) {
-      io.err(`cnm: '${sub}' is not a cnm cni command: use cnm cni install NETWORK\n`);
-      return sub ? 1 : 0;
+      io.err(`cnm: '${sub}' is not a cnm cni command.\nSee 'cnm cni --help'\n`);
+      return 1;
     }
   } else {
     command = CONTAINER_COMMANDS[rest[0]!]?.run;

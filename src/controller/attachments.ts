@@ -204,7 +204,7 @@ export async function collectGarbage(ctx: ControllerContext, network: NetworkRec
 export async function removeVanishedAttachments(ctx: ControllerContext): Promise<string[]> {
   const removed: string[] = [];
   for (const sandbox of attachedSandboxes(ctx)) {
-    const gone = namespaceIdentity(sandbox.mode.nsPath) !== sandbox.mode.nsIdentity;
+    const gone = isVanished(sandbox);
     const empty = ctx.state.endpointsOfSandbox(sandbox.id).length === 0;
     if (!gone && !empty) continue;
     ctx.log.log('info', gone ? 'removing the attachment of a namespace the runtime destroyed' : 'removing an attachment without endpoints', {
@@ -220,6 +220,15 @@ export async function removeVanishedAttachments(ctx: ControllerContext): Promise
     }
   }
   return removed;
+}
+
+function isVanished(sandbox: SandboxRecord & { mode: AttachedMode }): boolean {
+  return namespaceIdentity(sandbox.mode.nsPath) !== sandbox.mode.nsIdentity;
+}
+
+/** Whether any attachment's namespace is gone: a stat each, so the poll changes nothing otherwise. */
+export function hasVanishedAttachments(ctx: ControllerContext): boolean {
+  return attachedSandboxes(ctx).some(isVanished);
 }
 
 /** A DEL or CHECK for an attachment cnm does not have. */

@@ -12,7 +12,7 @@ import type { PortAllocator } from '../nat';
 import type { ClusterSnapshot, ClusterStore } from '../store/cluster';
 import type { SqliteStore } from '../store/sqlite';
 import type { AttachRequest, Attachment } from './attachments';
-import { attach, attachableNetwork, attachedSandboxes, checkAttachment, collectGarbage, detach, findAttachment, removeVanishedAttachments, unknownAttachment } from './attachments';
+import { attach, attachableNetwork, checkAttachment, hasVanishedAttachments, collectGarbage, detach, findAttachment, removeVanishedAttachments, unknownAttachment } from './attachments';
 import { applySnapshot } from './cluster-sync';
 import type { ChangeListener, ControllerContext } from './context';
 import { nsPathOf } from './context';
@@ -211,7 +211,8 @@ export class Controller {
 
   /** Removes attachments whose namespace the runtime destroyed without a DEL (polled by cnmd). */
   async removeVanishedAttachments(): Promise<string[]> {
-    if (!attachedSandboxes(this.ctx).length) return [];
+    // Checked outside the queue first: every second, and the services are told only of a change.
+    if (!hasVanishedAttachments(this.ctx)) return [];
     return this.mutate(() => removeVanishedAttachments(this.ctx));
   }
 

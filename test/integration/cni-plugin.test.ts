@@ -25,6 +25,27 @@ t.test('cnm CNI plugin, invoked directly', async (t) => {
   const dig = async (ns: string, name: string): Promise<string> => (await lab.inNs(ns, ['dig', '+short', '+time=1', '+tries=2', '@127.0.0.11', name], { allowFail: true })).trim();
   const listens = async (ns: string): Promise<boolean> => (await lab.inNs(ns, ['ss', '-lnu'])).includes('127.0.0.11:53');
 
+  await t.test('cnm cni install', async (t) => {
+    const conf = `${lab.dir}/net.d`;
+    const bin = `${lab.dir}/bin`;
+    const r = await lab.cli('cni', 'install', 'cninet', '--conf-dir', conf, '--bin-dir', bin);
+    t.equal(r.code, 0, r.err);
+    t.equal(r.out, `${conf}/10-cnm-cninet.conflist\n${bin}/cnm\n`);
+    t.same(JSON.parse(fs.readFileSync(`${conf}/10-cnm-cninet.conflist`, 'utf8')), {
+      cniVersion: '1.0.0',
+      name: 'cninet',
+      plugins: [{ type: 'cnm', socket: lab.socket, capabilities: { portMappings: true, aliases: true, ips: true, mac: true } }],
+    });
+    t.equal(fs.statSync(`${bin}/cnm`).mode & 0o777, 0o755);
+    t.same(fs.readFileSync(`${bin}/cnm`), fs.readFileSync(CNM_PLUGIN), 'the built plugin');
+    for (const [net, msg] of [['mvnet', /cannot be used by CNI runtimes/], ['bridge', /cannot be used by CNI runtimes/], ['nonet', /network nonet not found/]] as const) {
+      const bad = await lab.cli('cni', 'install', net, '--conf-dir', `${lab.dir}/bad`, '--bin-dir', `${lab.dir}/bad`);
+      t.not(bad.code, 0, net);
+      t.match(bad.err, msg, net);
+    }
+    t.notOk(fs.existsSync(`${lab.dir}/bad`), 'a refused install writes nothing');
+  });
+
   await t.test('VERSION is answered without cnmd', async (t) => {
     const r = await plugin({ command: 'VERSION' }, { cniVersion: '0.4.0' });
     t.equal(r.code, 0);
