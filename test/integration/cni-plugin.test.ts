@@ -162,6 +162,26 @@ t.test('cnm CNI plugin, invoked directly', async (t) => {
     t.notMatch(await lab.inHost(['nft', 'list', 'table', 'inet', 'cnm']), /8080/, 'the rule went with DEL');
   });
 
+  await t.test('a container on two cnm networks is one sandbox with two endpoints', async (t) => {
+    ok(await lab.cli('network', 'create', '--subnet', '10.79.0.0/24', 'second'), 'network second');
+    const ns = lab.newNamespace('two');
+    const env = { containerId: 'twonets', netns: ns, args: 'K8S_POD_NAME=two' };
+    ok(await plugin({ ...env, command: 'ADD', ifName: 'eth0' }, conf()), 'ADD cninet');
+    const second = await plugin({ ...env, command: 'ADD', ifName: 'eth1' }, pluginConfig('second', lab.socket));
+    t.equal(second.code, 0, second.out);
+    t.match((second.json?.ips as { address: string }[])[0]!.address, /^10\.79\.0\.\d+\/24$/);
+    const sameIf = await plugin({ ...env, command: 'ADD', ifName: 'eth1' }, conf());
+    t.equal(sameIf.json?.code, 100, 'attached twice to one network is refused');
+    const nets = await lab.cli('inspect', '-f', '{{range $k, $v := .NetworkSettings.Networks}}{{$k}} {{end}}', 'two');
+    t.equal(nets.out.trim(), 'cninet second');
+    ok(await plugin({ ...env, command: 'DEL', ifName: 'eth1' }, pluginConfig('second', lab.socket)), 'DEL second');
+    t.notMatch(await lab.inNs(ns, ['ip', '-o', 'link']), /eth1/);
+    t.match(await lab.inNs(ns, ['ip', '-o', 'addr']), /10\.77\.0\.\d+/, 'the first network stays');
+    ok(await plugin({ ...env, command: 'DEL', ifName: 'eth0' }, conf()), 'DEL cninet');
+    t.notOk((await rows()).includes('two'));
+    ok(await lab.cli('network', 'rm', 'second'), 'network rm second');
+  });
+
   await t.test('attachments survive kill -9 of cnmd', async (t) => {
     await lab.stopDaemon('SIGKILL');
     const down = await plugin({ command: 'ADD', containerId: 'late', netns: podNs, ifName: 'eth1' }, conf());
