@@ -52,6 +52,19 @@ t.test('cnm CNI plugin, invoked directly', async (t) => {
     t.same(r.json, { cniVersion: '0.4.0', supportedVersions: ['0.3.0', '0.3.1', '0.4.0', '1.0.0', '1.1.0'] });
   });
 
+  await t.test("cnmd's socket: the configuration's top-level \"socket\", then $CNM_SOCKET", async (t) => {
+    const env = { command: 'STATUS' };
+    // A "socket" nested elsewhere, and strings with escapes and braces, must not mislead the scanner.
+    const tricky = { cniVersion: '1.1.0', name: 'cninet', type: 'cnm', note: 'a \\"socket\\": {[', runtimeConfig: { socket: '/nowhere' }, socket: lab.socket };
+    const r = await plugin(env, tricky);
+    t.equal(r.code, 0, r.out);
+    const fromEnv = await runPlugin(CNM_PLUGIN, env, { cniVersion: '1.1.0', name: 'cninet', type: 'cnm' }, { CNM_SOCKET: lab.socket });
+    t.equal(fromEnv.code, 0, fromEnv.out);
+    const nowhere = await plugin(env, { ...tricky, socket: '/nowhere' });
+    t.equal(nowhere.json?.code, 50);
+    t.match(nowhere.json?.msg, /cnmd is not answering on \/nowhere/);
+  });
+
   const podNs = lab.newNamespace('pod');
   const ctrNs = lab.newNamespace('ctr');
   // ctr hands over a namespace whose lo is down.

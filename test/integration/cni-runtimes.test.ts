@@ -37,7 +37,7 @@ t.test('podman and ctr containers on a cnm network', async (t) => {
   await t.test('they resolve each other by name and alias, and reach each other', async (t) => {
     const resolv = await rl.podman(['exec', 'web', 'cat', '/etc/resolv.conf']);
     t.match(resolv.out, /^nameserver 127\.0\.0\.11\n/, "podman writes the result's nameserver first");
-    const fromPodman = await rl.podman(['exec', 'web', 'nslookup', 'default-t1']);
+    const fromPodman = await rl.podman(['exec', 'web', 'nslookup', 'default-t1', '127.0.0.11']);
     const ctrIp = ipOf(fromPodman.out);
     t.ok(ctrIp, `podman resolves the ctr container by its id: ${fromPodman.out}${fromPodman.err}`);
     const fromCtr = await rl.ctr(['tasks', 'exec', '--exec-id', 'q1', 't1', 'nslookup', 'www', '127.0.0.11']);
@@ -46,7 +46,7 @@ t.test('podman and ctr containers on a cnm network', async (t) => {
     t.equal(ipOf((await rl.ctr(['tasks', 'exec', '--exec-id', 'q2', 't1', 'nslookup', 'web', '127.0.0.11'])).out), webIp, '... and by name');
     t.equal(ipOf((await rl.ctr(['tasks', 'exec', '--exec-id', 'q3', 't1', 'nslookup', podmanId.slice(0, 12), '127.0.0.11'])).out), webIp, '... and by short id');
     t.equal(ipOf((await rl.ctr(['tasks', 'exec', '--exec-id', 'q4', 't1', 'nslookup', 'native', '127.0.0.11'])).out)?.startsWith('10.89.0.'), true, 'ctr resolves the cnm sandbox');
-    t.equal(ipOf((await rl.podman(['exec', 'web', 'nslookup', 'native'])).out)?.startsWith('10.89.0.'), true, 'podman resolves the cnm sandbox');
+    t.equal(ipOf((await rl.podman(['exec', 'web', 'nslookup', 'native', '127.0.0.11'])).out)?.startsWith('10.89.0.'), true, 'podman resolves the cnm sandbox');
     const fromNative = await rl.run(['dig', '+short', '@127.0.0.11', 'www'], { net: nativeNs });
     t.equal(fromNative.out.trim(), webIp, 'the cnm sandbox resolves the podman alias');
     t.equal((await rl.run(['dig', '+short', '@127.0.0.11', 'default-t1'], { net: nativeNs })).out.trim(), ctrIp);
