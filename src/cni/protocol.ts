@@ -1,6 +1,6 @@
 /**
- * The CNI protocol as cnm speaks it (containernetworking/cni SPEC.md; summary in
- * docs/cni.md): what the `cnm` plugin hands cnmd, how that is checked, and how a result is
+ * The CNI protocol as cnm speaks it (containernetworking/cni SPEC.md, summarised in
+ * src/cni/README.md): what the `cnm` plugin hands cnmd, how that is checked, and how a result is
  * shaped for the version the runtime asked for. Pure: no I/O, unit-tested without root.
  */
 import type { PublishedPortRequest } from '../controller/model';
