@@ -1,5 +1,5 @@
 /**
- * aardvark-dns 1.4's configuration directory, as netavark 1.4 writes it (docs/podman-dns.md):
+ * aardvark-dns 1.4's configuration directory, as netavark 1.4 writes it (src/podman-dns/README.md):
  * one file per network, named after the network (`%int` suffix: internal, from aardvark 1.11),
  * plus `aardvark.pid`. Line 1: `gw4[,gw6][ dns1,dns2]` (the gateway addresses to listen on, then
  * the network's DNS servers); each further line one container:
