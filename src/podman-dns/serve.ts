@@ -23,9 +23,10 @@ export interface ServeOptions {
   log: (message: string) => void;
 }
 
-/** Every network file in dir, parsed; problems are logged, unreadable files skipped. */
-export function readConfigDir(dir: string, log: (message: string) => void): PodmanNetwork[] {
+/** Every network file in dir, parsed, and what was wrong in them; unreadable files are skipped. */
+export function readConfigDir(dir: string): { networks: PodmanNetwork[]; problems: string[] } {
   const networks: PodmanNetwork[] = [];
+  const problems: string[] = [];
   for (const entry of fs.readdirSync(dir, { withFileTypes: true })) {
     if (!entry.isFile() || !isNetworkFileName(entry.name)) continue;
     let text: string;
@@ -34,11 +35,11 @@ export function readConfigDir(dir: string, log: (message: string) => void): Podm
     } catch {
       continue; // removed while we read the directory: its network is gone
     }
-    const { network, problems } = parseNetworkFile(entry.name, text);
-    for (const p of problems) log(p);
-    if (network !== null) networks.push(network);
+    const parsed = parseNetworkFile(entry.name, text);
+    problems.push(...parsed.problems);
+    if (parsed.network !== null) networks.push(parsed.network);
   }
-  return networks;
+  return { networks, problems };
 }
 
 export async function serve(opts: ServeOptions): Promise<void> {
@@ -62,9 +63,19 @@ export async function serve(opts: ServeOptions): Promise<void> {
   };
 
   if (!fs.statSync(opts.configDir, { throwIfNoEntry: false })?.isDirectory()) fail(`config directory ${opts.configDir} must exist and be a directory`);
-  let networks = readConfigDir(opts.configDir, opts.log);
-  if (networks.length === 0) fail(`no network configuration in ${opts.configDir}: nothing to serve`);
-  fs.writeFileSync(pidFile, String(process.pid));
+  // Node's default for SIGHUP is to exit: catch it before anyone can find the pid file. One that
+  // comes before the first plan is live is taken right after it (a kill of a stale pid file's
+  // process, say).
+  let started = false;
+  let hupWhileStarting = false;
+  process.on('SIGHUP', () => {
+    if (started) requestReload();
+    else hupWhileStarting = true;
+  });
+  const first = readConfigDir(opts.configDir);
+  for (const p of first.problems) opts.log(p);
+  let networks = first.networks;
+  if (networks.length === 0) fail(`no network configuration in ${opts.configDir}: nothing to serve${first.problems.length > 0 ? ` (${first.problems.join('; ')})` : ''}`);
 
   const server = new PodmanDnsServer({ port: opts.port, domain, resolvConfPath: '/etc/resolv.conf', ttl: 86400, log: opts.log });
   let metrics: http.Server | null = null;
@@ -91,7 +102,9 @@ export async function serve(opts: ServeOptions): Promise<void> {
   const reload = async (): Promise<void> => {
     do {
       again = false;
-      networks = readConfigDir(opts.configDir, opts.log);
+      const read = readConfigDir(opts.configDir);
+      for (const p of read.problems) opts.log(p);
+      networks = read.networks;
       if (networks.length === 0) {
         opts.log('no network configuration left: exiting');
         await stop(0);
@@ -99,15 +112,20 @@ export async function serve(opts: ServeOptions): Promise<void> {
       await server.apply(planOf(networks, domain)).catch((err: unknown) => opts.log((err as Error).message));
     } while (again);
   };
-  process.on('SIGHUP', () => {
+  function requestReload(): void {
     if (reloading !== null) {
       again = true;
       return;
     }
     reloading = reload().finally(() => (reloading = null));
-  });
+  }
   process.on('SIGTERM', () => void stop(0));
   process.on('SIGINT', () => void stop(0));
+  // Only a server that listens names itself: a second one that cannot bind leaves the running
+  // one's pid file alone. netavark holds its lock until run returns: nothing changes meanwhile.
+  fs.writeFileSync(pidFile, String(process.pid));
+  started = true;
+  if (hupWhileStarting) requestReload();
   tell('ready');
   // After ready: node:http is a tenth of the start-up netavark waits for.
   if (opts.metricsSocket !== null) metrics = await serveMetrics(opts.metricsSocket, server, opts.log);
