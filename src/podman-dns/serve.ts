@@ -27,7 +27,14 @@ export interface ServeOptions {
 export function readConfigDir(dir: string): { networks: PodmanNetwork[]; problems: string[] } {
   const networks: PodmanNetwork[] = [];
   const problems: string[] = [];
-  for (const entry of fs.readdirSync(dir, { withFileTypes: true })) {
+  let entries: fs.Dirent[];
+  try {
+    entries = fs.readdirSync(dir, { withFileTypes: true });
+  } catch (err) {
+    // The directory itself is gone (its tmpfs unmounted, say): no network left.
+    return { networks, problems: [`cannot read ${dir}: ${(err as Error).message}`] };
+  }
+  for (const entry of entries) {
     if (!entry.isFile() || !isNetworkFileName(entry.name)) continue;
     let text: string;
     try {

@@ -22,6 +22,18 @@ async function answer(server: string, name: string, from = '127.30.0.2'): Promis
   return stdout.trim();
 }
 
+/** Ends the servers started for dir (by pid, found through their command line), even after a failed test. */
+function killServersOf(dir: string): void {
+  for (const p of fs.readdirSync('/proc').filter((e) => /^\d+$/.test(e))) {
+    try {
+      const argv = fs.readFileSync(`/proc/${p}/cmdline`, 'utf8').split('\0');
+      if (argv.includes(dir) && argv.includes('serve')) process.kill(Number(p), 'SIGKILL');
+    } catch {
+      // gone
+    }
+  }
+}
+
 function cnmDns(dir: string, ...args: string[]): Promise<{ code: number; err: string }> {
   return new Promise((resolve) => {
     const child = spawn(CNM_DNS, ['--config', dir, '-p', '53', ...args], { stdio: ['ignore', 'ignore', 'pipe'] });
@@ -33,12 +45,11 @@ function cnmDns(dir: string, ...args: string[]): Promise<{ code: number; err: st
 
 t.test('run, pid file, session, SIGHUP, exit with the last network', async (t) => {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'cnm-dns-daemon-'));
-  t.teardown(() => fs.rmSync(dir, { recursive: true, force: true }));
-  const pidFile = path.join(dir, 'aardvark.pid');
   t.teardown(() => {
-    const pid = Number(fs.readFileSync(pidFile, { encoding: 'utf8', flag: 'a+' }) || 0);
-    if (pid > 0 && isLiveProcess(pid)) process.kill(pid, 'SIGKILL');
+    killServersOf(dir);
+    fs.rmSync(dir, { recursive: true, force: true });
   });
+  const pidFile = path.join(dir, 'aardvark.pid');
   fs.writeFileSync(path.join(dir, 'n1'), '127.30.0.1\naa 127.30.0.2  web,www\n');
 
   const started = await cnmDns(dir, 'run');
@@ -67,7 +78,10 @@ t.test('run, pid file, session, SIGHUP, exit with the last network', async (t) =
 
 t.test('a SIGHUP as soon as aardvark.pid appears reloads instead of killing the server', async (t) => {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'cnm-dns-daemon-'));
-  t.teardown(() => fs.rmSync(dir, { recursive: true, force: true }));
+  t.teardown(() => {
+    killServersOf(dir);
+    fs.rmSync(dir, { recursive: true, force: true });
+  });
   const pidFile = path.join(dir, 'aardvark.pid');
   fs.writeFileSync(path.join(dir, 'n1'), '127.30.0.1\naa 127.30.0.2  web\n');
   const starting = cnmDns(dir, 'run');
@@ -76,20 +90,22 @@ t.test('a SIGHUP as soon as aardvark.pid appears reloads instead of killing the 
   const { value: pid } = await until(async () => Number(fs.readFileSync(pidFile, { encoding: 'utf8', flag: 'a+' }) || 0) || false, 10_000, 'aardvark.pid');
   fs.writeFileSync(path.join(dir, 'n1'), '127.30.0.1\naa 127.30.0.2  web\ncc 127.30.0.3  late\n');
   process.kill(pid, 'SIGHUP');
-  t.teardown(() => {
-    if (isLiveProcess(pid)) process.kill(pid, 'SIGKILL');
-  });
   t.equal((await starting).code, 0, 'run still succeeds');
   const late = await until(async () => (await answer('127.30.0.1', 'late')) === '127.30.0.3', 5000, 'the reload after start-up');
   t.ok(late.value, 'the change signalled during start-up is served');
-  fs.rmSync(path.join(dir, 'n1'));
+  // Its directory removed altogether: nothing left to serve either.
+  fs.rmSync(dir, { recursive: true });
   process.kill(pid, 'SIGHUP');
   await until(async () => !isLiveProcess(pid), 5000, 'the server to exit');
+  t.pass('the configuration directory gone: exited');
 });
 
 t.test('start-up errors reach the caller of run', async (t) => {
   const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'cnm-dns-daemon-'));
-  t.teardown(() => fs.rmSync(dir, { recursive: true, force: true }));
+  t.teardown(() => {
+    killServersOf(dir);
+    fs.rmSync(dir, { recursive: true, force: true });
+  });
   const empty = await cnmDns(dir, 'run');
   t.equal(empty.code, 1);
   t.match(empty.err, /no network configuration in .*: nothing to serve/);

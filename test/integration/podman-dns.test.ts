@@ -29,7 +29,7 @@ function normalized(text: string): string {
   });
 }
 
-/** nslookup of each name in one container; per name: its addresses, or null (not found). */
+/** nslookup of each name in one container; per name: its addresses, or null (NXDOMAIN). */
 async function lookups(lab: PodmanLab, network: string, names: string[]): Promise<Record<string, string[] | null>> {
   const script = names.map((n) => `echo "== ${n}"; nslookup ${n} || echo NOTFOUND`).join('; ');
   const r = await lab.podman('run', '--rm', '--network', network, 'localhost/bb', 'sh', '-c', script);
@@ -39,7 +39,8 @@ async function lookups(lab: PodmanLab, network: string, names: string[]): Promis
     const body = rest.join('\n');
     const answers = body.split('Non-authoritative answer:').slice(1).join('\n');
     const addresses = [...answers.matchAll(/^Address: (\S+)$/gm)].map((m) => m[1]!);
-    out[name!.trim()] = /NOTFOUND/.test(body) && addresses.length === 0 ? null : addresses;
+    // null only for an answer that says so: a timeout is not "not found".
+    out[name!.trim()] = /NXDOMAIN/.test(body) && addresses.length === 0 ? null : addresses.length > 0 ? addresses : [`no answer: ${body.trim()}`];
   }
   return out;
 }
