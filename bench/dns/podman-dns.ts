@@ -6,8 +6,9 @@
  * add `cnmDns` to ALL_SERVERS (its name is `cnm-dns`).
  *
  * Standalone, the start-up time netavark waits for (exec of `run` until it returns, the server
- * answering), cnm-dns against aardvark-dns, alternated:
- *   node dist/bench/dns/podman-dns.js [--starts 10] [--sandboxes 1000]
+ * answering), cnm-dns against aardvark-dns, alternated. netavark starts the server with the first
+ * container of a DNS network, hence one container by default:
+ *   node dist/bench/dns/podman-dns.js [--starts 10] [--sandboxes 1]
  */
 import { execFile, spawn } from 'node:child_process';
 import { mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
@@ -75,7 +76,7 @@ async function startups(): Promise<void> {
     return i > 0 ? Number(process.argv[i + 1]) : fallback;
   };
   const starts = arg('starts', 10);
-  const sandboxes = arg('sandboxes', 1000);
+  const sandboxes = arg('sandboxes', 1);
   const dir = mkdtempSync(path.join(os.tmpdir(), 'cnm-dns-startup-'));
   const ns = path.join(dir, 'ns');
   createNetns(ns);
@@ -104,7 +105,7 @@ async function startups(): Promise<void> {
         rmSync(configDir, { recursive: true, force: true });
       }
     }
-    console.log(`start-up with ${sandboxes} containers on one network, ${starts} starts each (exec of run until it returns serving), load ${os.loadavg()[0]!.toFixed(1)}:`);
+    console.log(`start-up with ${sandboxes} container(s) on one network, ${starts} starts each (exec of run until it returns serving), load ${os.loadavg()[0]!.toFixed(1)}:`);
     const base = median(times.get('aardvark-dns')!);
     for (const [name, list] of times) {
       console.log(`  ${name.padEnd(12)} median ${median(list).toFixed(0)} ms  min ${Math.min(...list).toFixed(0)} ms  max ${Math.max(...list).toFixed(0)} ms  (${(median(list) / base).toFixed(2)}× aardvark-dns)`);

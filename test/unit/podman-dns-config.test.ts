@@ -1,8 +1,10 @@
 /** cnm-dns: aardvark 1.4's network file format, the plan derived from it, the command line. */
 import fs from 'node:fs';
+import os from 'node:os';
 import path from 'node:path';
 import t from 'tap';
 import { isNetworkFileName, parseNetworkFile, renderNetworkFile } from '../../src/podman-dns/config';
+import { install, remove } from '../../src/podman-dns/install';
 import { parseArgs } from '../../src/podman-dns/main';
 import { fallbackViewOf, planOf } from '../../src/podman-dns/plan';
 
@@ -88,4 +90,25 @@ t.test('command line: aardvark-dns 1.4\'s', async (t) => {
   t.throws(() => parseArgs(['--config']), /--config needs a value/);
   t.throws(() => parseArgs(['--frobnicate', 'run']), /unknown option --frobnicate/);
   t.throws(() => parseArgs(['run', 'serve']), /unexpected argument "serve" after run/);
+});
+
+t.test('install and remove: one link, and nothing that is not ours', async (t) => {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'cnm-dns-install-'));
+  t.teardown(() => fs.rmSync(dir, { recursive: true, force: true }));
+  const target = path.join(dir, 'clone', 'bin', 'cnm-dns');
+  fs.mkdirSync(path.dirname(target), { recursive: true });
+  fs.writeFileSync(target, '');
+  const helpers = path.join(dir, 'libexec', 'podman');
+  t.match(install(helpers, target), /aardvark-dns -> .*cnm-dns/);
+  t.equal(fs.readlinkSync(path.join(helpers, 'aardvark-dns')), target);
+  t.match(install(helpers, target), /aardvark-dns -> /, 'again: the same link');
+  t.match(remove(helpers), /removed/);
+  t.notOk(fs.existsSync(path.join(helpers, 'aardvark-dns')));
+  t.match(remove(helpers), /nothing to remove/, 'again: nothing to do');
+  fs.mkdirSync(helpers, { recursive: true });
+  fs.writeFileSync(path.join(helpers, 'aardvark-dns'), 'someone else\'s');
+  t.throws(() => install(helpers, target), /exists and is not cnm-dns: move it away first/);
+  t.throws(() => remove(helpers), /is not a link to cnm-dns: left as it is/);
+  t.equal(fs.readFileSync(path.join(helpers, 'aardvark-dns'), 'utf8'), 'someone else\'s', 'untouched');
+  t.throws(() => install(path.join(dir, 'other'), path.join(dir, 'missing', 'cnm-dns')), /not found: run install from a built clone/);
 });
