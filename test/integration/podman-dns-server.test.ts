@@ -15,6 +15,7 @@ import { parseNetworkFile } from '../../src/podman-dns/config';
 import { planOf } from '../../src/podman-dns/plan';
 import { PodmanDnsServer } from '../../src/podman-dns/server';
 import { startStub } from './resolver-stub';
+import { until } from '../helpers/lab';
 
 const run = promisify(execFile);
 
@@ -69,4 +70,13 @@ t.test('views, NXDOMAIN rules, upstream sets, SERVFAIL in time, TCP, reload', as
   t.same(server.listening(), ['127.10.0.1'], 'the listener of a removed network is closed');
   t.equal((await dig('127.20.0.1', '127.20.0.2', '+time=1', 'db')).status, 'TIMEOUT', 'nothing answers there any more');
   t.match(server.renderMetrics(), /cnm_dns_queries_total\{type="A",rcode="NXDOMAIN",source="local"\} [1-9]/, 'metrics count the answers');
+
+  // A gateway the host does not have yet (an IPv6 gateway during DAD): listened on once it comes.
+  const n3 = parseNetworkFile('n3', `10.55.0.1\nff 10.55.0.2  soon\n`).network!;
+  await server.apply(planOf([n1b, n3], 'dns.podman'));
+  t.same(server.listening(), ['127.10.0.1'], 'not yet');
+  await run('ip', ['addr', 'add', '10.55.0.1/32', 'dev', 'lo']);
+  await run('ip', ['addr', 'add', '10.55.0.2/32', 'dev', 'lo']);
+  const soon = await until(async () => (await dig('10.55.0.1', '10.55.0.2', '+time=1', 'soon')).answers[0] === '10.55.0.2', 5000, 'the late gateway to answer');
+  t.pass(`answers there once the address exists (${soon.ms} ms)`);
 });
