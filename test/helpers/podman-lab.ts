@@ -19,7 +19,6 @@ import { isLiveProcess } from '../../src/os/proc';
 
 const execFileP = promisify(execFile);
 export const REPO = path.resolve(__dirname, '..', '..', '..');
-const CACHE = path.join(REPO, '.cache', 'podman');
 /** Where forwarded names go: the bench's stub (A → 192.0.2.1), on the lab namespace's loopback. */
 export const STUB_ADDRESS = '10.77.0.53';
 
@@ -34,31 +33,10 @@ export interface Result {
   err: string;
 }
 
-/** busybox-static as a rootfs tarball, built once into .cache/podman (apt-get download, dpkg-deb -x). */
+/** busybox-static as a rootfs tarball (scripts/busybox-image.sh, shared with the CNI runtime tests). */
 export function busyboxImage(): string {
-  const tar = path.join(CACHE, 'bb-rootfs.tar');
-  if (fs.existsSync(tar)) return tar;
-  fs.mkdirSync(CACHE, { recursive: true });
-  if (!fs.readdirSync(CACHE).some((f) => f.startsWith('busybox-static_'))) execFileSync('apt-get', ['download', 'busybox-static'], { cwd: CACHE, stdio: 'ignore' });
-  const deb = fs.readdirSync(CACHE).find((f) => f.startsWith('busybox-static_'))!;
-  const work = fs.mkdtempSync(path.join(CACHE, 'build-'));
-  try {
-    execFileSync('dpkg-deb', ['-x', path.join(CACHE, deb), path.join(work, 'bbs')]);
-    const root = path.join(work, 'rootfs');
-    for (const d of ['bin', 'etc', 'proc', 'sys', 'dev', 'tmp']) fs.mkdirSync(path.join(root, d), { recursive: true });
-    fs.copyFileSync(path.join(work, 'bbs', 'bin', 'busybox'), path.join(root, 'bin', 'busybox'));
-    fs.chmodSync(path.join(root, 'bin', 'busybox'), 0o755);
-    const applets = execFileSync(path.join(root, 'bin', 'busybox'), ['--list'], { encoding: 'utf8' }).split('\n').filter(Boolean);
-    for (const a of applets) if (a !== 'busybox') fs.symlinkSync('busybox', path.join(root, 'bin', a));
-    fs.writeFileSync(path.join(root, 'etc', 'passwd'), 'root:x:0:0:root:/root:/bin/sh\n');
-    fs.writeFileSync(path.join(root, 'etc', 'group'), 'root:x:0:\n');
-    for (const f of ['resolv.conf', 'hosts', 'hostname']) fs.writeFileSync(path.join(root, 'etc', f), '');
-    execFileSync('tar', ['-C', root, '-cf', `${tar}.tmp`, '.']);
-    fs.renameSync(`${tar}.tmp`, tar);
-  } finally {
-    fs.rmSync(work, { recursive: true, force: true });
-  }
-  return tar;
+  const dir = execFileSync(path.join(REPO, 'scripts', 'busybox-image.sh'), { encoding: 'utf8' }).trim();
+  return path.join(dir, 'bb-rootfs.tar');
 }
 
 export class PodmanLab {
