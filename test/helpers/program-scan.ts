@@ -186,7 +186,8 @@ function classify(all: Token[], toks: Token[]): Element {
   return { kind: 'other', line: first.line };
 }
 
-export function scanTypeScript(src: string, file: string, flags: RunFlags, known: (word: string) => boolean): ProgramUse[] {
+/** known: in the program table; own: this repository's files and shell functions (not programs to install). */
+export function scanTypeScript(src: string, file: string, flags: RunFlags, known: (word: string) => boolean, own: (word: string) => boolean = () => false): ProgramUse[] {
   const tokens = tokenize(src);
   const uses: ProgramUse[] = [];
   const add = (program: string, line: number): void => {
@@ -255,7 +256,7 @@ export function scanTypeScript(src: string, file: string, flags: RunFlags, known
     const arg = items[2];
     const script = arg?.kind === 'str' ? arg : arg?.kind === 'other' && arg.name ? constants.get(arg.name) : undefined;
     if ((first.value === 'sh' || first.value === 'bash') && items[1]?.kind === 'str' && items[1].value === '-c' && script) {
-      for (const u of scanShell(script.value, file, flags, () => false)) add(u.program, script.line);
+      for (const u of scanShell(script.value, file, flags, own)) add(u.program, script.line);
     }
     if (WRAPPERS.has(first.value)) {
       const next = items.slice(1).findIndex((e) => e.kind === 'str' && !isOptionOrNumber(e.value));

@@ -44,7 +44,7 @@ function scanRepository(): ProgramUse[] {
     const rel = path.relative(REPO, file);
     // This file and the scanner name programs in their examples.
     if (rel === 'test/unit/bootstrap-packages.test.ts' || rel === 'test/helpers/program-scan.ts') continue;
-    uses.push(...scanTypeScript(fs.readFileSync(file, 'utf8'), rel, flags, known));
+    uses.push(...scanTypeScript(fs.readFileSync(file, 'utf8'), rel, flags, known, own));
   }
   for (const file of shellFiles) {
     uses.push(...scanShell(fs.readFileSync(file, 'utf8'), path.relative(REPO, file), flags, own));

@@ -43,42 +43,42 @@ function scratch(t: Test): string {
 }
 
 /** Runs `script` after sourcing the library, in dir; "yes"/"no" for a function's status. */
-function sh(dir: string, script: string): string {
+function inScratch(dir: string, script: string): string {
   return execFileSync('bash', ['-c', `set -euo pipefail; . ${LIB}; ${script}`], {
     cwd: dir,
     encoding: 'utf8',
     env: { ...process.env, PATH: `${path.join(dir, 'fakebin')}:${process.env.PATH}` },
   });
 }
-const status = (dir: string, fn: string): string => sh(dir, `if ${fn}; then echo yes; else echo no; fi`).trim();
+const status = (dir: string, fn: string): string => inScratch(dir, `if ${fn}; then echo yes; else echo no; fi`).trim();
 
 t.test('package_list: one a line, comments and blanks ignored', async (t) => {
   const dir = scratch(t);
   fs.writeFileSync(path.join(dir, 'p.txt'), '# header\nnftables\n\n  iproute2   # the ip command\n#socat\n');
-  t.equal(sh(dir, 'package_list p.txt'), 'nftables\niproute2\n');
-  t.equal(sh(dir, `package_list ${path.join(REPO, 'scripts', 'packages.txt')} | grep -c .`).trim() !== '0', true, "the repository's list parses");
+  t.equal(inScratch(dir, 'package_list p.txt'), 'nftables\niproute2\n');
+  t.equal(inScratch(dir, `package_list ${path.join(REPO, 'scripts', 'packages.txt')} | grep -c .`).trim() !== '0', true, "the repository's list parses");
 });
 
 t.test('missing_packages: only those dpkg does not report installed', async (t) => {
   const dir = scratch(t);
-  t.equal(sh(dir, 'missing_packages nftables socat iproute2 half'), 'socat\nhalf\n');
-  t.equal(sh(dir, 'missing_packages nftables iproute2'), '', 'nothing to install on a second run');
+  t.equal(inScratch(dir, 'missing_packages nftables socat iproute2 half'), 'socat\nhalf\n');
+  t.equal(inScratch(dir, 'missing_packages nftables iproute2'), '', 'nothing to install on a second run');
 });
 
 t.test('native_stale: rebuild only when src/native, binding.gyp or node changed', async (t) => {
   const dir = scratch(t);
   t.equal(status(dir, 'native_stale'), 'yes', 'never built here');
-  sh(dir, 'native_built');
+  inScratch(dir, 'native_built');
   t.equal(status(dir, 'native_stale'), 'no', 'built from these sources');
   fs.writeFileSync(path.join(dir, 'src', 'native', 'addon.c'), 'int y;\n');
   t.equal(status(dir, 'native_stale'), 'yes', 'a source changed');
-  sh(dir, 'native_built');
+  inScratch(dir, 'native_built');
   fs.writeFileSync(path.join(dir, 'src', 'native', 'new.c'), '\n');
   t.equal(status(dir, 'native_stale'), 'yes', 'a source was added');
-  sh(dir, 'native_built');
+  inScratch(dir, 'native_built');
   fs.writeFileSync(path.join(dir, 'binding.gyp'), '{ }\n');
   t.equal(status(dir, 'native_stale'), 'yes', 'binding.gyp changed');
-  sh(dir, 'native_built');
+  inScratch(dir, 'native_built');
   fs.rmSync(path.join(dir, 'build', 'Release', 'cnm-exec'));
   t.equal(status(dir, 'native_stale'), 'yes', 'an output is missing');
   fs.writeFileSync(path.join(dir, 'build', 'Release', 'cnm-exec'), '');
@@ -111,7 +111,7 @@ t.test('ts_stale: tsc only when a .ts file or the configuration is newer than th
 t.test('npm_stale: npm ci only when package-lock.json changed', async (t) => {
   const dir = scratch(t);
   t.equal(status(dir, 'npm_stale'), 'yes');
-  sh(dir, 'npm_installed');
+  inScratch(dir, 'npm_installed');
   t.equal(status(dir, 'npm_stale'), 'no');
   fs.writeFileSync(path.join(dir, 'package-lock.json'), '{"v":2}\n');
   t.equal(status(dir, 'npm_stale'), 'yes');
@@ -120,7 +120,7 @@ t.test('npm_stale: npm ci only when package-lock.json changed', async (t) => {
 t.test('link_commands: cnm and cnmd on PATH, a foreign file left alone', async (t) => {
   const dir = scratch(t);
   const bin = path.join(dir, 'usr-local-bin');
-  sh(dir, `link_commands ${bin}`);
+  inScratch(dir, `link_commands ${bin}`);
   t.equal(fs.readlinkSync(path.join(bin, 'cnm')), path.join(fs.realpathSync(dir), 'bin', 'cnm'));
   t.equal(fs.readlinkSync(path.join(bin, 'cnmd')), path.join(fs.realpathSync(dir), 'bin', 'cnmd'));
   fs.rmSync(path.join(bin, 'cnmd'));
