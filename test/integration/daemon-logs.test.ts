@@ -29,7 +29,7 @@ function lines(lab: Lab): Line[] {
 
 /** Log lines are written when the answer is sent: give the daemon a moment to write them. */
 async function eventually(check: () => boolean): Promise<void> {
-  for (let i = 0; i < 40 && !check(); i++) await new Promise((r) => setTimeout(r, 50));
+  for (let i = 0; i < 200 && !check(); i++) await new Promise((r) => setTimeout(r, 50));
 }
 
 t.test('requests are logged; failures at warn with what went wrong', async (t) => {
