@@ -11,6 +11,7 @@
  * - the first element of any other array literal, when it names a program the table knows or one
  *   installed on this machine (an array of names or addresses is not an argv);
  * - the program a wrapper runs: `timeout 5 socat`, `nsenter --net=... etcd`, `taskset -c 1 unbound`;
+ * - a program looked up on PATH to be run (`onPath('docker')`);
  * - the program of `cnm run` / `docker run` / `cnm exec` (a sandbox's program is a host program),
  *   found by parsing the flags with the CLI's own `--help`;
  * - in shell, every word in command position.
@@ -30,6 +31,8 @@ export interface ProgramUse {
 export const ARGV_HELPERS: Record<string, number> = { inHost: 0, inNs: 1, inNamespace: 1, inClient: 1, cliProcess: 0 };
 /** Functions called as f(target, PROGRAM, ...args). */
 export const VARIADIC_HELPERS = new Set(['inNs', 'sh', 'exec']);
+/** Functions that find a program by name on PATH, to run it. */
+export const PROGRAM_LOOKUPS = new Set(['onPath']);
 /** Variables and properties that hold an argv: `const argv = [...]`, the Engine API's `Cmd: [...]`. */
 const ARGV_NAMES = /^(argv|cmd|Cmd|command|Entrypoint)$/;
 const CHILD_PROCESS = new Set(['spawn', 'spawnSync', 'execFile', 'execFileSync']);
@@ -228,6 +231,8 @@ export function scanTypeScript(src: string, file: string, flags: RunFlags, known
       const first = args[0];
       if (first?.kind === 'str') argv([first, ...args.slice(1).flatMap((a) => (a.kind === 'array' ? a.items : [a]))], true);
     }
+    // onPath('docker'): a program looked up to be run.
+    if (PROGRAM_LOOKUPS.has(name) && args[0]?.kind === 'str') argv([args[0]], true);
     const at = ARGV_HELPERS[name];
     if (at !== undefined && args[at]?.kind === 'array') argv((args[at] as { items: Element[] }).items, true);
     if (VARIADIC_HELPERS.has(name) && args[1]?.kind === 'str' && args.length >= 2) argv(args.slice(1), true);

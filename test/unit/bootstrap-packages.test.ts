@@ -66,7 +66,7 @@ const byProgram = new Map<string, string[]>();
 for (const u of uses) byProgram.set(u.program, [...(byProgram.get(u.program) ?? []), u.where]);
 
 t.test('the scan finds the programs it must (it is not vacuous)', async (t) => {
-  for (const p of ['ip', 'nft', 'dig', 'etcd', 'etcdctl', 'socat', 'busybox', 'unbound', 'dnsperf', 'nsenter', 'npm']) {
+  for (const p of ['ip', 'nft', 'dig', 'etcd', 'etcdctl', 'socat', 'busybox', 'unbound', 'dnsperf', 'nsenter', 'npm', 'docker', 'curl']) {
     t.ok(byProgram.has(p), `${p} is found`);
   }
 });
@@ -119,6 +119,7 @@ t.test('the scanner reads the ways the code runs programs', async (t) => {
   t.same(found(`lab.cliProcess(['exec', 'a1', 'hostname'])`), ['hostname'], 'exec: sandbox, then program');
   t.same(found(`api('POST', '/containers/create', { Cmd: ['true'] })`), ['true'], "the Engine API's Cmd");
   t.same(found(`const script = \`mount --bind a b && exec /usr/lib/podman/aardvark-dns run\`;\nspawn('sh', ['-c', script])`), ['aardvark-dns', 'mount', 'sh'], 'sh -c SCRIPT');
+  t.same(found(`const newer = onPath('docker')`), ['docker'], 'a program looked up on PATH');
   t.same(found(`// spawn('commented')\nconst re = /'x'/; spawn('real')`), ['real'], 'comments and regular expressions are not code');
   const shell = (src: string): string[] => [...new Set(scanShell(src, 'x.sh', flags, (w) => w === 'helper').map((u) => u.program))].sort();
   t.same(shell(`set -e\nlocal x y\nif ! cmp -s a b; then helper; fi\nLC_ALL=C sort -z | xargs -0 sha256sum\n[ "$(id -u)" -ne 0 ] && exit`), ['cmp', 'id', 'sha256sum', 'sort', 'xargs'], 'shell commands');
