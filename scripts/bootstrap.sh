@@ -31,14 +31,11 @@ if [ ${#missing[@]} -gt 0 ]; then
   echo "bootstrap: installing ${missing[*]}"
   export DEBIAN_FRONTEND=noninteractive
   apt-get update -qq
-  # Package scripts must not start unbound/etcd services on the host: cnm starts its own copies.
-  printf '#!/bin/sh\nexit 101\n' > /usr/sbin/policy-rc.d.cnm
-  chmod +x /usr/sbin/policy-rc.d.cnm
-  had_policy=0; [ -e /usr/sbin/policy-rc.d ] && had_policy=1
-  [ $had_policy -eq 1 ] || cp /usr/sbin/policy-rc.d.cnm /usr/sbin/policy-rc.d
+  trap release_services EXIT
+  hold_services
   apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
-  [ $had_policy -eq 1 ] || rm -f /usr/sbin/policy-rc.d
-  rm -f /usr/sbin/policy-rc.d.cnm
+  release_services
+  trap - EXIT
 fi
 
 # npm dependencies (better-sqlite3 and our addon compile against /usr/include/node, see .npmrc).

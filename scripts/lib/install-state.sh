@@ -48,6 +48,24 @@ ts_stale() {
   [ tsconfig.json -nt dist/.tsbuildinfo ] || [ package-lock.json -nt dist/.tsbuildinfo ]
 }
 
+# Package scripts must not start services (unbound, etcd) on the host: cnm starts its own copies.
+# hold_services puts a policy-rc.d that refuses every start into $1 (/usr/sbin) unless one is
+# there already; release_services removes only the one it put. Call release_services from an
+# EXIT trap, so a failed apt-get does not leave the machine's services blocked.
+hold_services() {
+  local dir=${1:-/usr/sbin}
+  [ -e "$dir/policy-rc.d" ] && return 0
+  printf '#!/bin/sh\n# cnm bootstrap: no service starts while it installs packages\nexit 101\n' >"$dir/policy-rc.d.cnm"
+  chmod +x "$dir/policy-rc.d.cnm"
+  mv "$dir/policy-rc.d.cnm" "$dir/policy-rc.d"
+}
+
+release_services() {
+  local dir=${1:-/usr/sbin}
+  grep -qs '^# cnm bootstrap:' "$dir/policy-rc.d" && rm -f "$dir/policy-rc.d"
+  return 0
+}
+
 LOCK_STAMP=node_modules/.cnm-lock-stamp
 
 # Succeeds when npm ci must run: no node_modules from this lock file yet.

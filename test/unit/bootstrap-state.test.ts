@@ -132,3 +132,21 @@ t.test('link_commands: cnm and cnmd on PATH, a foreign file left alone', async (
   t.equal(fs.readFileSync(path.join(bin, 'cnm'), 'utf8'), 'not ours', 'the file is kept');
   t.equal(fs.readlinkSync(path.join(bin, 'cnmd')), path.join(fs.realpathSync(dir), 'bin', 'cnmd'), "another clone's link is replaced");
 });
+
+t.test('hold_services: package scripts cannot start services; the guard goes, even after a failure', async (t) => {
+  const dir = scratch(t);
+  const sbin = path.join(dir, 'sbin');
+  fs.mkdirSync(sbin);
+  inScratch(dir, `hold_services ${sbin}`);
+  const policy = path.join(sbin, 'policy-rc.d');
+  t.equal(execFileSync('sh', ['-c', `${policy} unbound start; echo $?`], { encoding: 'utf8' }).trim(), '101', 'invoke-rc.d is told no');
+  inScratch(dir, `release_services ${sbin}`);
+  t.notOk(fs.existsSync(policy), 'removed afterwards');
+
+  const failed = execFileSync('bash', ['-c', `. ${LIB}; (trap "release_services ${sbin}" EXIT; hold_services ${sbin}; false); [ -e ${policy} ] && echo left || echo gone`], { encoding: 'utf8' });
+  t.equal(failed.trim(), 'gone', 'a failing install still removes it (the EXIT trap)');
+
+  fs.writeFileSync(policy, '#!/bin/sh\nexit 0\n', { mode: 0o755 });
+  inScratch(dir, `hold_services ${sbin}; release_services ${sbin}`);
+  t.equal(fs.readFileSync(policy, 'utf8'), '#!/bin/sh\nexit 0\n', "the machine's own policy-rc.d is used and left as it was");
+});
