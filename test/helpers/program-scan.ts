@@ -278,7 +278,12 @@ export function scanTypeScript(src: string, file: string, flags: RunFlags, known
     for (let k = 1; k < items.length; k++) {
       const e = items[k]!;
       if (e.kind === 'spread') continue; // ...flags: more flags, whatever they are
-      if (e.kind !== 'str') return; // an expression where the program goes: not ours to name
+      if (e.kind !== 'str') {
+        // exec's sandbox given as a variable; elsewhere an expression where the program goes,
+        // which is not ours to name.
+        if (operands-- > 0) continue;
+        return;
+      }
       if (e.value.startsWith('-')) {
         if (!e.value.includes('=') && valueFlags.has(e.value)) k++;
         continue;

@@ -117,6 +117,7 @@ t.test('the scanner reads the ways the code runs programs', async (t) => {
   t.same(found(`lab.cli('run', '-d', '--name', n, ...flags, 'sleep', 'infinity')`), ['sleep'], 'after a spread of flags');
   t.same(found(`lab.cli('run', '-d', process.execPath, SERVER, 'bulk')`), [], 'a program given as an expression is not guessed');
   t.same(found(`lab.cliProcess(['exec', 'a1', 'hostname'])`), ['hostname'], 'exec: sandbox, then program');
+  t.same(found(`lab.cliProcess(['exec', sandbox, 'getent', 'hosts'])`), ['getent'], 'exec: the sandbox as a variable');
   t.same(found(`api('POST', '/containers/create', { Cmd: ['true'] })`), ['true'], "the Engine API's Cmd");
   t.same(found(`const script = \`mount --bind a b && exec /usr/lib/podman/aardvark-dns run\`;\nspawn('sh', ['-c', script])`), ['aardvark-dns', 'mount', 'sh'], 'sh -c SCRIPT');
   t.same(found(`const newer = onPath('docker')`), ['docker'], 'a program looked up on PATH');
