@@ -126,7 +126,7 @@ async function connectBench(): Promise<void> {
       const { stdout } = await exec('nsenter', [`--net=${lab.ns('X')}`, process.execPath, client, HOST_IP, '8080', String(CONNECTS)]);
       return JSON.parse(stdout) as number[];
     };
-    const scenarios: [string, () => Promise<void>][] = [
+    const scenarios: [string, () => Promise<unknown>][] = [
       ['1 port published', () => firewall.apply(stateWith(1))],
       ['1,000 ports published', () => firewall.apply(stateWith(1000))],
       [

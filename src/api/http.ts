@@ -101,7 +101,11 @@ function send(res: http.ServerResponse, reply: Reply, head: boolean): void {
   }
 }
 
+/** The message of each error answer, for the request log (src/api/request-log.ts). */
+export const errorMessages = new WeakMap<http.ServerResponse, string>();
+
 function sendError(req: http.IncomingMessage, res: http.ServerResponse, err: unknown): void {
+  errorMessages.set(res, messageOf(err));
   // A body left unread (too large, or refused before reading) would have to be read to the end
   // to keep the connection: close it after the answer instead.
   const hasBody = Number(req.headers['content-length'] ?? 0) > 0 || req.headers['transfer-encoding'] !== undefined;

@@ -16,6 +16,7 @@ import { addCniRoutes } from './cni';
 import { addContainerRoutes } from './containers';
 import { handle, Router } from './http';
 import { addNetworkRoutes } from './networks';
+import { withRequestLog } from './request-log';
 import { addSystemRoutes } from './system';
 
 export interface RouterOptions {
@@ -50,7 +51,10 @@ export class ApiServer {
 
   private create(): http.Server {
     const server = http.createServer(
-      handle(this.router, (err, req) => this.log.log('error', 'request failed', { method: req.method, url: req.url, error: err instanceof Error ? err.stack : String(err) })),
+      withRequestLog(
+        handle(this.router, (err, req) => this.log.log('error', 'request failed', { method: req.method, url: req.url, error: err instanceof Error ? err.stack : String(err) })),
+        this.log.child({ component: 'api' }),
+      ),
     );
     server.keepAliveTimeout = 30_000;
     this.servers.push(server);

@@ -68,6 +68,7 @@ export async function createNetwork(ctx: ControllerContext, req: CreateNetworkRe
     enableIPv6,
     reserveGateway: driver.needsGateway,
     ...(internal.pick ? { pick: internal.pick } : {}),
+    ...(driver.ownAddresses?.(options).length ? { pickAuxAddresses: driver.ownAddresses(options) } : {}),
   };
   const pools = !needsIpam ? [] : global ? await globalPools(ctx, ipamRequest) : ctx.ipam.allocateNetwork({ ...ipamRequest, exclude: await hostRoutes() });
   let record: NetworkRecord = {

@@ -66,11 +66,21 @@ export async function startDaemon(opts: DaemonOptions, log: Logger): Promise<Dae
   });
   const ctl = new Controller({ store, ipam, drivers, execRoot: opts.execRoot, hostResolv: () => resolver.hostResolvConf(), ports, ...(cluster ? { cluster } : {}), log });
 
+  const natLog = log.child({ component: 'nat' });
   const firewall = Firewall.open({
     onRestore: ({ durationMs, error }) =>
-      log.log(error ? 'error' : 'warn', error ? 'could not restore the nftables table' : 'restored the nftables table after someone removed it', { durationMs, ...(error ? { error: error.message } : {}) }),
+      natLog.log(error ? 'error' : 'warn', error ? 'could not restore the nftables table' : 'restored the nftables table after someone removed it', { durationMs, ...(error ? { error: error.message } : {}) }),
   });
-  ctl.addListener({ name: 'nat', stateChanged: (state) => firewall.apply(natState(state, drivers)) });
+  ctl.addListener({
+    name: 'nat',
+    stateChanged: async (state) => {
+      const desired = natState(state, drivers);
+      const started = performance.now();
+      if (await firewall.apply(desired)) {
+        natLog.log('debug', 'applied the nftables ruleset', { durationMs: Math.round((performance.now() - started) * 10) / 10, networks: desired.networks.length, ports: desired.ports.length });
+      }
+    },
+  });
 
   ctl.addListener({ name: 'dns', stateChanged: (state) => resolver.update(dnsState(state, drivers, (sandbox) => ctl.nsPath(sandbox))) });
 
@@ -162,6 +172,8 @@ export function main(argv: string[]): void {
     process.stdout.write(USAGE);
     return;
   }
+  // `ps`, `top` and /proc/PID/comm say cnmd, not node.
+  process.title = 'cnmd';
   const log = jsonLogger(opts.logLevel);
   startDaemon(opts, log).then(
     (daemon) => {

@@ -80,6 +80,13 @@ export interface NetworkDriver {
 
   /** Rejects unknown or bad -o options with a message naming them. Pure. */
   validateOptions(options: Record<string, string>, ctx: { ipv6: boolean; internal: boolean }): void;
+  /**
+   * Names of aux addresses the driver needs in each of a network's subnets for itself (macvlan's
+   * host_access shim). For any the user did not give (`--aux-address NAME=IP`), the controller
+   * has IPAM pick and reserve one before createNetwork; the driver reads them from its pools and
+   * never calls IPAM. Pure.
+   */
+  ownAddresses?(options: Record<string, string>): string[];
   /** Checks conflicts with other networks of the same driver (e.g. one macvlan per parent). */
   checkConflicts?(network: DriverNetwork, others: DriverNetwork[]): void;
 

@@ -32,6 +32,22 @@ export function specialRole(subnet: Cidr, value: bigint): SpecialRole | undefine
   return undefined;
 }
 
+/**
+ * The highest address of a new pool's subnet that is neither special, the gateway nor an aux
+ * address: where an address IPAM picks for the network itself goes, far from the low end where
+ * endpoints' addresses start (on a LAN, .254 of a /24).
+ */
+export function highestFreeAddress(config: Readonly<PoolConfig>): string | undefined {
+  const subnet = mustParseCidr(config.subnet);
+  const reserved = new Set([config.gateway, ...Object.values(config.auxAddresses)].filter((a): a is string => a !== undefined).map((a) => mustParseIp(a).value));
+  const first = firstAddress(subnet);
+  for (let value = lastAddress(subnet), tries = 0; value >= first && tries < 1 + reserved.size + 2; value--, tries++) {
+    if (specialRole(subnet, value) || reserved.has(value)) continue;
+    return formatIp({ family: subnet.family, value });
+  }
+  return undefined;
+}
+
 export type TakeOutcome = 'taken' | 'in use' | 'outside';
 
 export class AddressPool {

@@ -5,7 +5,7 @@
  * controller stores (each network's PoolConfigs, the endpoints' addresses, the cursor).
  */
 import { CnmError } from '../errors';
-import { AddressPool, specialRole, stripPrefixLength } from './address-pool';
+import { AddressPool, highestFreeAddress, specialRole, stripPrefixLength } from './address-pool';
 import {
   addressBits,
   firstAddress,
@@ -88,6 +88,15 @@ export class Ipam {
         blockers.push(subnet);
         if (pick === 'next') cursor[family] = subnet;
         configs.push(autoPoolConfig(subnet, request.reserveGateway));
+      }
+    }
+
+    for (const config of configs) {
+      for (const name of request.pickAuxAddresses ?? []) {
+        if (config.auxAddresses[name] !== undefined) continue;
+        const picked = highestFreeAddress(config);
+        if (picked === undefined) throw new CnmError('forbidden', `no free address left in ${config.subnet} for ${name}`);
+        config.auxAddresses[name] = picked;
       }
     }
 

@@ -39,6 +39,12 @@ export interface NetworkRequest {
   enableIPv6: boolean;
   /** Reserve a gateway address when the user gave none (drivers that route through the host do). */
   reserveGateway: boolean;
+  /**
+   * Aux addresses IPAM picks itself in every pool that lacks them (a driver's own address on the
+   * network, e.g. macvlan's host_access shim): the highest free address of the subnet, reserved
+   * like any aux address (no endpoint gets it, `inspect` shows it, it goes with the network).
+   */
+  pickAuxAddresses?: string[];
   /** Prefixes automatic pools must not overlap: the host's routes and addresses. `/0` entries are ignored. */
   exclude?: string[];
   /**

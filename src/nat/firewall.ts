@@ -62,18 +62,20 @@ export class Firewall {
   /**
    * Makes the kernel's ruleset match state, atomically: on error (CnmError 'invalid' for a bad
    * state, NftError when nft refuses) nothing changed and the previous state stays in force.
+   * Resolves to whether anything was applied (false: that state was already in force).
    */
-  async apply(state: NatState): Promise<void> {
+  async apply(state: NatState): Promise<boolean> {
     this.checkOpen();
     const key = JSON.stringify(state);
     // Compared in turn: an apply still queued may change what is in force. Most controller
     // changes touch nothing NAT renders, and the table is replaced whole, so skipping matters.
-    await this.inTurn(async () => {
-      if (key === this.desiredState) return;
+    return this.inTurn(async () => {
+      if (key === this.desiredState) return false;
       const text = renderRuleset(state, this.table);
       await this.nft.run(text);
       this.desired = text;
       this.desiredState = key;
+      return true;
     });
   }
 

@@ -23,8 +23,13 @@ export interface ForwarderOptions {
   maxInflight: number;
   cache: AnswerCache | null;
   observer: ForwardObserver;
-  /** Told when forwarding fails, at most once per WARN_EVERY_MS (an outage must not flood the log). */
+  /**
+   * Told when forwarding fails (at most once per WARN_EVERY_MS: an outage must not flood the log)
+   * and when an upstream stops answering and is asked after the others.
+   */
   warn: (message: string) => void;
+  /** Told when an upstream reported down answers again. */
+  info?: (message: string) => void;
 }
 
 /** What the forwarder reports (metrics, logs). */
@@ -83,6 +88,22 @@ export class Forwarder implements ForwardPath {
     if (this.upstreams.length === 0) return this.fail(msg, q, sink, peer, NO_UPSTREAMS, started);
     if (this.inflight >= this.options.maxInflight) return this.fail(msg, q, sink, peer, OVERLOADED, started);
     new ForwardJob(this, msg, q.qtype, key, sink, peer, this.ordered(started), started).next();
+  }
+
+  /**
+   * An upstream failed: asked after the others for DEMOTION_MS. Said once when a healthy one
+   * goes down (not per query), and again only after it answered in between.
+   */
+  upstreamFailed(upstream: Upstream, why: string): void {
+    upstream.failedAt = performance.now();
+    if (upstream.reportedDown) return;
+    upstream.reportedDown = true;
+    this.options.warn(`[resolver] upstream ${why}: it is asked after the others for ${DEMOTION_MS / 1000} s`);
+  }
+
+  upstreamRecovered(upstream: Upstream): void {
+    upstream.reportedDown = false;
+    this.options.info?.(`[resolver] upstream ${upstream.address.text} answers again`);
   }
 
   /** Healthy upstreams first (in configured order), then recently failed ones, oldest failure first. */
@@ -156,7 +177,7 @@ class ForwardJob {
   private timeout(upstream: Upstream): void {
     this.timer = null;
     this.lastError = `${upstream.address.text} timed out`;
-    upstream.failedAt = performance.now();
+    this.forwarder.upstreamFailed(upstream, this.lastError);
     this.forwarder.options.observer.upstreamError(upstream.address.text, 'timeout');
     if (performance.now() - this.started < this.forwarder.budgetMs - 1) this.next();
     else this.finish(this.last);
@@ -172,7 +193,10 @@ class ForwardJob {
         this.overTcp = true;
         return this.next(upstream);
       }
-      if (rcode !== RCODE.SERVFAIL && rcode !== RCODE.REFUSED) return this.finish(answer);
+      if (rcode !== RCODE.SERVFAIL && rcode !== RCODE.REFUSED) {
+        if (upstream.reportedDown) this.forwarder.upstreamRecovered(upstream);
+        return this.finish(answer);
+      }
       this.last = answer;
       this.lastError = `${upstream.address.text} answered ${rcode === RCODE.SERVFAIL ? 'SERVFAIL' : 'REFUSED'}`;
       observer.upstreamError(upstream.address.text, rcode === RCODE.SERVFAIL ? 'servfail' : 'refused');
@@ -180,7 +204,7 @@ class ForwardJob {
       this.lastError = `${upstream.address.text}: ${err?.message ?? 'failed'}`;
       observer.upstreamError(upstream.address.text, 'unreachable');
     }
-    upstream.failedAt = performance.now();
+    this.forwarder.upstreamFailed(upstream, this.lastError);
     // Fail over at once while some upstream is untried; when all have failed, stop waiting.
     if (this.tries < this.order.length) this.next();
     else if (this.outstanding === 0) this.finish(this.last);

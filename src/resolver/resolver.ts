@@ -80,6 +80,7 @@ export class Resolver {
       cache: this.cache,
       observer: this.counters,
       warn: (message) => this.log('warn', message),
+      info: (message) => this.log('info', message),
     });
     this.engine = new QueryEngine(this.forwarder, this.counters);
 
@@ -90,7 +91,10 @@ export class Resolver {
       options.onHostResolvConfChange?.();
     };
     this.watcher = new ResolvConfWatcher(path, changed, options.resolvConfPollMs ?? 1000);
-    if (fixed !== undefined) this.forwarder.setUpstreams(fixed);
+    if (fixed !== undefined) {
+      this.forwarder.setUpstreams(fixed);
+      this.log('info', '[resolver] upstreams from --dns', { upstreams: fixed.map((a) => a.text) });
+    }
     else this.useResolvConf(path, this.watcher.current);
   }
 

@@ -237,6 +237,8 @@ class TcpChannel {
 export class Upstream {
   /** performance.now() of its last failure (timeout, unreachable, SERVFAIL); -Infinity if none. */
   failedAt = -Infinity;
+  /** Its failure was reported (to the log): the next answer it gives is reported as a recovery. */
+  reportedDown = false;
   private readonly udp: UdpChannel[] = [];
   private turn = 0;
   private readonly tcp: TcpChannel;

@@ -209,6 +209,41 @@ t.test('macvlan on VLAN parents', async (t) => {
     t.ok(await hostPing('192.168.40.2'), 'and came back with it');
   });
 
+  await t.test('host_access without --aux-address: cnm picks the address, reserves it, keeps it, frees it', async (t) => {
+    await addLan(lab, 50);
+    const create = await lab.cli(
+      'network', 'create', '-d', 'macvlan', '--subnet', '192.168.50.0/24', '--gateway', '192.168.50.1', '--ip-range', '192.168.50.0/25',
+      '-o', 'parent=eth0.50', '-o', 'host_access=true', 'vlan50',
+    );
+    t.equal(create.code, 0, create.err);
+    const config = async (): Promise<string> => (await lab.cli('network', 'inspect', '-f', '{{json .IPAM.Config}}', 'vlan50')).out.trim();
+    t.equal(await config(), '[{"Subnet":"192.168.50.0/24","IPRange":"192.168.50.0/25","Gateway":"192.168.50.1","AuxiliaryAddresses":{"host_access":"192.168.50.254"}}]', 'inspect shows it as Docker shows aux addresses');
+    const id = (await lab.cli('network', 'inspect', '-f', '{{.Id}}', 'vlan50')).out.trim();
+    const shim = `mh-${id.slice(0, 12)}`;
+    t.match(await lab.inHost(['ip', '-4', '-o', 'addr', 'show', shim]), /inet 192\.168\.50\.254\/32/, 'the shim holds it');
+    t.equal((await lab.cli('run', '-d', '--name', 'p1', '--network', 'vlan50', 'sleep', 'infinity')).code, 0);
+    t.ok(await hostPing('192.168.50.2'), 'the host reaches the sandbox');
+    t.ok(await ping('p1', '192.168.50.254'), 'the sandbox reaches the host');
+    const taken = await lab.cli('run', '-d', '--name', 'p2', '--network', 'vlan50', '--ip', '192.168.50.254', 'true');
+    t.equal(taken.code, 125, 'no sandbox gets it');
+    t.match(taken.err, /Address already in use/);
+    await lab.cli('rm', '-f', 'p2');
+
+    await lab.stopDaemon();
+    await lab.startDaemon();
+    t.equal(await config(), '[{"Subnet":"192.168.50.0/24","IPRange":"192.168.50.0/25","Gateway":"192.168.50.1","AuxiliaryAddresses":{"host_access":"192.168.50.254"}}]', 'the same address after a restart');
+    t.match(await lab.inHost(['ip', '-4', '-o', 'addr', 'show', shim]), /inet 192\.168\.50\.254\/32/);
+    t.ok(await hostPing('192.168.50.2'), 'host access still works');
+
+    t.equal((await lab.cli('rm', '-f', 'p1')).code, 0);
+    t.equal((await lab.cli('network', 'rm', 'vlan50')).code, 0);
+    t.equal((await lab.cli('network', 'create', '-d', 'macvlan', '--subnet', '192.168.50.0/24', '-o', 'parent=eth0.50', 'plain50')).code, 0);
+    const again = await lab.cli('run', '-d', '--name', 'p3', '--network', 'plain50', '--ip', '192.168.50.254', 'sleep', 'infinity');
+    t.equal(again.code, 0, `the address went with the network: ${again.err}`);
+    t.equal((await lab.cli('rm', '-f', 'p3')).code, 0);
+    t.equal((await lab.cli('network', 'rm', 'plain50')).code, 0);
+  });
+
   await t.test('killed with SIGKILL and restarted: damage repaired, orphans removed, traffic flows', async (t) => {
     const id = (await lab.cli('network', 'inspect', '-f', '{{.Id}}', 'vlan40')).out.trim();
     const shim = `mh-${id.slice(0, 12)}`;

@@ -115,6 +115,18 @@ t.test('fail-over: dead, silent and SERVFAIL upstreams are skipped', async (t) =
   t.ok(again < 500, `the failed upstream is tried last afterwards (${again} ms)`);
 });
 
+t.test('an upstream that fails and comes back is logged once each way, not per query', async (t) => {
+  const up = await stub(t, { records: RECORDS, mode: 'servfail' });
+  const logged: string[] = [];
+  const lab = await labWith(t, { upstreams: [up.spec], tryTimeoutMs: 300, cacheEntries: 0, log: (level, msg) => logged.push(`${level} ${msg}`) });
+  for (let i = 0; i < 3; i++) t.equal((await dig(lab.ns('s1'), 'example.test')).status, 'SERVFAIL');
+  const down = logged.filter((l) => l.includes('is asked after the others'));
+  t.same(down, [`warn [resolver] upstream ${up.spec} answered SERVFAIL: it is asked after the others for 30 s`], 'one warning for three failed queries');
+  up.behaviour.mode = 'answer';
+  for (let i = 0; i < 2; i++) t.equal((await dig(lab.ns('s1'), 'example.test')).answers.length, 1);
+  t.same(logged.filter((l) => l.includes('answers again')), [`info [resolver] upstream ${up.spec} answers again`], 'the recovery is logged once');
+});
+
 t.test('truncated upstream answers: TCP askers get a TCP retry, UDP askers the TC answer', async (t) => {
   const up = await stub(t, { records: RECORDS, truncateUdp: true });
   const lab = await labWith(t, { upstreams: [up.spec] });

@@ -213,3 +213,38 @@ t.test('state is derivable: restore networks and cursor, then carry on identical
   after.setCursor({});
   t.same(after.getCursor(), {});
 });
+
+t.test('pickAuxAddresses: IPAM picks the highest free address and reserves it like an aux address', async (t) => {
+  const ipam = new Ipam();
+  const [pool] = ipam.allocateNetwork(request('mv', { configs: [{ subnet: '192.168.50.0/24', gateway: '192.168.50.1' }], pickAuxAddresses: ['host_access'] }));
+  t.same(pool!.auxAddresses, { host_access: '192.168.50.254' }, '.254: not the broadcast address, far from where endpoints start');
+  t.equal(cnmErrorOf(() => ipam.requestAddress('mv', 4, '192.168.50.254')), expected('forbidden', 'Address already in use'), 'no endpoint gets it, not even by --ip');
+  t.same(ipam.pools('mv')[0]!.auxAddresses, { host_access: '192.168.50.254' }, 'kept with the pools (stored, restored, shown)');
+
+  const [skips] = ipam.allocateNetwork(
+    request('mv2', { configs: [{ subnet: '10.9.0.0/24', gateway: '10.9.0.254', auxAddresses: { router2: '10.9.0.253' } }], pickAuxAddresses: ['host_access'] }),
+  );
+  t.same(skips!.auxAddresses, { router2: '10.9.0.253', host_access: '10.9.0.252' }, 'the gateway and other aux addresses are skipped');
+
+  const [given] = ipam.allocateNetwork(
+    request('mv3', { configs: [{ subnet: '10.8.0.0/24', auxAddresses: { host_access: '10.8.0.7' } }], pickAuxAddresses: ['host_access'] }),
+  );
+  t.same(given!.auxAddresses, { host_access: '10.8.0.7' }, "the user's --aux-address wins");
+
+  const both = ipam.allocateNetwork(
+    request('mv6', { configs: [{ subnet: '10.7.0.0/24' }, { subnet: 'fd00:7::/64' }], enableIPv6: true, pickAuxAddresses: ['host_access'] }),
+  );
+  t.same(
+    both.map((p) => p.auxAddresses.host_access),
+    ['10.7.0.254', 'fd00:7::ffff:ffff:ffff:ffff'],
+    'one per subnet, IPv6 too',
+  );
+  const [auto] = ipam.allocateNetwork(request('mvauto', { pickAuxAddresses: ['host_access'] }));
+  t.same(auto!.auxAddresses, { host_access: '172.17.255.254' }, 'an automatic pool too');
+
+  t.equal(
+    cnmErrorOf(() => ipam.allocateNetwork(request('tiny', { configs: [{ subnet: '10.6.0.0/30', gateway: '10.6.0.1', auxAddresses: { x: '10.6.0.2' } }], pickAuxAddresses: ['host_access'] }))),
+    expected('forbidden', 'no free address left in 10.6.0.0/30 for host_access'),
+  );
+  t.throws(() => ipam.pools('tiny'), 'a refused create leaves nothing');
+});

@@ -9,7 +9,7 @@ import { isErrno, Rtnl } from '../../os/links';
 import { isNetnsMount } from '../../os/native';
 import type { DriverEndpoint, DriverNetwork, DriverSandbox, JoinResult, NetworkDriver } from '../api';
 import { addHostRoutes, ensureShim, removeHostRoutes, removeShim } from './host-access';
-import { checkHostAccessAddress, hostRoutes, isolatedParentName, ownerOf, parentOf, parseMacvlanOptions, shimAddresses } from './options';
+import { HOST_ACCESS_AUX, checkHostAccessAddress, hostRoutes, isolatedParentName, ownerOf, parentOf, parseMacvlanOptions, shimAddresses } from './options';
 import { ensureParent, removeOwnedParent } from './parent';
 
 export class MacvlanDriver implements NetworkDriver {
@@ -24,6 +24,11 @@ export class MacvlanDriver implements NetworkDriver {
 
   validateOptions(options: Record<string, string>): void {
     parseMacvlanOptions(options);
+  }
+
+  /** host_access: the shim's address in each subnet (the user's --aux-address host_access=IP, or one IPAM picks). */
+  ownAddresses(options: Record<string, string>): string[] {
+    return parseMacvlanOptions(options).hostAccess ? [HOST_ACCESS_AUX] : [];
   }
 
   /** One macvlan network per parent, whatever the mode (as Docker). */
