@@ -77,13 +77,13 @@ npm_installed() {
   cp package-lock.json "$LOCK_STAMP"
 }
 
-# Puts cnm and cnmd on PATH: symlinks in $1 to this clone's bin/. A symlink already there is
+# Puts cnm, cnmd and cnm-dns on PATH: symlinks in $1 to this clone's bin/. A symlink already there is
 # replaced (another clone's, an older one); a file that is not a symlink is left alone, with a
 # warning, since it is not ours to remove.
 link_commands() {
   local dir=$1 cmd
   mkdir -p "$dir"
-  for cmd in cnm cnmd; do
+  for cmd in cnm cnmd cnm-dns; do
     if [ -e "$dir/$cmd" ] && [ ! -L "$dir/$cmd" ]; then
       echo "bootstrap: $dir/$cmd exists and is not a symlink: left alone (run $PWD/bin/$cmd)" >&2
       continue

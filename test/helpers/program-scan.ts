@@ -38,6 +38,20 @@ const ARGV_NAMES = /^(argv|cmd|Cmd|command|Entrypoint)$/;
 const CHILD_PROCESS = new Set(['spawn', 'spawnSync', 'execFile', 'execFileSync']);
 /** Programs that run another program given later on their command line. */
 const WRAPPERS = new Set(['timeout', 'nsenter', 'unshare', 'taskset', 'env', 'setsid', 'exec', 'xargs', 'sudo', 'chrt', 'nice', 'flock', 'npx']);
+/** A wrapper's options whose value is the next word (`unshare --propagation private sh`). */
+const WRAPPER_VALUE_FLAGS = new Set(['--propagation', '-t', '--target', '-s', '--signal', '-k', '--kill-after']);
+/** Container CLIs: the program after their `run`/`exec` comes from the container's image. */
+const CONTAINER_CLIS = new Set(['podman', 'ctr']);
+
+/** Where a wrapper's own argv ends and the program it runs begins, or -1. */
+function wrappedProgramAt(words: string[], skip: (w: string) => boolean = () => false): number {
+  for (let k = 0; k < words.length; k++) {
+    const w = words[k]!;
+    if (WRAPPER_VALUE_FLAGS.has(w)) k++;
+    else if (!isOptionOrNumber(w) && !skip(w)) return k;
+  }
+  return -1;
+}
 
 /** Which flags of `cnm run` / `cnm exec` take a value; read from the CLI's help by the caller. */
 export interface RunFlags {
@@ -221,6 +235,8 @@ export function scanTypeScript(src: string, file: string, flags: RunFlags, known
       const literal = !prev || (prev.kind === 'punct' && !/[)\]]/.test(prev.value)) || (prev.kind === 'ident' && ['return', 'of', 'in'].includes(prev.value));
       const named = tokens[i - 2];
       const isArgv = prev?.kind === 'punct' && (prev.value === '=' || prev.value === ':') && named?.kind === 'ident' && ARGV_NAMES.test(named.value);
+      const callee = prev?.kind === 'punct' && prev.value === '(' ? tokens[i - 2] : undefined;
+      if (callee?.kind === 'ident' && CONTAINER_CLIS.has(callee.value)) continue;
       if (literal) argv(elements(tokens, i + 1, ']').items, isArgv);
       continue;
     }
@@ -237,7 +253,7 @@ export function scanTypeScript(src: string, file: string, flags: RunFlags, known
     if (at !== undefined && args[at]?.kind === 'array') argv((args[at] as { items: Element[] }).items, true);
     if (VARIADIC_HELPERS.has(name) && args[1]?.kind === 'str' && args.length >= 2) argv(args.slice(1), true);
     // cli('run', ...), d('exec', ...): a CLI's argv as the arguments (arrays are seen above).
-    sandboxProgram(args);
+    if (!CONTAINER_CLIS.has(name)) sandboxProgram(args, true);
   }
   return uses;
 
@@ -251,7 +267,7 @@ export function scanTypeScript(src: string, file: string, flags: RunFlags, known
     const first = items[0];
     if (first?.kind !== 'str') return;
     if (first.value === 'run' || first.value === 'exec') {
-      sandboxProgram(items);
+      sandboxProgram(items, strong);
       return;
     }
     if (!isProgramWord(first.value) || (!strong && !known(first.value))) return;
@@ -264,13 +280,15 @@ export function scanTypeScript(src: string, file: string, flags: RunFlags, known
       for (const u of scanShell(script.value, file, flags, own)) add(u.program, script.line);
     }
     if (WRAPPERS.has(first.value)) {
-      const next = items.slice(1).findIndex((e) => e.kind === 'str' && !isOptionOrNumber(e.value));
-      if (next >= 0) argv(items.slice(1 + next), true);
+      const rest = items.slice(1);
+      const words = rest.map((e) => (e.kind === 'str' ? e.value : '-'));
+      const next = wrappedProgramAt(words);
+      if (next >= 0) argv(rest.slice(next), true);
     }
   }
 
   /** `run FLAGS... PROGRAM` / `exec FLAGS... SANDBOX PROGRAM` with the CLI's flags. */
-  function sandboxProgram(items: Element[]): void {
+  function sandboxProgram(items: Element[], strong: boolean): void {
     const head = items[0];
     if (head?.kind !== 'str' || (head.value !== 'run' && head.value !== 'exec')) return;
     const valueFlags = head.value === 'run' ? flags.run : flags.exec;
@@ -292,7 +310,9 @@ export function scanTypeScript(src: string, file: string, flags: RunFlags, known
         operands--;
         continue;
       }
-      if (isProgramWord(e.value)) argv(items.slice(k), true);
+      // Outside a known argv (a parser's test input such as ['run', 'serve']) only a program the
+      // table knows counts.
+      if (isProgramWord(e.value)) argv(items.slice(k), strong);
       return;
     }
   }
@@ -400,7 +420,7 @@ export function scanShell(src: string, file: string, flags: RunFlags, own: (word
       const end = rest.findIndex((x) => SEPARATORS.has(x));
       const argvWords = end < 0 ? rest : rest.slice(0, end);
       if (WRAPPERS.has(program)) {
-        const next = argvWords.findIndex((x) => !isOptionOrNumber(x) && !x.startsWith('$'));
+        const next = wrappedProgramAt(argvWords, (x) => x.startsWith('$'));
         if (next >= 0) {
           commandPosition = true;
           k += next;

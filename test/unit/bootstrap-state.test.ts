@@ -117,12 +117,13 @@ t.test('npm_stale: npm ci only when package-lock.json changed', async (t) => {
   t.equal(status(dir, 'npm_stale'), 'yes');
 });
 
-t.test('link_commands: cnm and cnmd on PATH, a foreign file left alone', async (t) => {
+t.test('link_commands: cnm, cnmd and cnm-dns on PATH, a foreign file left alone', async (t) => {
   const dir = scratch(t);
   const bin = path.join(dir, 'usr-local-bin');
   inScratch(dir, `link_commands ${bin}`);
   t.equal(fs.readlinkSync(path.join(bin, 'cnm')), path.join(fs.realpathSync(dir), 'bin', 'cnm'));
   t.equal(fs.readlinkSync(path.join(bin, 'cnmd')), path.join(fs.realpathSync(dir), 'bin', 'cnmd'));
+  t.equal(fs.readlinkSync(path.join(bin, 'cnm-dns')), path.join(fs.realpathSync(dir), 'bin', 'cnm-dns'));
   fs.rmSync(path.join(bin, 'cnmd'));
   fs.symlinkSync('/elsewhere/cnmd', path.join(bin, 'cnmd'));
   fs.rmSync(path.join(bin, 'cnm'));
