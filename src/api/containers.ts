@@ -1,15 +1,19 @@
 /**
- * /containers: sandboxes shown where Docker clients look for containers, plus cnm's own
- * /cnm/sandboxes paths the CLI uses to run programs inside them.
+ * /containers: sandboxes shown where Docker clients look for containers. Their programs' input
+ * and output (attach, logs, wait, top) are in container-io.ts, exec in exec.ts.
  */
+import os from 'node:os';
 import type { Controller } from '../controller/controller';
 import type { EndpointRequest } from '../controller/endpoints';
 import type { PublishedPortRequest, SandboxRecord } from '../controller/model';
 import { sandboxPaths } from '../controller/sandbox-files';
 import { CnmError, invalid } from '../errors';
+import type { ExecStore } from '../runtime/exec';
+import { checkProgram, checkWorkingDir, searchPath } from '../runtime/program';
 import { parsePortBindings as parsePublishedPorts } from '../nat';
 import type { ProcessRuntime } from '../runtime/processes';
 import { labelMatch, parseFilters, regexMatch } from './filters';
+import type { EventLog } from './events';
 import type { Router } from './http';
 import { empty, json } from './http';
 import { parseEndpointConfig } from './network-requests';
@@ -29,13 +33,24 @@ function parsePortBindings(raw: unknown): PublishedPortRequest[] {
   );
 }
 
+/** Endpoint settings by network; "default" (what the docker CLI sends without --network) is the bridge. */
 function parseEndpointsConfig(raw: unknown): Record<string, EndpointRequest> {
   const networking = object(raw, 'NetworkingConfig', true);
   const configs = object(networking.EndpointsConfig, 'NetworkingConfig.EndpointsConfig', true);
-  return Object.fromEntries(Object.entries(configs).map(([network, value]) => [network, parseEndpointConfig(value, `EndpointsConfig["${network}"]`)]));
+  return Object.fromEntries(Object.entries(configs).map(([network, value]) => [network === 'default' ? 'bridge' : network, parseEndpointConfig(value, `EndpointsConfig["${network}"]`)]));
 }
 
-export function addContainerRoutes(router: Router, ctl: Controller, runtime: ProcessRuntime, execRoot: string): void {
+/** -P: every exposed port (--expose, or a -p's container port) not bound already gets an ephemeral host port. */
+export function publishAll(exposed: string[], bindings: Record<string, unknown>): Record<string, unknown> {
+  const out: Record<string, unknown> = { ...bindings };
+  for (const key of exposed) {
+    const full = key.includes('/') ? key : `${key}/tcp`;
+    if (!(full in out) && !(key in out)) out[full] = [{ HostIp: '', HostPort: '' }];
+  }
+  return out;
+}
+
+export function addContainerRoutes(router: Router, ctl: Controller, runtime: ProcessRuntime, execs: ExecStore, events: EventLog, execRoot: string): void {
   const inspect = (s: SandboxRecord): unknown => {
     const paths = sandboxPaths(execRoot, s.id);
     return presentContainer(s, ctl.state, { running: runtime.isRunning(s), pid: s.process.pid }, {
@@ -50,12 +65,21 @@ export function addContainerRoutes(router: Router, ctl: Controller, runtime: Pro
     const body = object(req.body, 'request body');
     const w = 'body';
     const hc = object(body.HostConfig, 'HostConfig', true);
-    const publish = parsePortBindings(hc.PortBindings);
+    const exposed = Object.keys(object(body.ExposedPorts, 'ExposedPorts', true));
+    const publish = parsePortBindings(optBool(hc, 'PublishAllPorts', 'HostConfig') ? publishAll(exposed, object(hc.PortBindings, 'HostConfig.PortBindings', true)) : hc.PortBindings);
     const networkMode = optString(hc, 'NetworkMode', 'HostConfig') ?? 'default';
     const warnings: string[] = [];
     const hostMode = networkMode === 'host';
     if (hostMode && publish.length) warnings.push('Published ports are discarded when using host network mode');
-    const cmd = optStringArray(body, 'Cmd', w) ?? [];
+    const cmd = [...(optStringArray(body, 'Entrypoint', w) ?? []), ...(optStringArray(body, 'Cmd', w) ?? [])];
+    const workingDir = optString(body, 'WorkingDir', w) || '/';
+    const env = optStringArray(body, 'Env', w) ?? [];
+    checkWorkingDir(workingDir);
+    // The docker CLI's first operand is an image, which gives Docker the command when none follows.
+    const image = optString(body, 'Image', w);
+    if (image && !cmd.length) throw invalid(`no command to run: cnm has no images, a sandbox runs a host program; the image name ("${image}") is only a placeholder: give the program after it (docker run ${image} sh)`);
+    // A program that cannot run is refused before anything exists (Docker finds out at start).
+    if (cmd.length) checkProgram(cmd[0]!, workingDir, searchPath(env));
     const sandbox = await ctl.createSandbox({
       name: req.query.get('name') ?? '',
       hostname: optString(body, 'Hostname', w) ?? '',
@@ -67,11 +91,17 @@ export function addContainerRoutes(router: Router, ctl: Controller, runtime: Pro
       dnsOptions: optStringArray(hc, 'DnsOptions', 'HostConfig') ?? [],
       extraHosts: optStringArray(hc, 'ExtraHosts', 'HostConfig') ?? [],
       cmd,
+      workingDir,
+      env,
       tty: optBool(body, 'Tty', w) ?? false,
       openStdin: optBool(body, 'OpenStdin', w) ?? false,
       autoRemove: optBool(hc, 'AutoRemove', 'HostConfig') ?? false,
       labels: optStringMap(body, 'Labels', w) ?? {},
       publish: hostMode ? [] : publish,
+    }).catch((err: unknown) => {
+      // The docker CLI takes any 404 of create for a missing image and tries to pull it: an
+      // unknown network (or sandbox, for container:NAME) is the request's fault here, a 400.
+      throw err instanceof CnmError && err.kind === 'notFound' ? new CnmError('invalid', err.message) : err;
     });
     return json(201, { Id: sandbox.id, Warnings: warnings });
   });
@@ -108,17 +138,13 @@ export function addContainerRoutes(router: Router, ctl: Controller, runtime: Pro
     return empty(204);
   });
 
-  router.add('POST', '/containers/{id}/wait', async (req) => {
-    const s = ctl.sandbox(req.params.id!);
-    const code = await runtime.wait(s);
-    return json(200, { StatusCode: code, Error: null });
-  });
-
   router.add('POST', '/containers/{id}/kill', async (req) => {
     const s = ctl.sandbox(req.params.id!);
     if (!runtime.isRunning(s)) throw new CnmError('forbidden', `Cannot kill container: ${req.params.id}: Container ${s.id} is not running`);
     const signal = (req.query.get('signal') || 'SIGKILL').toUpperCase();
-    await runtime.kill(s, (signal.startsWith('SIG') ? signal : `SIG${signal}`) as NodeJS.Signals);
+    const name = (signal.startsWith('SIG') ? signal : `SIG${signal}`) as NodeJS.Signals;
+    await runtime.kill(s, name);
+    events.container('kill', s, { signal: String(os.constants.signals[name] ?? signal) });
     return empty(204);
   });
 
@@ -140,29 +166,7 @@ export function addContainerRoutes(router: Router, ctl: Controller, runtime: Pro
       await runtime.kill(s, 'SIGKILL');
     }
     await ctl.removeSandbox(s.id);
-    return empty(204);
-  });
-
-  // cnm's own: what the CLI needs to run a program inside a sandbox itself (run -it, exec).
-  router.add('GET', '/cnm/sandboxes/{id}/exec', (req) => {
-    const s = ctl.sandbox(req.params.id!);
-    if (req.query.get('requireRunning') === '1' && !runtime.isRunning(s)) throw new CnmError('conflict', `Container ${s.id} is not running`);
-    return json(200, { Id: s.id, Argv: runtime.execSpec(s).argv, Cmd: s.cmd });
-  });
-
-  router.add('POST', '/cnm/sandboxes/{id}/process', async (req) => {
-    const body = object(req.body, 'request body');
-    const pid = body.Pid;
-    if (typeof pid !== 'number' || !Number.isInteger(pid) || pid <= 0) throw invalid('body.Pid must be a positive integer');
-    await runtime.adopt(ctl.sandbox(req.params.id!), pid);
-    return empty(204);
-  });
-
-  router.add('POST', '/cnm/sandboxes/{id}/exit', async (req) => {
-    const body = object(req.body, 'request body');
-    const code = body.ExitCode;
-    if (typeof code !== 'number' || !Number.isInteger(code)) throw invalid('body.ExitCode must be an integer');
-    await runtime.reportExit(ctl.sandbox(req.params.id!), code);
+    execs.forget(s.id);
     return empty(204);
   });
 }

@@ -10,10 +10,14 @@ import path from 'node:path';
 import type { Controller } from '../controller/controller';
 import { invalid } from '../errors';
 import type { Logger } from '../log';
+import { ExecStore } from '../runtime/exec';
 import type { ProcessRuntime } from '../runtime/processes';
 import { addAliasRoutes } from './aliases';
+import { addContainerIoRoutes } from './container-io';
 import { addContainerRoutes } from './containers';
-import { handle, Router } from './http';
+import { EventLog, addEventRoutes } from './events';
+import { addExecRoutes } from './exec';
+import { handle, handleUpgrade, Router } from './http';
 import { addNetworkRoutes } from './networks';
 import { addSystemRoutes } from './system';
 
@@ -27,7 +31,14 @@ export function buildRouter(ctl: Controller, runtime: ProcessRuntime, opts: Rout
   addSystemRoutes(router, ctl, runtime, opts.metrics);
   addNetworkRoutes(router, ctl);
   addAliasRoutes(router, ctl);
-  addContainerRoutes(router, ctl, runtime, opts.execRoot);
+  const events = new EventLog(ctl.state);
+  ctl.addListener(events);
+  runtime.onChange(() => void events.stateChanged(ctl.state));
+  const execs = new ExecStore(runtime);
+  addContainerRoutes(router, ctl, runtime, execs, events, opts.execRoot);
+  addContainerIoRoutes(router, ctl, runtime, execs, events, opts.execRoot);
+  addExecRoutes(router, ctl, execs, events);
+  addEventRoutes(router, events);
   return router;
 }
 
@@ -47,9 +58,9 @@ export class ApiServer {
   ) {}
 
   private create(): http.Server {
-    const server = http.createServer(
-      handle(this.router, (err, req) => this.log.log('error', 'request failed', { method: req.method, url: req.url, error: err instanceof Error ? err.stack : String(err) })),
-    );
+    const onError = (err: unknown, req: http.IncomingMessage): void => this.log.log('error', 'request failed', { method: req.method, url: req.url, error: err instanceof Error ? err.stack : String(err) });
+    const server = http.createServer(handle(this.router, onError));
+    server.on('upgrade', handleUpgrade(this.router, onError));
     server.keepAliveTimeout = 30_000;
     this.servers.push(server);
     return server;

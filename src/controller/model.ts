@@ -63,6 +63,10 @@ export interface SandboxRecord {
   dns: { servers: string[]; search: string[]; options: string[] };
   extraHosts: string[];
   cmd: string[];
+  /** the program's working directory (WorkingDir, -w); absent in records older than it: "/" */
+  workingDir?: string;
+  /** variables added to the program's environment (Env, -e), NAME=VALUE */
+  env?: string[];
   tty: boolean;
   openStdin: boolean;
   autoRemove: boolean;
