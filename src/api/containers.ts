@@ -108,8 +108,13 @@ export function addContainerRoutes(router: Router, ctl: Controller, runtime: Pro
 
   router.add('GET', '/containers/json', (req) => {
     const filters = parseFilters(req.query.get('filters'), ['id', 'name', 'label', 'network', 'status']);
-    const all = queryBool(req.query, 'all');
+    // limit=N (ps -n N): the N last created, whatever their state, as in Docker
+    const limitRaw = req.query.get('limit') ?? '';
+    if (limitRaw && !/^-?\d+$/.test(limitRaw)) throw invalid(`invalid value for limit: ${JSON.stringify(limitRaw)}: a number`);
+    const limit = Number(limitRaw || 0);
+    const all = queryBool(req.query, 'all') || limit > 0;
     const now = Date.now();
+    const createdOf = (id: string): string => ctl.state.sandboxes.get(id)?.created ?? '';
     const list = ctl
       .sandboxes()
       .map((s) => ({ s, running: runtime.isRunning(s) }))
@@ -125,8 +130,9 @@ export function addContainerRoutes(router: Router, ctl: Controller, runtime: Pro
           (filters.get('label') ?? []).every((v) => labelMatch(v, c.Labels))
         );
       })
-      .sort((a, b) => b.Created - a.Created);
-    return json(200, list);
+      // newest first, to the nanosecond (the summary's Created is in whole seconds)
+      .sort((a, b) => createdOf(b.Id).localeCompare(createdOf(a.Id)));
+    return json(200, limit > 0 ? list.slice(0, limit) : list);
   });
 
   router.add('GET', '/containers/{id}/json', (req) => json(200, inspect(ctl.sandbox(req.params.id!))));
