@@ -117,19 +117,6 @@ export class ProcessRuntime {
     this.pipes.get(sandbox.id)?.control?.write(`${rows} ${cols}\n`);
   }
 
-  /** A foreground run: the CLI started the process itself and tells us its pid. */
-  async adopt(sandbox: SandboxRecord, pid: number): Promise<void> {
-    if (processStartTicks(pid) === 0) throw new CnmError('invalid', `process ${pid} does not exist`);
-    await this.running(sandbox.id, pid);
-    this.poll(sandbox.id, pid);
-  }
-
-  /** The CLI saw its foreground process exit. */
-  async reportExit(sandbox: SandboxRecord, code: number): Promise<void> {
-    if (sandbox.process.status !== 'running') return;
-    await this.exited(sandbox.id, sandbox.process.pid, code);
-  }
-
   async kill(sandbox: SandboxRecord, signal: NodeJS.Signals = 'SIGKILL'): Promise<void> {
     if (!this.isRunning(sandbox)) return;
     try {
