@@ -15,7 +15,7 @@ if [ "$(id -u)" -ne 0 ]; then
 fi
 
 # What the daemon, its tests and its benchmarks use from Debian.
-packages=(nftables libnftables-dev iproute2 util-linux procps iputils-ping dnsutils
+packages=(nftables libnftables-dev iproute2 util-linux bsdutils procps iputils-ping dnsutils
           dnsperf etcd-server unbound dnsmasq-base aardvark-dns busybox python3 make g++)
 missing=()
 for pkg in "${packages[@]}"; do
