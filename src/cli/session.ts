@@ -3,6 +3,7 @@
  * exec): the terminal in raw mode with a tty, Docker's multiplexed frames split back into stdout
  * and stderr without one, stdin sent on and half-closed at its end.
  */
+import { spawnSync } from 'node:child_process';
 import type net from 'node:net';
 import { StringDecoder } from 'node:string_decoder';
 import { FrameDecoder } from '../api/stream-frames';
@@ -26,7 +27,13 @@ export function runSession(socket: net.Socket, opts: SessionOptions): Promise<vo
 
   const stdin = process.stdin;
   const raw = opts.tty && opts.stdin && stdin.isTTY;
-  if (raw) stdin.setRawMode(true);
+  // libuv's raw mode keeps output processing (ONLCR): the program's terminal already turned "\n"
+  // into "\r\n", so ours must pass bytes through untouched, as the docker CLI's raw mode does.
+  const setOutputProcessing = (on: boolean): void => void spawnSync('stty', [on ? 'opost' : '-opost'], { stdio: ['inherit', 'ignore', 'ignore'] });
+  if (raw) {
+    stdin.setRawMode(true);
+    setOutputProcessing(false);
+  }
   const onInput = (d: Buffer): void => void socket.write(d);
   const onInputEnd = (): void => void socket.end();
   if (opts.stdin) {
@@ -47,7 +54,10 @@ export function runSession(socket: net.Socket, opts: SessionOptions): Promise<vo
     const finish = (): void => {
       if (finished) return;
       finished = true;
-      if (raw) stdin.setRawMode(false);
+      if (raw) {
+        stdin.setRawMode(false);
+        setOutputProcessing(true);
+      }
       if (opts.stdin) {
         stdin.off('data', onInput);
         stdin.off('end', onInputEnd);
