@@ -163,6 +163,30 @@ export function addContainerRoutes(router: Router, ctl: Controller, runtime: Pro
     return empty(204);
   });
 
+  router.add('POST', '/containers/{id}/restart', async (req) => {
+    const s = ctl.sandbox(req.params.id!);
+    const t = req.query.get('t') ?? '10';
+    if (!/^\d+$/.test(t)) throw invalid(`invalid value for t: ${JSON.stringify(t)}: a number of seconds`);
+    if (runtime.isRunning(s)) await runtime.stop(s, Number(t));
+    await runtime.start(ctl.sandbox(s.id));
+    return empty(204);
+  });
+
+  // Every sandbox whose program is not running (created or exited), as docker container prune.
+  router.add('POST', '/containers/prune', async (req) => {
+    const filters = parseFilters(req.query.get('filters'), ['label', 'label!']);
+    const deleted: string[] = [];
+    for (const s of ctl.sandboxes()) {
+      if (runtime.isRunning(s)) continue;
+      if (!(filters.get('label') ?? []).every((v) => labelMatch(v, s.labels))) continue;
+      if ((filters.get('label!') ?? []).some((v) => labelMatch(v, s.labels))) continue;
+      await ctl.removeSandbox(s.id);
+      execs.forget(s.id);
+      deleted.push(s.id);
+    }
+    return json(200, { ContainersDeleted: deleted.length ? deleted : null, SpaceReclaimed: 0 });
+  });
+
   router.add('DELETE', '/containers/{id}', async (req) => {
     const s = ctl.sandbox(req.params.id!);
     if (runtime.isRunning(s)) {

@@ -187,5 +187,23 @@ for (const client of clients) {
       t.match(lines[1], /^80\/tcp -> 0\.0\.0\.0:\d+$/);
       t.equal(lines[2], '81/tcp -> 0.0.0.0:8089', '-p keeps its own binding');
     });
+
+    await t.test('create + start -a, attach, restart, container prune', async (t) => {
+      t.match((await d(['create', '--name', 'cr', 'busybox', 'sh', '-c', 'echo from start; exit 2'])).out, /^[0-9a-f]{64}\n$/);
+      const started = await d(['start', '-a', 'cr']);
+      t.same([started.code, started.out], [2, 'from start\n'], started.err);
+      t.equal((await d(['run', '-d', '--name', 'late', 'busybox', 'sh', '-c', 'sleep 1; echo later; exit 4'])).code, 0);
+      const attached = await d(['attach', 'late']);
+      t.same([attached.code, attached.out], [4, 'later\n'], 'attach to a running program: its output from now on and its exit code');
+      const pidBefore = ((await lab.api('GET', '/containers/web/json')).body as { State: { Pid: number } }).State.Pid;
+      t.equal((await d(['restart', '-t', '1', 'web'])).code, 0);
+      const after = ((await lab.api('GET', '/containers/web/json')).body as { State: { Pid: number; Running: boolean } }).State;
+      t.ok(after.Running && after.Pid !== pidBefore, 'running again, as a new process');
+      const pruned = await d(['container', 'prune', '-f']);
+      t.equal(pruned.code, 0, pruned.err);
+      t.match(pruned.out, /Deleted Containers:\n([0-9a-f]{64}\n)+/);
+      const left = (await lab.api('GET', '/containers/json?all=1')).body as { State: string }[];
+      t.ok(left.length > 0 && left.every((c) => c.State === 'running'), 'only running sandboxes are left');
+    });
   });
 }
