@@ -18,7 +18,7 @@ import type { Router } from './http';
 import { empty, json } from './http';
 import { parseEndpointConfig } from './network-requests';
 import { presentContainer, presentSummary } from './present';
-import { object, optBool, optString, optStringArray, optStringMap, queryBool } from './validate';
+import { object, optArray, optBool, optString, optStringArray, optStringMap, queryBool } from './validate';
 
 function parsePortBindings(raw: unknown): PublishedPortRequest[] {
   const bindings = object(raw, 'HostConfig.PortBindings', true);
@@ -38,6 +38,14 @@ function parseEndpointsConfig(raw: unknown): Record<string, EndpointRequest> {
   const networking = object(raw, 'NetworkingConfig', true);
   const configs = object(networking.EndpointsConfig, 'NetworkingConfig.EndpointsConfig', true);
   return Object.fromEntries(Object.entries(configs).map(([network, value]) => [network === 'default' ? 'bridge' : network, parseEndpointConfig(value, `EndpointsConfig["${network}"]`)]));
+}
+
+/** HostConfig.ConsoleSize, [rows, columns]; [0, 0] (unknown) is left out. */
+function consoleSizeOf(hc: Record<string, unknown>): [number, number] | undefined {
+  const raw = optArray(hc, 'ConsoleSize', 'HostConfig');
+  if (!raw) return undefined;
+  if (raw.length !== 2 || !raw.every((n) => typeof n === 'number' && Number.isInteger(n) && n >= 0 && n < 65536)) throw invalid('HostConfig.ConsoleSize must be [height, width]');
+  return raw[0] && raw[1] ? [raw[0] as number, raw[1] as number] : undefined;
 }
 
 /** -P: every exposed port (--expose, or a -p's container port) not bound already gets an ephemeral host port. */
@@ -93,6 +101,7 @@ export function addContainerRoutes(router: Router, ctl: Controller, runtime: Pro
       cmd,
       workingDir,
       env,
+      consoleSize: consoleSizeOf(hc),
       tty: optBool(body, 'Tty', w) ?? false,
       openStdin: optBool(body, 'OpenStdin', w) ?? false,
       autoRemove: optBool(hc, 'AutoRemove', 'HostConfig') ?? false,

@@ -51,6 +51,8 @@ export function isLoopback(host: string): boolean {
 
 export class ApiServer {
   private readonly servers: http.Server[] = [];
+  /** hijacked connections (attach, exec), which the HTTP server no longer counts as its own */
+  private readonly upgraded = new Set<net.Socket>();
 
   constructor(
     private readonly router: Router,
@@ -60,7 +62,12 @@ export class ApiServer {
   private create(): http.Server {
     const onError = (err: unknown, req: http.IncomingMessage): void => this.log.log('error', 'request failed', { method: req.method, url: req.url, error: err instanceof Error ? err.stack : String(err) });
     const server = http.createServer(handle(this.router, onError));
-    server.on('upgrade', handleUpgrade(this.router, onError));
+    const upgrade = handleUpgrade(this.router, onError);
+    server.on('upgrade', (req: http.IncomingMessage, socket: net.Socket, head: Buffer) => {
+      this.upgraded.add(socket);
+      socket.once('close', () => this.upgraded.delete(socket));
+      upgrade(req, socket, head);
+    });
     server.keepAliveTimeout = 30_000;
     this.servers.push(server);
     return server;
@@ -96,6 +103,7 @@ export class ApiServer {
   }
 
   async close(): Promise<void> {
+    for (const socket of this.upgraded) socket.destroy();
     await Promise.all(
       this.servers.map(
         (s) =>

@@ -67,6 +67,8 @@ export interface SandboxRecord {
   workingDir?: string;
   /** variables added to the program's environment (Env, -e), NAME=VALUE */
   env?: string[];
+  /** the terminal's size at create (HostConfig.ConsoleSize: rows, columns), so a -t program starts with it */
+  consoleSize?: [number, number];
   tty: boolean;
   openStdin: boolean;
   autoRemove: boolean;

@@ -37,6 +37,7 @@ export interface CreateSandboxRequest {
   cmd?: string[];
   workingDir?: string;
   env?: string[];
+  consoleSize?: [number, number];
   tty?: boolean;
   openStdin?: boolean;
   autoRemove?: boolean;
@@ -101,6 +102,7 @@ export async function createSandbox(ctx: ControllerContext, req: CreateSandboxRe
     cmd: req.cmd ?? [],
     workingDir: req.workingDir || '/',
     env: req.env ?? [],
+    ...(req.consoleSize ? { consoleSize: req.consoleSize } : {}),
     tty: Boolean(req.tty),
     openStdin: Boolean(req.openStdin),
     autoRemove: Boolean(req.autoRemove),

@@ -75,23 +75,27 @@ export class ProcessRuntime {
   }
 
   /** Starts the sandbox's command detached from any client (run -d, start). */
-  async start(sandbox: SandboxRecord, size?: { rows: number; cols: number }): Promise<void> {
+  async start(sandbox: SandboxRecord): Promise<void> {
     if (this.isRunning(sandbox)) return;
     if (!sandbox.cmd.length) throw new CnmError('invalid', `sandbox ${sandbox.name} has no command to run`);
     const cwd = sandbox.workingDir || '/';
     checkProgram(sandbox.cmd[0]!, cwd, searchPath(sandbox.env));
     // fd 3: the terminal's size, for a sandbox with a tty
+    const size = sandbox.consoleSize ? { rows: sandbox.consoleSize[0], cols: sandbox.consoleSize[1] } : undefined;
     const spec = this.execSpec(sandbox, { tty: sandbox.tty, size, log: logPath(this.execRoot, sandbox.id), ...(sandbox.tty ? { controlFd: 3 } : {}) });
     const child = spawn(spec.argv[0]!, [...spec.argv.slice(1), ...sandbox.cmd], {
       detached: true,
       env: programEnv(sandbox.env, sandbox.tty),
-      stdio: [sandbox.openStdin ? 'pipe' : 'ignore', 'ignore', 'ignore', ...(sandbox.tty ? (['pipe'] as const) : [])],
+      // stderr: the supervisor's own complaints (a namespace it cannot join), for the daemon's log
+      stdio: [sandbox.openStdin ? 'pipe' : 'ignore', 'ignore', 'pipe', ...(sandbox.tty ? (['pipe'] as const) : [])],
     });
     const pid = await new Promise<number>((resolve, reject) => {
       child.once('spawn', () => resolve(child.pid!));
       child.once('error', reject);
     });
     child.unref();
+    child.stderr?.on('data', (d: Buffer) => this.log.log('warn', 'sandbox supervisor', { sandbox: sandbox.name, message: d.toString().trim() }));
+    (child.stderr as unknown as { unref?: () => void } | null)?.unref?.();
     const control = child.stdio[3] as Writable | undefined;
     for (const pipe of [child.stdin, control]) {
       pipe?.on('error', () => undefined); // the program is gone: nothing to tell it any more

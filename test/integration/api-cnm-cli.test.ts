@@ -123,6 +123,35 @@ t.test('cnm run, exec, logs, top, version, ps -n', async (t) => {
     t.match(none.err, /No such container: nosuch|not found/);
   });
 
+  await t.test('bad requests to the new paths: Docker\'s status and a message that says what was wrong', async (t) => {
+    const cases: [string, string, unknown, number, RegExp][] = [
+      ['GET', '/containers/web/logs', undefined, 400, /you must choose at least one stream/],
+      ['GET', '/containers/web/logs?stdout=1&tail=lots', undefined, 400, /invalid value for "tail": "lots"/],
+      ['GET', '/containers/nosuch/logs?stdout=1', undefined, 404, /No such container: nosuch/],
+      ['POST', '/containers/web/wait?condition=sometime', undefined, 400, /invalid condition: "sometime"/],
+      ['POST', '/containers/web/resize?h=x&w=80', undefined, 400, /invalid value for height/],
+      ['GET', '/containers/a1/top', undefined, 409, /is not running/],
+      ['POST', '/containers/a1/exec', { Cmd: ['true'] }, 409, /is not running/],
+      ['POST', '/containers/web/exec', { Cmd: [] }, 400, /No exec command specified/],
+      ['POST', '/containers/web/exec', { Cmd: 'true' }, 400, /body\.Cmd must be an array of strings/],
+      ['POST', '/containers/web/exec', { Cmd: ['true'], User: 'nobody' }, 400, /--user is not supported/],
+      ['POST', '/exec/0123/start', {}, 404, /No such exec instance: 0123/],
+      ['GET', '/exec/0123/json', undefined, 404, /No such exec instance/],
+      ['GET', '/events?filters={"colour":["red"]}', undefined, 400, /Invalid filter 'colour'/],
+      ['GET', '/events?since=yesterday', undefined, 400, /invalid value for since: yesterday/],
+      ['POST', '/containers/create', { Image: 'busybox', Cmd: [] }, 400, /no command to run: cnm has no images/],
+      ['POST', '/containers/create', { Cmd: ['true'], WorkingDir: 'relative' }, 400, /needs to be an absolute path/],
+      ['GET', '/containers/web/stats', undefined, 404, /^page not found$/],
+    ];
+    const before = await count();
+    for (const [method, url, body, status, message] of cases) {
+      const r = await lab.api(method, url, body);
+      t.equal(r.status, status, `${method} ${url}: ${r.raw}`);
+      t.match((r.body as { message: string }).message, message);
+    }
+    t.equal(await count(), before, 'no refused create made anything');
+  });
+
   await t.test('top, version, ps -n, -P', async (t) => {
     const top = await c(['top', 'web']);
     t.match(top.out, /^UID\s+PID\s+PPID\s+C\s+STIME\s+TTY\s+TIME\s+CMD\n/);

@@ -100,6 +100,8 @@ function createBody(p: ReturnType<typeof withHelp> & object, cmd: string[]): { b
         NetworkMode: networkMode,
         PortBindings: portBindings(list(p, 'publish')),
         PublishAllPorts: bool(p, 'publish-all'),
+        // the terminal's size from the start: a resize after start may come after the program looked
+        ...(bool(p, 'tty') && process.stdout.isTTY && process.stdout.rows ? { ConsoleSize: [process.stdout.rows, process.stdout.columns] } : {}),
         Dns: list(p, 'dns'),
         DnsSearch: list(p, 'dns-search'),
         DnsOptions: list(p, 'dns-option'),

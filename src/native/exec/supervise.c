@@ -97,6 +97,20 @@ int supervise(const struct supervise_opts *o, char **argv) {
     return 126;
   }
 
+  /* No size yet: the client sends one right after the start (docker's resize); wait a moment for
+   * it, so the program does not begin on a 0x0 terminal. */
+  if (o->tty && !(o->rows && o->cols) && o->control_fd >= 0) {
+    struct pollfd c = {o->control_fd, POLLIN, 0};
+    if (poll(&c, 1, 300) == 1 && (c.revents & POLLIN)) {
+      char line[64];
+      ssize_t r = read(o->control_fd, line, sizeof line - 1);
+      if (r > 0) {
+        line[r] = '\0';
+        resize(master, line);
+      }
+    }
+  }
+
   /* The signals the daemon sends (stop, kill, docker kill -s) go to the program. */
   sigset_t mask, old;
   sigemptyset(&mask);
