@@ -1,7 +1,8 @@
 /**
  * A sandbox's output log, written by cnm-exec's supervisor (src/native/exec/supervise.c), so it
- * survives a daemon restart: records of a 16-byte header (stream 1 stdout / 2 stderr, three zero
- * bytes, payload length u32 BE, time in ns since the epoch u64 BE) and the payload.
+ * survives a daemon restart: records of a 16-byte header (stream 1 stdout / 2 stderr / 3 exit
+ * status, three zero bytes, payload length u32 BE, time in ns since the epoch u64 BE) and the
+ * payload (for 3: the program's exit status, u32 BE).
  */
 import fs from 'node:fs';
 import path from 'node:path';
@@ -27,8 +28,8 @@ export function parseRecords(buf: Buffer): { records: LogRecord[]; used: number 
   while (buf.length - at >= HEADER) {
     const len = buf.readUInt32BE(at + 4);
     if (buf.length - at - HEADER < len) break;
-    const stream = buf[at] === 2 ? 2 : 1;
-    records.push({ stream, timeNs: buf.readBigUInt64BE(at + 8), data: buf.subarray(at + HEADER, at + HEADER + len) });
+    const kind = buf[at];
+    if (kind === 1 || kind === 2) records.push({ stream: kind, timeNs: buf.readBigUInt64BE(at + 8), data: buf.subarray(at + HEADER, at + HEADER + len) });
     at += HEADER + len;
   }
   return { records, used: at };
@@ -46,6 +47,29 @@ export function toLines(records: LogRecord[]): LogRecord[] {
     if (start < r.data.length) out.push({ ...r, data: r.data.subarray(start) });
   }
   return out;
+}
+
+const EXIT_RECORD = HEADER + 4;
+
+/** The exit status the supervisor wrote last, if the log ends with one (a program that ended while the daemon was away). */
+export function lastExitStatus(file: string, notBeforeMs: number): number | undefined {
+  try {
+    const fd = fs.openSync(file, 'r');
+    try {
+      const size = fs.fstatSync(fd).size;
+      if (size < EXIT_RECORD) return undefined;
+      const tail = Buffer.alloc(EXIT_RECORD);
+      fs.readSync(fd, tail, 0, EXIT_RECORD, size - EXIT_RECORD);
+      if (tail[0] !== 3 || tail.readUInt32BE(4) !== 4 || tail[1] || tail[2] || tail[3]) return undefined;
+      // an earlier run's status, when this run was killed before its supervisor could write one
+      if (Number(tail.readBigUInt64BE(8) / 1_000_000n) < notBeforeMs) return undefined;
+      return tail.readUInt32BE(HEADER);
+    } finally {
+      fs.closeSync(fd);
+    }
+  } catch {
+    return undefined;
+  }
 }
 
 export function fileSize(file: string): number {

@@ -15,7 +15,7 @@ import { CnmError } from '../errors';
 import type { Logger } from '../log';
 import { CNM_EXEC_PATH } from '../os/native';
 import { isLiveProcess, procStat } from '../os/proc';
-import { logPath } from './log-file';
+import { lastExitStatus, logPath } from './log-file';
 import { checkProgram, programEnv, searchPath } from './program';
 
 export interface ExecOptions {
@@ -158,7 +158,7 @@ export class ProcessRuntime {
     for (const s of this.ctl.sandboxes()) {
       if (s.process.status !== 'running') continue;
       if (this.isRunning(s)) this.poll(s.id, s.process.pid);
-      else await this.exited(s.id, s.process.pid, 255);
+      else await this.exited(s.id, s.process.pid, this.exitStatusFromLog(s.id));
     }
   }
 
@@ -197,10 +197,16 @@ export class ProcessRuntime {
     const ticks = processStartTicks(pid);
     const timer = setInterval(() => {
       if (processStartTicks(pid) === ticks && isLiveProcess(pid)) return;
-      void this.exited(sandboxId, pid, 255);
+      void this.exited(sandboxId, pid, this.exitStatusFromLog(sandboxId));
     }, 250);
     timer.unref();
     this.pollers.set(sandboxId, timer);
+  }
+
+  /** Not our child (started before a daemon restart): its supervisor logged the status, unless it was killed. */
+  private exitStatusFromLog(sandboxId: string): number {
+    const startedAt = Date.parse(this.ctl.state.sandboxes.get(sandboxId)?.process.startedAt ?? '') || 0;
+    return lastExitStatus(logPath(this.execRoot, sandboxId), startedAt) ?? 255;
   }
 
   private waitExit(sandboxId: string, timeoutMs: number): Promise<void> {

@@ -8,7 +8,7 @@
 import { spawn } from 'node:child_process';
 import path from 'node:path';
 import t from 'tap';
-import { Lab } from '../helpers/lab';
+import { Lab, until } from '../helpers/lab';
 import { docker, dockerClients } from './api-clients';
 
 const REPO = path.resolve(__dirname, '..', '..', '..');
@@ -27,7 +27,8 @@ function cnm(host: string, args: string[], opts: { input?: string; wrapInPty?: b
   let cmd = opts.wrapInPty ? ['script', '-qec', `stty rows 33 cols 99; ${quoted}`, '/dev/null'] : argv;
   if (opts.netns) cmd = ['nsenter', `--net=${opts.netns}`, ...cmd];
   return new Promise((resolve) => {
-    const child = spawn(cmd[0]!, cmd.slice(1), { stdio: [opts.input === undefined ? 'ignore' : 'pipe', 'pipe', 'pipe'] });
+    // script(1) types a NUL into the terminal when its stdin ends: under a pty, stdin stays open.
+    const child = spawn(cmd[0]!, cmd.slice(1), { stdio: [opts.input === undefined && !opts.wrapInPty ? 'ignore' : 'pipe', 'pipe', 'pipe'] });
     let out = '';
     let err = '';
     child.stdout!.on('data', (d: Buffer) => (out += d.toString()));
@@ -123,6 +124,19 @@ t.test('cnm run, exec, logs, top, version, ps -n', async (t) => {
     t.match(none.err, /No such container: nosuch|not found/);
   });
 
+  await t.test('across a daemon crash: the program runs on, its output and exit status are kept', async (t) => {
+    t.equal((await c(['run', '-d', '--name', 'survivor', 'sh', '-c', 'echo before; sleep 2; echo after; exit 7'])).code, 0);
+    await lab.stopDaemon('SIGKILL');
+    await new Promise((r) => setTimeout(r, 3000));
+    await lab.startDaemon();
+    const { value } = await until(async () => {
+      const s = ((await lab.api('GET', '/containers/survivor/json')).body as { State: { Status: string; ExitCode: number } }).State;
+      return s.Status === 'exited' && s;
+    }, 10000, 'survivor marked exited');
+    t.equal(value.ExitCode, 7, 'the status its supervisor logged, not an unknown 255');
+    t.equal((await c(['logs', 'survivor'])).out, 'before\nafter\n', 'what it printed while cnmd was down is in its log');
+  });
+
   await t.test('bad requests to the new paths: Docker\'s status and a message that says what was wrong', async (t) => {
     const cases: [string, string, unknown, number, RegExp][] = [
       ['GET', '/containers/web/logs', undefined, 400, /you must choose at least one stream/],
@@ -158,8 +172,8 @@ t.test('cnm run, exec, logs, top, version, ps -n', async (t) => {
     t.match(top.out, /sh -c while true; do echo tick; sleep 0\.2; done/);
     const v = await c(['version']);
     t.match(v.out, /^Client:\n Version: +\d+\.\d+\.\d+\n API version: +1\.41\n[\s\S]*\n\nServer: cnm\n Engine:\n  Version: +\d+\.\d+\.\d+\n  API version: +1\.41 \(minimum version 1\.12\)\n/);
-    t.equal((await c(['ps', '-n', '2', '--format', '{{.Names}}'])).out, 'talk\nweb\n', 'the two last created, whatever their state');
-    t.equal((await c(['ps', '-l', '--format', '{{.Names}}'])).out, 'talk\n');
+    t.equal((await c(['ps', '-n', '2', '--format', '{{.Names}}'])).out, 'survivor\ntalk\n', 'the two last created, whatever their state');
+    t.equal((await c(['ps', '-l', '--format', '{{.Names}}'])).out, 'survivor\n');
     t.equal((await c(['run', '-d', '-P', '--expose', '80', '--expose', '7000-7001/udp', '--name', 'pp', 'sleep', '60'])).code, 0);
     const port = (await c(['port', 'pp'])).out.trim().split('\n');
     t.equal(port.length, 3);

@@ -30,7 +30,8 @@ function dockerWith(client: DockerClient, lab: Lab, args: string[], opts: { inpu
   // -it needs a terminal: script(1) runs the client on a new pty of the given size.
   const [bin, argv] = opts.wrapInPty ? ['script', ['-qec', `stty rows 33 cols 99; ${quoted}`, '/dev/null']] : [client.bin, args];
   return new Promise((resolve) => {
-    const child = spawn(bin, argv, { env, stdio: [opts.input === undefined ? 'ignore' : 'pipe', 'pipe', 'pipe'] });
+    // script(1) types a NUL into the terminal when its stdin ends: under a pty, stdin stays open.
+    const child = spawn(bin, argv, { env, stdio: [opts.input === undefined && !opts.wrapInPty ? 'ignore' : 'pipe', 'pipe', 'pipe'] });
     let out = '';
     let err = '';
     child.stdout!.on('data', (d: Buffer) => (out += d.toString()));

@@ -14,7 +14,7 @@ import { eventMatches, makeEvent, parseEventTime } from '../../src/api/event-fil
 import { diffEvents } from '../../src/api/events';
 import { frame, FrameDecoder, type StreamId } from '../../src/api/stream-frames';
 import { runExitCode } from '../../src/cli/main';
-import { HEADER, parseRecords, toLines } from '../../src/runtime/log-file';
+import { HEADER, lastExitStatus, parseRecords, toLines } from '../../src/runtime/log-file';
 import { checkProgram, checkWorkingDir, searchPath } from '../../src/runtime/program';
 
 t.test('frame: 8-byte header, stream id, big-endian length', async (t) => {
@@ -69,6 +69,25 @@ t.test('log records: whole records parsed, an incomplete tail left for later, li
       [1, 3, 'tail'],
     ],
   );
+});
+
+t.test('exit records: not output, and read back from the log\'s end unless older than the run', async (t) => {
+  const exitRecord = (status: number, timeNs: bigint): Buffer => {
+    const r = record(1, timeNs, 'xxxx');
+    r[0] = 3;
+    r.writeUInt32BE(status, HEADER);
+    return r;
+  };
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'cnm-log-'));
+  t.teardown(() => fs.rmSync(dir, { recursive: true, force: true }));
+  const file = path.join(dir, 'container.log');
+  fs.writeFileSync(file, Buffer.concat([record(1, 1n, 'out\n'), exitRecord(7, 2_000_000n)]));
+  t.same(parseRecords(fs.readFileSync(file)).records.map((r) => r.data.toString()), ['out\n'], 'the status is not shown as output');
+  t.equal(lastExitStatus(file, 0), 7);
+  t.equal(lastExitStatus(file, 3), undefined, 'a status logged before this run started is an earlier run\'s');
+  fs.appendFileSync(file, record(1, 5_000_000n, 'more\n'));
+  t.equal(lastExitStatus(file, 0), undefined, 'output after it: the last run wrote none (killed)');
+  t.equal(lastExitStatus(path.join(dir, 'missing.log'), 0), undefined);
 });
 
 t.test('event filters follow Docker: keys ANDed, values ORed, actor filters only for their type', async (t) => {

@@ -1,6 +1,7 @@
 /* See supervise.h. Log records are what src/runtime/log-file.ts reads: a 16-byte header
- * (stream: 1 stdout, 2 stderr; three zero bytes; payload length, u32 big-endian; the time in
- * nanoseconds since the epoch, u64 big-endian) and the payload, as the program wrote it. */
+ * (stream: 1 stdout, 2 stderr, 3 the exit status; three zero bytes; payload length, u32
+ * big-endian; the time in nanoseconds since the epoch, u64 big-endian) and the payload, as the
+ * program wrote it (for 3: the status, u32 big-endian, so it is known after a daemon restart). */
 #include "supervise.h"
 
 #include <errno.h>
@@ -64,6 +65,16 @@ static int relay_output(int from, int stream, int log_fd) {
   write_all(log_fd, head, sizeof head);
   write_all(log_fd, buf, (size_t)n);
   return 1;
+}
+
+static void log_exit(int log_fd, int status) {
+  struct timespec ts;
+  clock_gettime(CLOCK_REALTIME, &ts);
+  unsigned char rec[20] = {3, 0, 0, 0};
+  put_be(rec + 4, 4, 4);
+  put_be(rec + 8, (uint64_t)ts.tv_sec * 1000000000ull + (uint64_t)ts.tv_nsec, 8);
+  put_be(rec + 16, (uint64_t)status, 4);
+  write_all(log_fd, rec, sizeof rec);
 }
 
 static void resize(int master, const char *line) {
@@ -202,5 +213,6 @@ int supervise(const struct supervise_opts *o, char **argv) {
     while (waitpid(pid, &st, 0) < 0 && errno == EINTR) {}
     status = exit_status(st);
   }
+  if (log_fd >= 0) log_exit(log_fd, status);
   return status;
 }
