@@ -10,7 +10,7 @@
     {
       "target_name": "cnm-exec",
       "type": "executable",
-      "sources": ["src/native/exec/cnm_exec.c"],
+      "sources": ["src/native/exec/cnm_exec.c", "src/native/exec/supervise.c"],
       "cflags": ["-Wall", "-Wextra", "-O2", "-std=gnu11"],
       "defines": ["_GNU_SOURCE"]
     },

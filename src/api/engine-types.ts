@@ -125,6 +125,8 @@ export interface ContainerConfig {
   Hostname: string;
   Domainname: string;
   Cmd: string[];
+  WorkingDir?: string;
+  Env?: string[] | null;
   Tty: boolean;
   OpenStdin: boolean;
   Labels: Record<string, string>;

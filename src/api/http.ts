@@ -4,6 +4,8 @@
  * that fails here (unknown path, wrong method, bad body) reaches no handler, so it changes nothing.
  */
 import type http from 'node:http';
+import type net from 'node:net';
+import { PassThrough, type Readable } from 'node:stream';
 import { CnmError, invalid, messageOf, statusOf } from '../errors';
 import type { ErrorResponse } from './engine-types';
 import { API_VERSION, CNM_VERSION, splitVersion } from './version';
@@ -24,7 +26,28 @@ export interface Request {
   closed: Promise<void>;
 }
 
-type Body = { json: unknown } | { empty: true } | { text: string; contentType: string };
+/** A response body written as it comes (logs -f, events): write until done or the client leaves. */
+export interface StreamOut {
+  write(chunk: Buffer | string): void;
+  /** the client went away */
+  closed: Promise<void>;
+}
+
+/** A hijacked connection (attach, exec start): output out, the client's stdin in. */
+export interface Hijacked extends StreamOut {
+  /** what the client sends after the request (its stdin); ends when it half-closes */
+  input: Readable | undefined;
+}
+
+export const RAW_STREAM = 'application/vnd.docker.raw-stream';
+
+type Body =
+  | { json: unknown }
+  | { empty: true }
+  | { text: string; contentType: string }
+  | { stream: (out: StreamOut) => Promise<void>; contentType: string }
+  /** answered 101 and handed the socket when the client asked to upgrade, else a 200 stream */
+  | { hijack: (conn: Hijacked) => Promise<void> };
 export type Reply = Body & { status: number; headers?: Record<string, string> };
 
 export type Handler = (req: Request) => Promise<Reply> | Reply;
@@ -83,10 +106,16 @@ function commonHeaders(res: http.ServerResponse): void {
   res.setHeader('Server', `cnm/${CNM_VERSION} (linux)`);
 }
 
-function send(res: http.ServerResponse, reply: Reply, head: boolean): void {
+async function send(res: http.ServerResponse, reply: Reply, head: boolean, closed: Promise<void>): Promise<void> {
   commonHeaders(res);
   for (const [k, v] of Object.entries(reply.headers ?? {})) res.setHeader(k, v);
-  if ('json' in reply) {
+  if ('stream' in reply || 'hijack' in reply) {
+    res.writeHead(reply.status, { 'Content-Type': 'stream' in reply ? reply.contentType : RAW_STREAM });
+    res.flushHeaders();
+    const out: Hijacked = { write: (chunk) => void res.write(chunk), closed, input: undefined };
+    await ('stream' in reply ? reply.stream(out) : reply.hijack(out));
+    res.end();
+  } else if ('json' in reply) {
     const body = `${JSON.stringify(reply.json)}\n`;
     res.writeHead(reply.status, { 'Content-Type': 'application/json', 'Content-Length': Buffer.byteLength(body) });
     res.end(head ? undefined : body);
@@ -110,7 +139,7 @@ function sendError(req: http.IncomingMessage, res: http.ServerResponse, err: unk
   // to keep the connection: close it after the answer instead.
   const hasBody = Number(req.headers['content-length'] ?? 0) > 0 || req.headers['transfer-encoding'] !== undefined;
   if (hasBody && !req.complete) res.setHeader('Connection', 'close');
-  send(res, json(statusOf(err), { message: messageOf(err) } satisfies ErrorResponse), false);
+  void send(res, json(statusOf(err), { message: messageOf(err) } satisfies ErrorResponse), false, Promise.resolve());
 }
 
 const tooLarge = (): CnmError => invalid(`request body is too large: the limit is ${MAX_BODY} bytes`);
@@ -160,11 +189,87 @@ export function handle(router: Router, onError: (err: unknown, req: http.Incomin
         const body = await readBody(req);
         const closed = new Promise<void>((resolve) => res.once('close', () => resolve()));
         const reply = await m.handler({ method, path, version, params: m.params, query, body, closed });
-        send(res, reply, method === 'HEAD');
+        await send(res, reply, method === 'HEAD', closed);
       } catch (err) {
         if (!(err instanceof CnmError)) onError(err, req);
         if (!res.headersSent) sendError(req, res, err);
         else res.destroy();
+      }
+    })();
+  };
+}
+
+/** The body of an upgrade request: Content-Length bytes from what was read with the head, then the socket. */
+async function readUpgradeBody(req: http.IncomingMessage, socket: net.Socket, head: Buffer): Promise<{ body: unknown; rest: Buffer }> {
+  const length = Number(req.headers['content-length'] ?? 0);
+  if (!Number.isInteger(length) || length < 0 || length > MAX_BODY) throw tooLarge();
+  let buf = head;
+  while (buf.length < length) {
+    const chunk = await new Promise<Buffer | null>((resolve) => {
+      const done = (c: Buffer | null): void => {
+        socket.off('data', onData);
+        socket.off('end', onEnd);
+        socket.pause();
+        resolve(c);
+      };
+      const onData = (c: Buffer): void => done(c);
+      const onEnd = (): void => done(null);
+      socket.on('data', onData);
+      socket.once('end', onEnd);
+      socket.resume();
+    });
+    if (!chunk) throw invalid('the client closed the connection before the whole body arrived');
+    buf = Buffer.concat([buf, chunk]);
+  }
+  const text = buf.subarray(0, length).toString('utf8');
+  let body: unknown;
+  try {
+    body = text.trim() ? (JSON.parse(text) as unknown) : undefined;
+  } catch (err) {
+    throw invalid(`invalid JSON body: ${messageOf(err)}`);
+  }
+  return { body, rest: buf.subarray(length) };
+}
+
+function rawResponse(status: number, headers: Record<string, string | number>, body = ''): string {
+  const all: Record<string, string | number> = { 'Api-Version': API_VERSION, 'Docker-Experimental': 'false', Ostype: 'linux', Server: `cnm/${CNM_VERSION} (linux)`, ...headers };
+  const lines = [`HTTP/1.1 ${status} ${status === 101 ? 'UPGRADED' : status < 400 ? 'OK' : 'Error'}`, ...Object.entries(all).map(([k, v]) => `${k}: ${v}`)];
+  return `${lines.join('\r\n')}\r\n\r\n${body}`;
+}
+
+/**
+ * Requests with `Upgrade: tcp` (the docker CLI's attach and exec start): the route answers as
+ * usual, except that a hijack reply takes the socket after `101 UPGRADED`, as Docker's does.
+ */
+export function handleUpgrade(router: Router, onError: (err: unknown, req: http.IncomingMessage) => void): (req: http.IncomingMessage, socket: net.Socket, head: Buffer) => void {
+  return (req, socket, head) => {
+    socket.on('error', () => undefined);
+    void (async () => {
+      try {
+        const { pathname, query } = target(req.url ?? '/');
+        const { version, path } = splitVersion(pathname);
+        const method = req.method ?? 'GET';
+        const m = router.match(method, path);
+        if (!m) throw new CnmError('notFound', 'page not found');
+        const { body, rest } = await readUpgradeBody(req, socket, head);
+        const closed = new Promise<void>((resolve) => socket.once('close', () => resolve()));
+        const reply = await m.handler({ method, path, version, params: m.params, query, body, closed });
+        if (!('hijack' in reply)) {
+          const text = 'json' in reply ? `${JSON.stringify(reply.json)}\n` : 'text' in reply ? reply.text : '';
+          socket.end(rawResponse(reply.status, { 'Content-Type': 'application/json', 'Content-Length': Buffer.byteLength(text), Connection: 'close' }, text));
+          return;
+        }
+        socket.write(rawResponse(101, { 'Content-Type': RAW_STREAM, Connection: 'Upgrade', Upgrade: 'tcp' }));
+        const input = new PassThrough();
+        if (rest.length) input.write(rest);
+        socket.pipe(input);
+        socket.resume();
+        await reply.hijack({ write: (chunk) => void (socket.writable && socket.write(chunk)), closed, input });
+        socket.end();
+      } catch (err) {
+        if (!(err instanceof CnmError)) onError(err, req);
+        const text = `${JSON.stringify({ message: messageOf(err) })}\n`;
+        if (socket.writable) socket.end(rawResponse(statusOf(err), { 'Content-Type': 'application/json', 'Content-Length': Buffer.byteLength(text), Connection: 'close' }, text));
       }
     })();
   };

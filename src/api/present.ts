@@ -163,6 +163,9 @@ export function presentContainer(s: SandboxRecord, state: State, proc: ProcessVi
       Hostname: s.hostname,
       Domainname: s.domainname,
       Cmd: s.cmd,
+      // "/" is the default, which Docker shows as "" (no WorkingDir asked for)
+      WorkingDir: s.workingDir && s.workingDir !== '/' ? s.workingDir : '',
+      Env: s.env?.length ? s.env : null,
       Tty: s.tty,
       OpenStdin: s.openStdin,
       Labels: sorted(s.labels),

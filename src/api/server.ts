@@ -10,11 +10,15 @@ import path from 'node:path';
 import type { Controller } from '../controller/controller';
 import { invalid } from '../errors';
 import type { Logger } from '../log';
+import { ExecStore } from '../runtime/exec';
 import type { ProcessRuntime } from '../runtime/processes';
 import { addAliasRoutes } from './aliases';
 import { addCniRoutes } from './cni';
+import { addContainerIoRoutes } from './container-io';
 import { addContainerRoutes } from './containers';
-import { handle, Router } from './http';
+import { EventLog, addEventRoutes } from './events';
+import { addExecRoutes } from './exec';
+import { handle, handleUpgrade, Router } from './http';
 import { addNetworkRoutes } from './networks';
 import { withRequestLog } from './request-log';
 import { addSystemRoutes } from './system';
@@ -29,7 +33,14 @@ export function buildRouter(ctl: Controller, runtime: ProcessRuntime, opts: Rout
   addSystemRoutes(router, ctl, runtime, opts.metrics);
   addNetworkRoutes(router, ctl);
   addAliasRoutes(router, ctl);
-  addContainerRoutes(router, ctl, runtime, opts.execRoot);
+  const events = new EventLog(ctl.state);
+  ctl.addListener(events);
+  runtime.onChange(() => void events.stateChanged(ctl.state));
+  const execs = new ExecStore(runtime);
+  addContainerRoutes(router, ctl, runtime, execs, events, opts.execRoot);
+  addContainerIoRoutes(router, ctl, runtime, execs, events, opts.execRoot);
+  addExecRoutes(router, ctl, execs, events);
+  addEventRoutes(router, events);
   addCniRoutes(router, ctl);
   return router;
 }
@@ -43,6 +54,8 @@ export function isLoopback(host: string): boolean {
 
 export class ApiServer {
   private readonly servers: http.Server[] = [];
+  /** hijacked connections (attach, exec), which the HTTP server no longer counts as its own */
+  private readonly upgraded = new Set<net.Socket>();
 
   constructor(
     private readonly router: Router,
@@ -50,12 +63,20 @@ export class ApiServer {
   ) {}
 
   private create(): http.Server {
-    const server = http.createServer(
-      withRequestLog(
-        handle(this.router, (err, req) => this.log.log('error', 'request failed', { method: req.method, url: req.url, error: err instanceof Error ? err.stack : String(err) })),
-        this.log.child({ component: 'api' }),
-      ),
-    );
+    const onError = (err: unknown, req: http.IncomingMessage): void => this.log.log('error', 'request failed', { method: req.method, url: req.url, error: err instanceof Error ? err.stack : String(err) });
+    const requestLog = this.log.child({ component: 'api' });
+    const server = http.createServer(withRequestLog(handle(this.router, onError), requestLog));
+    const upgrade = handleUpgrade(this.router, onError);
+    server.on('upgrade', (req: http.IncomingMessage, socket: net.Socket, head: Buffer) => {
+      this.upgraded.add(socket);
+      const started = performance.now();
+      socket.once('close', () => {
+        this.upgraded.delete(socket);
+        // A hijacked stream (attach, exec start) bypasses the request listener: logged when it ends.
+        requestLog.log('debug', 'request', { method: req.method, path: req.url, status: 101, durationMs: Math.round((performance.now() - started) * 10) / 10 });
+      });
+      upgrade(req, socket, head);
+    });
     server.keepAliveTimeout = 30_000;
     this.servers.push(server);
     return server;
@@ -91,6 +112,7 @@ export class ApiServer {
   }
 
   async close(): Promise<void> {
+    for (const socket of this.upgraded) socket.destroy();
     await Promise.all(
       this.servers.map(
         (s) =>

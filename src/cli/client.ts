@@ -1,5 +1,6 @@
 /** The CLI's side of the API: JSON over the daemon's Unix socket (or loopback TCP). */
 import http from 'node:http';
+import type net from 'node:net';
 
 export class DaemonError extends Error {
   constructor(
@@ -38,6 +39,53 @@ export class Client {
 
   describe(): string {
     return this.endpoint.socketPath ? `unix://${this.endpoint.socketPath}` : `tcp://${this.endpoint.host}:${this.endpoint.port}`;
+  }
+
+  private target(method: string, path: string, query: Record<string, string | undefined> | undefined, headers: Record<string, string | number>): http.RequestOptions {
+    const qs = new URLSearchParams();
+    for (const [k, v] of Object.entries(query ?? {})) if (v !== undefined) qs.set(k, v);
+    return {
+      ...(this.endpoint.socketPath ? { socketPath: this.endpoint.socketPath } : { host: this.endpoint.host, port: this.endpoint.port }),
+      method,
+      path: `/v1.41${path}${qs.toString() ? `?${qs}` : ''}`,
+      headers,
+    };
+  }
+
+  private connectionError(err: NodeJS.ErrnoException): ConnectionError {
+    return new ConnectionError(`Cannot connect to the cnm daemon at ${this.describe()}. Is cnmd running? (${err.code ?? err.message})`);
+  }
+
+  /** A streamed answer (logs -f, wait): resolves with the response once its headers are in. */
+  stream(method: string, path: string, query?: Record<string, string | undefined>): Promise<http.IncomingMessage> {
+    return new Promise((resolve, reject) => {
+      const req = http.request(this.target(method, path, query, {}), (res) => {
+        if ((res.statusCode ?? 0) < 400) return resolve(res);
+        readError(res).then(reject, reject);
+      });
+      req.on('error', (err: NodeJS.ErrnoException) => reject(this.connectionError(err)));
+      req.end();
+    });
+  }
+
+  /** The connection taken over after `101 UPGRADED` (attach, exec start), as the docker CLI does. */
+  hijack(path: string, body: unknown, query?: Record<string, string | undefined>): Promise<net.Socket> {
+    const payload = body === undefined ? '' : JSON.stringify(body);
+    const headers: Record<string, string | number> = { Connection: 'Upgrade', Upgrade: 'tcp', 'Content-Length': Buffer.byteLength(payload) };
+    if (payload) headers['Content-Type'] = 'application/json';
+    return new Promise((resolve, reject) => {
+      const req = http.request(this.target('POST', path, query, headers));
+      req.on('upgrade', (_res, socket, head) => {
+        if (head.length) socket.unshift(head);
+        resolve(socket);
+      });
+      req.on('response', (res) => {
+        if ((res.statusCode ?? 0) >= 400) readError(res).then(reject, reject);
+        else reject(new DaemonError(res.statusCode ?? 0, `the daemon answered ${res.statusCode} instead of switching protocols`));
+      });
+      req.on('error', (err: NodeJS.ErrnoException) => reject(this.connectionError(err)));
+      req.end(payload);
+    });
   }
 
   async request<T = unknown>(method: string, path: string, body?: unknown, query?: Record<string, string | undefined>): Promise<T> {
@@ -82,4 +130,21 @@ export class Client {
       req.end();
     });
   }
+}
+
+function readError(res: http.IncomingMessage): Promise<DaemonError> {
+  return new Promise((resolve) => {
+    const chunks: Buffer[] = [];
+    res.on('data', (c: Buffer) => chunks.push(c));
+    res.on('end', () => {
+      const text = Buffer.concat(chunks).toString('utf8');
+      let message = text.trim();
+      try {
+        message = (JSON.parse(text) as { message?: string }).message ?? message;
+      } catch {
+        // not JSON: keep the text
+      }
+      resolve(new DaemonError(res.statusCode ?? 0, message));
+    });
+  });
 }

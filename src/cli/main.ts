@@ -134,7 +134,7 @@ export async function runCli(argv: string[], io: Io = terminalIo, env: NodeJS.Pr
     }
     if (err instanceof DaemonError) {
       io.err(isRun ? `cnm: Error response from daemon: ${err.message.replace(/\.?$/, '.')}\n` : `Error response from daemon: ${err.message}\n`);
-      return isRun ? 125 : 1;
+      return isRun ? runExitCode(err.message) : 1;
     }
     if (err instanceof ConnectionError) {
       io.err(`${err.message}\n`);
@@ -143,6 +143,13 @@ export async function runCli(argv: string[], io: Io = terminalIo, env: NodeJS.Pr
     io.err(`cnm: ${err instanceof Error ? err.message : String(err)}\n`);
     return 1;
   }
+}
+
+/** docker run's exit code for a daemon error: 127 a program not found, 126 one that cannot run, else 125. */
+export function runExitCode(message: string): number {
+  if (/executable file not found|no such file or directory/.test(message)) return 127;
+  if (/permission denied|is a directory/.test(message)) return 126;
+  return 125;
 }
 
 export function main(argv: string[]): void {

@@ -77,6 +77,12 @@ export interface SandboxRecord {
   dns: { servers: string[]; search: string[]; options: string[] };
   extraHosts: string[];
   cmd: string[];
+  /** the program's working directory (WorkingDir, -w); absent in records older than it: "/" */
+  workingDir?: string;
+  /** variables added to the program's environment (Env, -e), NAME=VALUE */
+  env?: string[];
+  /** the terminal's size at create (HostConfig.ConsoleSize: rows, columns), so a -t program starts with it */
+  consoleSize?: [number, number];
   tty: boolean;
   openStdin: boolean;
   autoRemove: boolean;

@@ -35,6 +35,9 @@ export interface CreateSandboxRequest {
   dnsOptions?: string[];
   extraHosts?: string[];
   cmd?: string[];
+  workingDir?: string;
+  env?: string[];
+  consoleSize?: [number, number];
   tty?: boolean;
   openStdin?: boolean;
   autoRemove?: boolean;
@@ -97,6 +100,9 @@ export async function createSandbox(ctx: ControllerContext, req: CreateSandboxRe
     dns: { servers: req.dns ?? [], search: req.dnsSearch ?? [], options: req.dnsOptions ?? [] },
     extraHosts: req.extraHosts ?? [],
     cmd: req.cmd ?? [],
+    workingDir: req.workingDir || '/',
+    env: req.env ?? [],
+    ...(req.consoleSize ? { consoleSize: req.consoleSize } : {}),
     tty: Boolean(req.tty),
     openStdin: Boolean(req.openStdin),
     autoRemove: Boolean(req.autoRemove),

@@ -1,13 +1,12 @@
 /**
- * A sandbox's main process: a host program run inside the sandbox through cnm-exec. Detached
- * runs (-d) are the daemon's children, logging to a file; foreground runs are the CLI's children
- * and are reported to the daemon. Either way the process is known by pid and start time, so it
- * is found again after a daemon restart and a recycled pid is never mistaken for it.
+ * A sandbox's main process: a host program run inside the sandbox through cnm-exec, whose
+ * supervisor writes the program's output to the sandbox's log (so it outlives a daemon restart)
+ * and holds its terminal. The process is known by pid and start time, so it is found again after
+ * a daemon restart and a recycled pid is never mistaken for it.
  */
 import { spawn } from 'node:child_process';
-import fs from 'node:fs';
 import os from 'node:os';
-import path from 'node:path';
+import type { Writable } from 'node:stream';
 import type { Controller } from '../controller/controller';
 import { nowRfc3339Nano } from '../controller/ids';
 import type { ProcessState, SandboxRecord } from '../controller/model';
@@ -16,6 +15,19 @@ import { CnmError } from '../errors';
 import type { Logger } from '../log';
 import { CNM_EXEC_PATH } from '../os/native';
 import { isLiveProcess, procStat } from '../os/proc';
+import { lastExitStatus, logPath } from './log-file';
+import { checkProgram, programEnv, searchPath } from './program';
+
+export interface ExecOptions {
+  cwd?: string;
+  tty?: boolean;
+  /** initial terminal size */
+  size?: { rows: number; cols: number };
+  /** a fd the daemon writes "ROWS COLS" lines to */
+  controlFd?: number;
+  /** framed output to this file */
+  log?: string;
+}
 
 export interface ExecSpec {
   /** the cnm-exec binary and its arguments up to and including "--" */
@@ -30,6 +42,9 @@ export function processStartTicks(pid: number): number {
 export class ProcessRuntime {
   private readonly waiters = new Map<string, ((code: number) => void)[]>();
   private readonly pollers = new Map<string, NodeJS.Timeout>();
+  /** the running main processes' stdin (OpenStdin) and terminal control pipes, while we hold them */
+  private readonly pipes = new Map<string, { stdin?: Writable; control?: Writable }>();
+  private readonly listeners: (() => void)[] = [];
 
   constructor(
     private readonly ctl: Controller,
@@ -38,13 +53,18 @@ export class ProcessRuntime {
   ) {}
 
   /** How to run a program inside the sandbox (used by run, start and exec). */
-  execSpec(sandbox: SandboxRecord): ExecSpec {
+  execSpec(sandbox: SandboxRecord, opts: ExecOptions = {}): ExecSpec {
     const paths = sandboxPaths(this.execRoot, sandbox.id);
     const argv = [CNM_EXEC_PATH, '--net', this.ctl.nsPath(sandbox)];
     argv.push('--bind', `${paths.resolvConf}:/etc/resolv.conf`);
     if (sandbox.mode.kind !== 'host') {
       argv.push('--bind', `${paths.hosts}:/etc/hosts`, '--bind', `${paths.hostname}:/etc/hostname`, '--hostname', sandbox.hostname, '--sysfs');
     }
+    argv.push('--cwd', opts.cwd || sandbox.workingDir || '/');
+    if (opts.tty) argv.push('--tty');
+    if (opts.size && opts.size.rows > 0 && opts.size.cols > 0) argv.push('--size', `${opts.size.rows}x${opts.size.cols}`);
+    if (opts.controlFd !== undefined) argv.push('--control', String(opts.controlFd));
+    if (opts.log) argv.push('--log', opts.log);
     argv.push('--');
     return { argv };
   }
@@ -58,31 +78,47 @@ export class ProcessRuntime {
   async start(sandbox: SandboxRecord): Promise<void> {
     if (this.isRunning(sandbox)) return;
     if (!sandbox.cmd.length) throw new CnmError('invalid', `sandbox ${sandbox.name} has no command to run`);
-    const logFile = path.join(sandboxPaths(this.execRoot, sandbox.id).dir, 'output.log');
-    const out = fs.openSync(logFile, 'a');
-    const spec = this.execSpec(sandbox);
-    const child = spawn(spec.argv[0]!, [...spec.argv.slice(1), ...sandbox.cmd], { detached: true, stdio: ['ignore', out, out] });
-    fs.closeSync(out);
+    const cwd = sandbox.workingDir || '/';
+    checkProgram(sandbox.cmd[0]!, cwd, searchPath(sandbox.env));
+    // fd 3: the terminal's size, for a sandbox with a tty
+    const size = sandbox.consoleSize ? { rows: sandbox.consoleSize[0], cols: sandbox.consoleSize[1] } : undefined;
+    const spec = this.execSpec(sandbox, { tty: sandbox.tty, size, log: logPath(this.execRoot, sandbox.id), ...(sandbox.tty ? { controlFd: 3 } : {}) });
+    const child = spawn(spec.argv[0]!, [...spec.argv.slice(1), ...sandbox.cmd], {
+      detached: true,
+      env: programEnv(sandbox.env, sandbox.tty),
+      // stderr: the supervisor's own complaints (a namespace it cannot join), for the daemon's log
+      stdio: [sandbox.openStdin ? 'pipe' : 'ignore', 'ignore', 'pipe', ...(sandbox.tty ? (['pipe'] as const) : [])],
+    });
     const pid = await new Promise<number>((resolve, reject) => {
       child.once('spawn', () => resolve(child.pid!));
       child.once('error', reject);
     });
     child.unref();
+    child.stderr?.on('data', (d: Buffer) => this.log.log('warn', 'sandbox supervisor', { sandbox: sandbox.name, message: d.toString().trim() }));
+    (child.stderr as unknown as { unref?: () => void } | null)?.unref?.();
+    const control = child.stdio[3] as Writable | undefined;
+    for (const pipe of [child.stdin, control]) {
+      pipe?.on('error', () => undefined); // the program is gone: nothing to tell it any more
+      (pipe as unknown as { unref?: () => void } | null)?.unref?.();
+    }
+    this.pipes.set(sandbox.id, { stdin: child.stdin ?? undefined, control });
     child.once('exit', (code, signal) => void this.exited(sandbox.id, pid, code ?? (signal ? 128 + signalNumber(signal) : 255)));
     await this.running(sandbox.id, pid);
   }
 
-  /** A foreground run: the CLI started the process itself and tells us its pid. */
-  async adopt(sandbox: SandboxRecord, pid: number): Promise<void> {
-    if (processStartTicks(pid) === 0) throw new CnmError('invalid', `process ${pid} does not exist`);
-    await this.running(sandbox.id, pid);
-    this.poll(sandbox.id, pid);
+  /** Called after each recorded change of a main process (start, exit): events, attach, wait. */
+  onChange(listener: () => void): void {
+    this.listeners.push(listener);
   }
 
-  /** The CLI saw its foreground process exit. */
-  async reportExit(sandbox: SandboxRecord, code: number): Promise<void> {
-    if (sandbox.process.status !== 'running') return;
-    await this.exited(sandbox.id, sandbox.process.pid, code);
+  /** The running program's stdin, when it was created with OpenStdin and the daemon started it. */
+  stdinOf(sandbox: SandboxRecord): Writable | undefined {
+    return this.pipes.get(sandbox.id)?.stdin;
+  }
+
+  /** Sets the terminal size of a sandbox with a tty (docker run -t; ignored without one). */
+  resize(sandbox: SandboxRecord, rows: number, cols: number): void {
+    this.pipes.get(sandbox.id)?.control?.write(`${rows} ${cols}\n`);
   }
 
   async kill(sandbox: SandboxRecord, signal: NodeJS.Signals = 'SIGKILL'): Promise<void> {
@@ -122,7 +158,7 @@ export class ProcessRuntime {
     for (const s of this.ctl.sandboxes()) {
       if (s.process.status !== 'running') continue;
       if (this.isRunning(s)) this.poll(s.id, s.process.pid);
-      else await this.exited(s.id, s.process.pid, 255);
+      else await this.exited(s.id, s.process.pid, this.exitStatusFromLog(s.id));
     }
   }
 
@@ -134,15 +170,18 @@ export class ProcessRuntime {
   private async running(sandboxId: string, pid: number): Promise<void> {
     const process: ProcessState = { status: 'running', pid, startTicks: processStartTicks(pid), exitCode: 0, startedAt: nowRfc3339Nano(), finishedAt: '0001-01-01T00:00:00Z' };
     await this.ctl.setProcess(sandboxId, process);
+    for (const l of this.listeners) l();
   }
 
   private async exited(sandboxId: string, pid: number, code: number): Promise<void> {
     const timer = this.pollers.get(sandboxId);
     if (timer) clearInterval(timer);
     this.pollers.delete(sandboxId);
+    this.pipes.delete(sandboxId);
     const s = this.ctl.state.sandboxes.get(sandboxId);
     if (s && s.process.status === 'running' && s.process.pid === pid) {
       await this.ctl.setProcess(sandboxId, { ...s.process, status: 'exited', exitCode: code, finishedAt: nowRfc3339Nano() });
+      for (const l of this.listeners) l();
     }
     for (const resolve of this.waiters.get(sandboxId) ?? []) resolve(code);
     this.waiters.delete(sandboxId);
@@ -158,10 +197,16 @@ export class ProcessRuntime {
     const ticks = processStartTicks(pid);
     const timer = setInterval(() => {
       if (processStartTicks(pid) === ticks && isLiveProcess(pid)) return;
-      void this.exited(sandboxId, pid, 255);
+      void this.exited(sandboxId, pid, this.exitStatusFromLog(sandboxId));
     }, 250);
     timer.unref();
     this.pollers.set(sandboxId, timer);
+  }
+
+  /** Not our child (started before a daemon restart): its supervisor logged the status, unless it was killed. */
+  private exitStatusFromLog(sandboxId: string): number {
+    const startedAt = Date.parse(this.ctl.state.sandboxes.get(sandboxId)?.process.startedAt ?? '') || 0;
+    return lastExitStatus(logPath(this.execRoot, sandboxId), startedAt) ?? 255;
   }
 
   private waitExit(sandboxId: string, timeoutMs: number): Promise<void> {
