@@ -4,6 +4,7 @@
  * when the text is rendered.
  */
 import type { ForwardObserver } from './forwarder';
+import type { TcpCloseReason, TcpObserver } from './tcp';
 import { TYPE } from './wire';
 
 export type Source = 'local' | 'cache' | 'upstream';
@@ -31,9 +32,13 @@ export interface Gauges {
   inflight: number;
   sandboxes: number;
   cacheEntries: number;
+  tcpConnections: number;
+  tcpQueuedBytes: number;
 }
 
-export class Metrics implements ForwardObserver {
+const TCP_CLOSE_REASONS: readonly TcpCloseReason[] = ['idle', 'message_timeout', 'evicted', 'refused', 'queue_full'];
+
+export class Metrics implements ForwardObserver, TcpObserver {
   private readonly queries = new Float64Array(TYPE_NAMES.length * RCODES * SOURCES.length);
   private readonly buckets = new Float64Array(SOURCES.length * (BUCKETS.length + 1));
   private readonly sums = new Float64Array(SOURCES.length);
@@ -41,6 +46,7 @@ export class Metrics implements ForwardObserver {
   private cacheMisses = 0;
   private dropped = 0;
   private readonly upstreamErrors = new Map<string, number>();
+  private readonly tcpClosures = new Float64Array(TCP_CLOSE_REASONS.length);
 
   /** One answered query; started is performance.now() when its message arrived. */
   answered(qtype: number, rcode: number, source: Source, started: number): void {
@@ -57,6 +63,10 @@ export class Metrics implements ForwardObserver {
   /** A message that got no reply at all (too short, or a response). */
   droppedMessage(): void {
     this.dropped++;
+  }
+
+  tcpClosed(reason: TcpCloseReason): void {
+    this.tcpClosures[TCP_CLOSE_REASONS.indexOf(reason)]!++;
   }
 
   cacheLookup(hit: boolean): void {
@@ -111,6 +121,12 @@ export class Metrics implements ForwardObserver {
     out.push(`cnm_dns_dropped_total ${this.dropped}`);
     family('cnm_dns_sandboxes', 'gauge', 'Sandboxes with a resolver listening on 127.0.0.11:53.');
     out.push(`cnm_dns_sandboxes ${gauges.sandboxes}`);
+    family('cnm_dns_tcp_connections', 'gauge', 'Open DNS-over-TCP connections.');
+    out.push(`cnm_dns_tcp_connections ${gauges.tcpConnections}`);
+    family('cnm_dns_tcp_queued_bytes', 'gauge', 'TCP replies queued in the daemon because clients do not read them.');
+    out.push(`cnm_dns_tcp_queued_bytes ${gauges.tcpQueuedBytes}`);
+    family('cnm_dns_tcp_closed_total', 'counter', 'TCP connections closed by the resolver, by reason.');
+    TCP_CLOSE_REASONS.forEach((reason, i) => out.push(`cnm_dns_tcp_closed_total{reason="${reason}"} ${this.tcpClosures[i]}`));
     return out.join('\n') + '\n';
   }
 }
