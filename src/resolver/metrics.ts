@@ -47,6 +47,8 @@ export class Metrics implements ForwardObserver, TcpObserver {
   private dropped = 0;
   private readonly upstreamErrors = new Map<string, number>();
   private readonly tcpClosures = new Float64Array(TCP_CLOSE_REASONS.length);
+  /** Refused forwards per sandbox; a removed sandbox's count goes with it (forgetSandboxes). */
+  private readonly forwardRefusals = new Map<string, number>();
 
   /** One answered query; started is performance.now() when its message arrived. */
   answered(qtype: number, rcode: number, source: Source, started: number): void {
@@ -63,6 +65,15 @@ export class Metrics implements ForwardObserver, TcpObserver {
   /** A message that got no reply at all (too short, or a response). */
   droppedMessage(): void {
     this.dropped++;
+  }
+
+  forwardRefused(sandboxId: string): void {
+    this.forwardRefusals.set(sandboxId, (this.forwardRefusals.get(sandboxId) ?? 0) + 1);
+  }
+
+  /** Drops the counters of sandboxes that are gone, so churn does not grow them. */
+  forgetSandboxes(live: ReadonlyMap<string, unknown>): void {
+    for (const id of this.forwardRefusals.keys()) if (!live.has(id)) this.forwardRefusals.delete(id);
   }
 
   tcpClosed(reason: TcpCloseReason): void {
@@ -115,6 +126,8 @@ export class Metrics implements ForwardObserver, TcpObserver {
     out.push(`cnm_dns_cache_entries ${gauges.cacheEntries}`);
     family('cnm_dns_inflight', 'gauge', 'Queries waiting for an upstream.');
     out.push(`cnm_dns_inflight ${gauges.inflight}`);
+    family('cnm_dns_forward_refused_total', 'counter', 'Queries refused (SERVFAIL) because their sandbox was past its share of the in-flight cap, by sandbox.');
+    for (const [sandbox, n] of this.forwardRefusals) out.push(`cnm_dns_forward_refused_total{sandbox="${sandbox}"} ${n}`);
     family('cnm_dns_upstream_errors_total', 'counter', 'Failed upstream tries, by upstream and reason.');
     for (const [labels, n] of this.upstreamErrors) out.push(`cnm_dns_upstream_errors_total{${labels}} ${n}`);
     family('cnm_dns_dropped_total', 'counter', 'Messages that got no reply (shorter than a header, or responses).');

@@ -146,6 +146,7 @@ export class Resolver {
     const { snapshot, problems } = buildSnapshot(this.engine.snapshot, state, this.ttl);
     for (const problem of problems) this.log('warn', `[resolver] ${problem}`);
     this.engine.snapshot = snapshot;
+    this.counters.forgetSandboxes(snapshot.sandboxes);
 
     const stale = [...this.listeners].filter(([id, l]) => snapshot.sandboxes.get(id)?.nsPath !== l.nsPath);
     for (const [id] of stale) this.listeners.delete(id);
