@@ -4,7 +4,7 @@
  * and are reported to the daemon. Either way the process is known by pid and start time, so it
  * is found again after a daemon restart and a recycled pid is never mistaken for it.
  */
-import { spawn } from 'node:child_process';
+import { spawn, type ChildProcess } from 'node:child_process';
 import fs from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
@@ -15,7 +15,7 @@ import { sandboxPaths } from '../controller/sandbox-files';
 import { CnmError } from '../errors';
 import type { Logger } from '../log';
 import { CNM_EXEC_PATH } from '../os/native';
-import { isLiveProcess, procStat } from '../os/proc';
+import { isLiveProcess, killProcesses, procStat, processesInNetns } from '../os/proc';
 
 export interface ExecSpec {
   /** the cnm-exec binary and its arguments up to and including "--" */
@@ -30,6 +30,7 @@ export function processStartTicks(pid: number): number {
 export class ProcessRuntime {
   private readonly waiters = new Map<string, ((code: number) => void)[]>();
   private readonly pollers = new Map<string, NodeJS.Timeout>();
+  private readonly starting = new Map<string, Promise<void>>();
 
   constructor(
     private readonly ctl: Controller,
@@ -54,22 +55,52 @@ export class ProcessRuntime {
     return p.status === 'running' && p.pid > 0 && processStartTicks(p.pid) === p.startTicks && isLiveProcess(p.pid);
   }
 
-  /** Starts the sandbox's command detached from any client (run -d, start). */
-  async start(sandbox: SandboxRecord): Promise<void> {
+  /**
+   * Starts the sandbox's command detached from any client (run -d, start). Journalled (see
+   * ProcessStartEntry): if the daemon dies before the program is recorded, the next start kills
+   * it, so a sandbox never has a program the daemon does not know. Concurrent starts of one
+   * sandbox share one spawn: never a second copy.
+   */
+  start(sandbox: SandboxRecord): Promise<void> {
+    const inProgress = this.starting.get(sandbox.id);
+    if (inProgress) return inProgress;
+    const started = this.startOnce(sandbox).finally(() => this.starting.delete(sandbox.id));
+    this.starting.set(sandbox.id, started);
+    return started;
+  }
+
+  private async startOnce(given: SandboxRecord): Promise<void> {
+    const sandbox = this.ctl.state.sandboxes.get(given.id) ?? given;
     if (this.isRunning(sandbox)) return;
     if (!sandbox.cmd.length) throw new CnmError('invalid', `sandbox ${sandbox.name} has no command to run`);
     const logFile = path.join(sandboxPaths(this.execRoot, sandbox.id).dir, 'output.log');
     const out = fs.openSync(logFile, 'a');
     const spec = this.execSpec(sandbox);
-    const child = spawn(spec.argv[0]!, [...spec.argv.slice(1), ...sandbox.cmd], { detached: true, stdio: ['ignore', out, out] });
-    fs.closeSync(out);
-    const pid = await new Promise<number>((resolve, reject) => {
-      child.once('spawn', () => resolve(child.pid!));
-      child.once('error', reject);
-    });
+    const journal = this.ctl.beginProcessStart(sandbox);
+    let child: ChildProcess;
+    try {
+      child = spawn(spec.argv[0]!, [...spec.argv.slice(1), ...sandbox.cmd], { detached: true, stdio: ['ignore', out, out] });
+    } catch (err) {
+      this.ctl.abandonProcessStart(journal.id);
+      throw err;
+    } finally {
+      fs.closeSync(out);
+    }
+    // The pid exists from here on (spawn forks synchronously): note it before anything else.
+    if (child.pid !== undefined) this.ctl.noteProcessStarted(journal, child.pid, processStartTicks(child.pid));
+    let pid: number;
+    try {
+      pid = await new Promise<number>((resolve, reject) => {
+        child.once('spawn', () => resolve(child.pid!));
+        child.once('error', reject);
+      });
+    } catch (err) {
+      this.ctl.abandonProcessStart(journal.id);
+      throw err;
+    }
     child.unref();
     child.once('exit', (code, signal) => void this.exited(sandbox.id, pid, code ?? (signal ? 128 + signalNumber(signal) : 255)));
-    await this.running(sandbox.id, pid);
+    await this.running(sandbox.id, pid, journal.id);
   }
 
   /** A foreground run: the CLI started the process itself and tells us its pid. */
@@ -93,6 +124,25 @@ export class ProcessRuntime {
       // already gone
     }
     if (signal === 'SIGKILL') await this.waitExit(sandbox.id, 5000);
+  }
+
+  /**
+   * Before a sandbox is removed (rm, rm -f): its program and every other process in its own
+   * namespace (children, programs started with exec, anything left by a crash) are killed, so
+   * none outlives the sandbox. A namespace shared with other sandboxes (container:) is left to
+   * its owner, whose removal waits for them.
+   */
+  async killAll(sandbox: SandboxRecord): Promise<void> {
+    await this.kill(sandbox, 'SIGKILL');
+    if (sandbox.mode.kind !== 'own' || this.ctl.state.dependentsOf(sandbox.id).length > 0) return;
+    const nsPath = this.ctl.nsPath(sandbox);
+    for (let i = 0; i < 100; i++) {
+      const left = processesInNetns(nsPath).map((p) => p.pid);
+      if (left.length === 0) return;
+      killProcesses(left);
+      await new Promise((r) => setTimeout(r, 20));
+    }
+    this.log.log('warn', 'processes of a removed sandbox did not die within 2 s of SIGKILL', { sandbox: sandbox.name });
   }
 
   /** SIGTERM, then SIGKILL if the program is still running after timeoutSec (docker stop). */
@@ -131,9 +181,9 @@ export class ProcessRuntime {
     this.pollers.clear();
   }
 
-  private async running(sandboxId: string, pid: number): Promise<void> {
+  private async running(sandboxId: string, pid: number, journalId?: number): Promise<void> {
     const process: ProcessState = { status: 'running', pid, startTicks: processStartTicks(pid), exitCode: 0, startedAt: nowRfc3339Nano(), finishedAt: '0001-01-01T00:00:00Z' };
-    await this.ctl.setProcess(sandboxId, process);
+    await this.ctl.setProcess(sandboxId, process, journalId);
   }
 
   private async exited(sandboxId: string, pid: number, code: number): Promise<void> {
@@ -148,6 +198,7 @@ export class ProcessRuntime {
     this.waiters.delete(sandboxId);
     const after = this.ctl.state.sandboxes.get(sandboxId);
     if (after?.autoRemove && after.process.status === 'exited') {
+      await this.killAll(after);
       await this.ctl.removeSandbox(sandboxId).catch((err) => this.log.log('warn', 'auto-remove failed', { sandbox: after.name, error: String(err) }));
     }
   }
