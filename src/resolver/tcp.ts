@@ -168,15 +168,23 @@ export class TcpConnection implements ReplySink {
     const frame = Buffer.allocUnsafe(2 + response.length);
     frame.writeUInt16BE(response.length, 0);
     response.copy(frame, 2);
-    this.socket.write(frame);
+    this.socket.write(frame, this.flushed);
     this.lastProgress = this.group.clock;
+    this.account();
+    if (this.group.queuedBytes > MAX_SANDBOX_QUEUE) return this.group.overQueued();
+    if (this.paused && this.pending < MAX_PENDING && this.accounted < WRITE_HIGH_WATER) this.parse();
+  }
+
+  /** Called when a reply has gone to the kernel ('drain' only follows a write that filled the buffer). */
+  private readonly flushed = (): void => this.account();
+
+  /** Brings this connection's share of the sandbox's queued bytes up to date. */
+  private account(): void {
     const queued = this.socket.writableLength;
     if (queued !== this.accounted) {
       this.group.queuedBytes += queued - this.accounted;
       this.accounted = queued;
-      if (this.group.queuedBytes > MAX_SANDBOX_QUEUE) return this.group.overQueued();
     }
-    if (this.paused && this.pending < MAX_PENDING && queued < WRITE_HIGH_WATER) this.parse();
   }
 
   close(reason: TcpCloseReason): void {
@@ -193,8 +201,7 @@ export class TcpConnection implements ReplySink {
   }
 
   private drained(): void {
-    this.group.queuedBytes -= this.accounted;
-    this.accounted = 0;
+    this.account();
     this.lastProgress = this.group.clock;
     if (this.paused) this.parse();
   }
