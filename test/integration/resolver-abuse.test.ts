@@ -7,6 +7,7 @@ import '../helpers/private-netns';
 import { execFileSync } from 'node:child_process';
 import net from 'node:net';
 import t, { type Test } from 'tap';
+import { nonReaderScript, slowClientsScript } from '../../bench/soak/abusers';
 import { MAX_CONNECTION_QUEUE, MAX_SANDBOX_QUEUE } from '../../src/resolver/tcp';
 import { sampleState } from '../unit/resolver-fixtures';
 import { makeLab, nodeIn, type Lab } from './resolver-lab';
@@ -80,25 +81,7 @@ t.test('a client that pipelines queries and never reads: bounded memory, the san
     peakQueued = Math.max(peakQueued, gauge(m, 'cnm_dns_tcp_queued_bytes') || 0);
     peakRss = Math.max(peakRss, process.memoryUsage().rss);
   }, 100);
-  const abuser = nodeIn(
-    lab.ns('s1'),
-    CLIENT +
-      `(async () => {
-        const batch = Buffer.concat(Array.from({ length: 500 }, (_, i) => frame(i, 'd1')));
-        const sockets = await Promise.all([connect(), connect(), connect(), connect()]);
-        const end = Date.now() + 5000; let sent = 0;
-        await Promise.all(sockets.map(async (s) => {
-          s.pause(); // never read
-          // Written only as fast as the kernel takes it: what the daemon has not read stays there.
-          while (Date.now() < end && !s.destroyed) {
-            if (s.writableLength === 0) { s.write(batch); sent += 500; }
-            else await sleep(5);
-          }
-        }));
-        console.log(JSON.stringify({ sent }));
-        process.exit(0);
-      })();`,
-  ) as Promise<{ sent: number }>;
+  const abuser = nodeIn(lab.ns('s1'), nonReaderScript(5, 'd1')) as Promise<{ sent: number }>;
   // Meanwhile another client of the same sandbox asks over TCP.
   await new Promise((r) => setTimeout(r, 1500));
   const good = (await nodeIn(lab.ns('s1'), CLIENT + `(async () => { const out = []; for (let i = 0; i < 5; i++) { out.push(await ask('d2')); await sleep(200); } console.log(JSON.stringify(out)); })();`)) as string[];
@@ -117,30 +100,11 @@ t.test('a client that pipelines queries and never reads: bounded memory, the san
 
 t.test('slow clients on every slot: a byte at a time does not keep them, a new client is still answered', async (t) => {
   const lab = await labWithState(t);
-  const abuser = nodeIn(
-    lab.ns('s1'),
-    CLIENT +
-      `(async () => {
-        const end = Date.now() + 7000; let connections = 0; const lifetimes = [];
-        const loris = async () => {
-          while (Date.now() < end) {
-            let s; try { s = await connect(); } catch { await sleep(50); continue; }
-            connections++; const t0 = Date.now(); s.on('error', () => {});
-            const q = frame(1, 'd1'); let i = 0;
-            const closed = new Promise((r) => s.on('close', r));
-            while (!s.destroyed && Date.now() < end && i < q.length - 1) { s.write(q.subarray(i, i + 1)); i++; await Promise.race([closed, sleep(1000)]); }
-            if (!s.destroyed) s.destroy(); else lifetimes.push(Date.now() - t0);
-          }
-        };
-        await Promise.all(Array.from({ length: 64 }, loris));
-        console.log(JSON.stringify({ connections, lifetimes }));
-        process.exit(0);
-      })();`,
-  ) as Promise<{ connections: number; lifetimes: number[] }>;
+  const abuser = nodeIn(lab.ns('s1'), slowClientsScript(7)) as Promise<{ opened: number; lifetimes: number[] }>;
   await new Promise((r) => setTimeout(r, 1000));
   const good = (await nodeIn(lab.ns('s1'), CLIENT + `(async () => { const out = []; for (let i = 0; i < 15; i++) { out.push(await ask('d2')); await sleep(300); } console.log(JSON.stringify(out)); })();`)) as string[];
-  const { connections, lifetimes } = await abuser;
-  t.ok(connections >= 64, `${connections} slow connections opened`);
+  const { opened, lifetimes } = await abuser;
+  t.ok(opened >= 64, `${opened} slow connections opened`);
   t.same(good, Array(15).fill('10.50.0.3'), 'every query of the well-behaved client was answered');
   t.ok(lifetimes.length > 0 && Math.max(...lifetimes) < 3000 + 1500, `slow connections closed within the message deadline (longest ${Math.max(...lifetimes)} ms)`);
   const closed = lab.resolver.metrics();
