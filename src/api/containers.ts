@@ -202,8 +202,8 @@ export function addContainerRoutes(router: Router, ctl: Controller, runtime: Pro
       if (!queryBool(req.query, 'force')) {
         throw new CnmError('conflict', `You cannot remove a running container ${s.id}. Stop the container before attempting removal or force remove`);
       }
-      await runtime.kill(s, 'SIGKILL');
     }
+    await runtime.killAll(s);
     await ctl.removeSandbox(s.id);
     execs.forget(s.id);
     return empty(204);

@@ -18,6 +18,8 @@ import type { ChangeListener, ControllerContext } from './context';
 import { nsPathOf } from './context';
 import type { EndpointRequest } from './endpoints';
 import { resolveRef } from './ids';
+import type { ProcessStartEntry } from './journal';
+import { ticksSinceBoot } from '../os/proc';
 import type { EndpointRecord, NetworkRecord, ProcessState, SandboxRecord } from './model';
 import type { CreateNetworkRequest } from './networks';
 import { createNetwork, ensurePredefinedNetworks, removeNetwork } from './networks';
@@ -216,14 +218,36 @@ export class Controller {
     return this.mutate(() => removeVanishedAttachments(this.ctx));
   }
 
-  /** Records the state of a sandbox's main process (the runtime reports it). */
-  setProcess(sandboxId: string, process: ProcessState): Promise<void> {
+
+  /**
+   * Journals a program start before the spawn (see ProcessStartEntry); `noteStarted` adds the
+   * pid once known and `setProcess(..., journal)` ends the entry with the record.
+   */
+  beginProcessStart(sandbox: SandboxRecord): { id: number; entry: ProcessStartEntry } {
+    const entry: ProcessStartEntry = { op: 'startProcess', sandboxId: sandbox.id, ownNsPath: sandbox.mode.kind === 'own' ? nsPathOf(this.ctx, sandbox) : null, notBeforeTicks: ticksSinceBoot() };
+    return { id: this.ctx.store.beginJournal(entry), entry };
+  }
+
+  noteProcessStarted(journal: { id: number; entry: ProcessStartEntry }, pid: number, startTicks: number): void {
+    journal.entry = { ...journal.entry, pid, startTicks };
+    this.ctx.store.updateJournal(journal.id, journal.entry);
+  }
+
+  /** A start that spawned nothing: nothing to undo. */
+  abandonProcessStart(journalId: number): void {
+    this.ctx.store.endJournal(journalId);
+  }
+
+  /** Records the state of a sandbox's main process (the runtime reports it), ending its start's journal entry. */
+  setProcess(sandboxId: string, process: ProcessState, journalId?: number): Promise<void> {
     return this.queue.run(async () => {
       const s = this.state.sandboxes.get(sandboxId);
-      if (!s) return;
-      const next = { ...s, process };
-      this.ctx.store.transaction((tx) => tx.putSandbox(next));
-      this.state.sandboxes.set(s.id, next);
+      const next = s ? { ...s, process } : undefined;
+      this.ctx.store.transaction((tx) => {
+        if (next) tx.putSandbox(next);
+        if (journalId !== undefined) tx.endJournal(journalId);
+      });
+      if (next) this.state.sandboxes.set(sandboxId, next);
     });
   }
 

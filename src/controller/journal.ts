@@ -11,4 +11,21 @@ export type JournalEntry =
   | { op: 'join'; driver: string; network: DriverNetwork; endpoint: DriverEndpoint; sandbox: DriverSandbox }
   | { op: 'leave'; driver: string; network: DriverNetwork; endpoint: DriverEndpoint; sandbox: DriverSandbox }
   | { op: 'createSandbox'; sandboxId: string; nsPath: string | null; filesDir: string }
-  | { op: 'removeSandbox'; sandboxId: string; nsPath: string | null; filesDir: string };
+  | { op: 'removeSandbox'; sandboxId: string; nsPath: string | null; filesDir: string }
+  | ProcessStartEntry;
+
+/**
+ * A sandbox program being started. Written before the spawn with the time (ticks since boot),
+ * updated with the pid right after it; ended in the transaction that records the program as
+ * running. Replayed, the program is killed: by pid, and (for a sandbox with its own namespace)
+ * every process in that namespace started since, which covers a crash before the pid was noted.
+ */
+export interface ProcessStartEntry {
+  op: 'startProcess';
+  sandboxId: string;
+  /** The sandbox's own namespace, or null when it shares one (host, container:) */
+  ownNsPath: string | null;
+  notBeforeTicks: number;
+  pid?: number;
+  startTicks?: number;
+}

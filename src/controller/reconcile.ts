@@ -7,11 +7,12 @@
 import fs from 'node:fs';
 import path from 'node:path';
 import { createNetns, deleteNetns, isNetnsMount } from '../os/native';
+import { killProcesses, procStat, processesInNetns } from '../os/proc';
 import { deleteInterfaces, listInterfaces } from '../os/sandbox-net';
 import type { ControllerContext } from './context';
 import { netnsDir, ownNetnsPath, toDriverEndpoint, toDriverNetwork } from './context';
 import { ensureDefaultRoutes, joinKernel, leaveKernel, releaseEndpointAddresses } from './endpoints';
-import type { JournalEntry } from './journal';
+import type { JournalEntry, ProcessStartEntry } from './journal';
 import type { SandboxRecord } from './model';
 import { teardownSandbox, writeFiles } from './sandboxes';
 
@@ -70,6 +71,8 @@ async function replayOne(ctx: ControllerContext, entry: JournalEntry): Promise<v
       }
       return;
     }
+    case 'startProcess':
+      return undoProcessStart(entry);
     case 'createSandbox':
     case 'removeSandbox': {
       const sandbox = state.sandboxes.get(entry.sandboxId);
@@ -93,6 +96,20 @@ async function replayOne(ctx: ControllerContext, entry: JournalEntry): Promise<v
       return;
     }
   }
+}
+
+/**
+ * A start the daemon died in: the program was never recorded, so it must not exist (the user's
+ * start failed; a new one makes exactly one copy). The transaction that records it running also
+ * ends the entry, so a pending entry always means an unrecorded program.
+ */
+export function undoProcessStart(entry: ProcessStartEntry): void {
+  const victims: number[] = [];
+  if (entry.pid !== undefined && Number(procStat(entry.pid)?.[19] ?? -1) === entry.startTicks) victims.push(entry.pid);
+  if (entry.ownNsPath !== null && isNetnsMount(entry.ownNsPath)) {
+    for (const p of processesInNetns(entry.ownNsPath)) if (p.startTicks >= entry.notBeforeTicks) victims.push(p.pid);
+  }
+  killProcesses(victims);
 }
 
 /** Namespace files and sandbox directories that belong to no sandbox. */

@@ -13,6 +13,7 @@ import { CnmError, messageOf } from '../errors';
 import { Ipam } from '../ipam';
 import { Firewall, PortAllocator } from '../nat';
 import { Resolver } from '../resolver';
+import { processMetrics } from './process-metrics';
 import { dnsState, natState } from '../controller/service-state';
 import { jsonLogger, type Logger } from '../log';
 import { linkReaper } from '../os/link-reaper';
@@ -97,7 +98,7 @@ export async function startDaemon(opts: DaemonOptions, log: Logger): Promise<Dae
   }, ATTACHMENT_POLL_MS);
   vanished.unref();
 
-  const api = new ApiServer(buildRouter(ctl, runtime, { execRoot: opts.execRoot, metrics: () => resolver.metrics() }), log);
+  const api = new ApiServer(buildRouter(ctl, runtime, { execRoot: opts.execRoot, metrics: () => resolver.metrics() + processMetrics() }), log);
   await api.listenUnix(opts.socket, opts.socketGid);
   const tcpPort = opts.tcp ? await api.listenTcp(opts.tcp.host, opts.tcp.port) : undefined;
   log.log('info', 'cnmd is ready', {

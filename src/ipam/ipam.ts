@@ -82,7 +82,7 @@ export class Ipam {
     for (const family of FAMILIES) {
       const given = parsed.filter((p) => p.subnet.family === family);
       if (given.length > 0) {
-        configs.push(...given.map((p) => userPoolConfig(p, request.reserveGateway)));
+        configs.push(...given.map((p) => withRoomForSandboxes(userPoolConfig(p, request.reserveGateway))));
       } else if (family === 4 || request.enableIPv6) {
         const subnet = this.findAutoSubnet(family, blockers, pick === 'next' ? cursor[family] : undefined);
         blockers.push(subnet);
@@ -249,6 +249,23 @@ function userPoolConfig(p: ParsedSubnetRequest, reserveGateway: boolean): PoolCo
   return config;
 }
 
+/**
+ * A user subnet must leave at least one address for a sandbox once the network and broadcast
+ * addresses, the gateway (on drivers that reserve one) and the aux addresses are set aside, both
+ * in the subnet (static --ip) and in the ip-range (dynamic addresses).
+ */
+function withRoomForSandboxes(config: PoolConfig): PoolConfig {
+  const reserved = [config.gateway && 'the gateway', Object.keys(config.auxAddresses).length > 0 && 'the aux addresses'].filter(Boolean);
+  const after = reserved.length > 0 ? ` after ${reserved.join(' and ')}` : '';
+  if (new AddressPool({ ...config, ipRange: undefined }).peekLowestFree() === undefined) {
+    throw new CnmError('invalid', `Invalid subnet ${config.subnet} : no address is left for a container${after}; use a larger subnet (a /30 or shorter prefix for IPv4 on a network with a gateway)`);
+  }
+  if (config.ipRange && new AddressPool(config).peekLowestFree() === undefined) {
+    throw new CnmError('invalid', `Invalid ip-range ${config.ipRange} : no address is left for a container${after}; use a larger ip-range`);
+  }
+  return config;
+}
+
 function autoPoolConfig(subnet: Cidr, reserveGateway: boolean): PoolConfig {
   const config: PoolConfig = {
     family: subnet.family,
@@ -266,7 +283,8 @@ function defaultGateway(config: PoolConfig): string {
   const subnetOnly = new AddressPool({ ...config, ipRange: undefined, gateway: undefined });
   const value = subnetOnly.peekLowestFree();
   if (value === undefined) {
-    throw new CnmError('unavailable', `no address left for a gateway in subnet ${config.subnet}`);
+    // A user's subnet too small for a gateway is bad input; an automatic one would be our bug.
+    throw new CnmError(config.auto ? 'unavailable' : 'invalid', `no address left for a gateway in subnet ${config.subnet}; use a larger subnet`);
   }
   return formatIp({ family: config.family, value });
 }

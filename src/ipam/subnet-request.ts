@@ -6,7 +6,7 @@
  */
 import { CnmError } from '../errors';
 import { specialRole } from './address-pool';
-import { containsCidr, containsIp, formatCidr, isCanonical, networkOf, parseCidr, parseIp } from './cidr';
+import { containsCidr, containsIp, formatCidr, isCanonical, mustParseCidr, networkOf, overlaps, parseCidr, parseIp } from './cidr';
 import type { Cidr, IpAddress } from './cidr';
 import type { SubnetRequest } from './types';
 
@@ -28,6 +28,7 @@ export function parseSubnetRequest(request: SubnetRequest): ParsedSubnetRequest 
     throw invalid('an IPAM config entry needs a subnet (leave the IPAM config empty for an automatic one)');
   }
   const subnet = parseCanonicalCidr('subnet', request.subnet);
+  refuseUnusableSubnet(request.subnet, subnet);
 
   let ipRange: Cidr | undefined;
   if (request.ipRange) {
@@ -73,4 +74,35 @@ function parseAddress(what: string, text: string): IpAddress {
 function refuseSpecial(what: string, subnet: Cidr, address: IpAddress): void {
   const role = specialRole(subnet, address.value);
   if (role) throw invalid(`Invalid ${what} : it is the ${role} of ${formatCidr(subnet)}`);
+}
+
+/**
+ * Ranges no network may use: their addresses cannot be given to an interface and routed like
+ * others (the kernel answers loopback itself, multicast is not an interface address, link-local
+ * is never routed, 0.0.0.0/8 and :: mean "this host"). A subnet overlapping one is refused, as is
+ * a /0, which would cover them all and every route of the host.
+ */
+const UNUSABLE: ReadonlyArray<{ range: Cidr; what: string }> = [
+  { range: mustParseCidr('0.0.0.0/8'), what: 'the "this network" range 0.0.0.0/8' },
+  { range: mustParseCidr('127.0.0.0/8'), what: 'the loopback range 127.0.0.0/8' },
+  { range: mustParseCidr('169.254.0.0/16'), what: 'the link-local range 169.254.0.0/16' },
+  { range: mustParseCidr('224.0.0.0/4'), what: 'the multicast range 224.0.0.0/4' },
+  { range: mustParseCidr('255.255.255.255/32'), what: 'the limited broadcast address 255.255.255.255' },
+  { range: mustParseCidr('::/128'), what: 'the unspecified address ::' },
+  { range: mustParseCidr('::1/128'), what: 'the loopback address ::1' },
+  { range: mustParseCidr('::ffff:0:0/96'), what: 'the IPv4-mapped range ::ffff:0:0/96' },
+  { range: mustParseCidr('fe80::/10'), what: 'the link-local range fe80::/10' },
+  { range: mustParseCidr('ff00::/8'), what: 'the multicast range ff00::/8' },
+];
+
+const PRIVATE_HINT = 'use a private range such as 10.0.0.0/8, 172.16.0.0/12, 192.168.0.0/16 or fd00::/8';
+
+export function refuseUnusableSubnet(text: string, subnet: Cidr): void {
+  if (subnet.bits === 0) throw invalid(`Invalid subnet ${text} : it covers every address; ${PRIVATE_HINT}`);
+  for (const { range, what } of UNUSABLE) {
+    if (range.family === subnet.family && overlaps(range, subnet)) {
+      const where = containsCidr(range, subnet) ? 'is in' : 'overlaps';
+      throw invalid(`Invalid subnet ${text} : it ${where} ${what}, whose addresses cannot be given to containers; ${PRIVATE_HINT}`);
+    }
+  }
 }

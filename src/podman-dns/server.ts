@@ -14,7 +14,7 @@ import { Metrics } from '../resolver/metrics';
 import { nameKey } from '../resolver/names';
 import { buildSnapshot } from '../resolver/records';
 import { ResolvConfWatcher } from '../resolver/resolv-conf';
-import { TcpConnection } from '../resolver/tcp';
+import { TcpConnections, type TcpObserver } from '../resolver/tcp';
 import { parseUpstream, type UpstreamAddress } from '../resolver/upstream';
 import { RCODE, emptyResponse, type Query } from '../resolver/wire';
 import type { ListenAddress, Plan } from './plan';
@@ -34,6 +34,8 @@ export interface ServerOptions {
 const UDP_RECEIVE_BUFFER_BYTES = 1 << 20;
 const MAX_TCP_CONNECTIONS = 64;
 const TCP_IDLE_MS = 10_000;
+/** A TCP message must arrive whole within this of its first byte. */
+const TCP_MESSAGE_MS = 3_000;
 const TRY_TIMEOUT_MS = 800;
 const MAX_INFLIGHT = 1024;
 const CACHE_ENTRIES = 10_000;
@@ -63,7 +65,8 @@ function literalLookup(address: string, _options: unknown, callback: (err: Error
 class GatewayListener {
   private readonly udp: dgram.Socket;
   private readonly tcp: net.Server;
-  private readonly connections = new Set<net.Socket>();
+  /** Each view's TCP connections (their slots, queued bytes and deadlines), made on first use. */
+  private readonly tcpGroups = new Map<string, TcpConnections>();
   /** Source address → the sink of its view; replaced as a whole on every plan. */
   private sinks = new Map<string, UdpSink>();
   private fallback: UdpSink;
@@ -77,16 +80,19 @@ class GatewayListener {
     private readonly port: number,
     engine: QueryEngine,
     private readonly log: (message: string) => void,
+    tcpObserver: TcpObserver,
   ) {
     this.udp = dgram.createSocket({ type: at.family === 6 ? 'udp6' : 'udp4', ipv6Only: at.family === 6, recvBufferSize: UDP_RECEIVE_BUFFER_BYTES, lookup: literalLookup });
     this.fallback = new UdpSink(at.fallbackView, this.udp);
     this.udp.on('message', (msg, rinfo) => engine.handle(msg, this.sinks.get(rinfo.address) ?? this.fallback, rinfo));
+    const limits = { maxConnections: MAX_TCP_CONNECTIONS, idleTimeoutMs: TCP_IDLE_MS, messageTimeoutMs: TCP_MESSAGE_MS };
+    // No server.maxConnections: when a view's slots are full, TcpConnections frees the slowest.
     this.tcp = net.createServer((socket) => {
-      this.connections.add(socket);
-      socket.once('close', () => this.connections.delete(socket));
-      new TcpConnection(this.viewOf.get(socket.remoteAddress ?? '') ?? this.at.fallbackView, socket, engine, TCP_IDLE_MS);
+      const view = this.viewOf.get(socket.remoteAddress ?? '') ?? this.at.fallbackView;
+      let group = this.tcpGroups.get(view);
+      if (group === undefined) this.tcpGroups.set(view, (group = new TcpConnections(view, engine, limits, tcpObserver)));
+      group.accept(socket);
     });
-    this.tcp.maxConnections = MAX_TCP_CONNECTIONS;
   }
 
   /** Points every known source address at its view's sink (one sink per view, made here). */
@@ -101,6 +107,18 @@ class GatewayListener {
     this.sinks = sinks;
     this.viewOf = viewOf;
     if (fallbackView !== this.fallback.sandboxId) this.fallback = new UdpSink(fallbackView, this.udp);
+  }
+
+  get tcpConnections(): number {
+    let n = 0;
+    for (const group of this.tcpGroups.values()) n += group.size;
+    return n;
+  }
+
+  get tcpQueuedBytes(): number {
+    let n = 0;
+    for (const group of this.tcpGroups.values()) n += group.queuedBytes;
+    return n;
   }
 
   /** Binds both sockets; resolves false when the address is not (yet) on this host. */
@@ -145,7 +163,7 @@ class GatewayListener {
     if (!this.bound) return;
     this.bound = false;
     await new Promise<void>((resolve) => this.udp.close(() => resolve()));
-    for (const socket of this.connections) socket.destroy();
+    for (const group of this.tcpGroups.values()) group.closeAll();
     await new Promise<void>((resolve) => this.tcp.close(() => resolve()));
   }
 }
@@ -251,7 +269,7 @@ export class PodmanDnsServer {
     for (const at of plan.listen) {
       let listener = this.listeners.get(at.address);
       if (listener === undefined) {
-        listener = new GatewayListener(at, this.options.port, this.engine, this.options.log);
+        listener = new GatewayListener(at, this.options.port, this.engine, this.options.log, this.metrics);
         this.listeners.set(at.address, listener);
         const l = listener;
         opened.push(
@@ -288,7 +306,13 @@ export class PodmanDnsServer {
       inflight += f.inflight;
       cacheEntries += f.options.cache?.size ?? 0;
     }
-    return this.metrics.render({ inflight, sandboxes: this.containers, cacheEntries });
+    let tcpConnections = 0;
+    let tcpQueuedBytes = 0;
+    for (const l of this.listeners.values()) {
+      tcpConnections += l.tcpConnections;
+      tcpQueuedBytes += l.tcpQueuedBytes;
+    }
+    return this.metrics.render({ inflight, sandboxes: this.containers, cacheEntries, tcpConnections, tcpQueuedBytes });
   }
 
   async close(): Promise<void> {

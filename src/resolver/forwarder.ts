@@ -7,7 +7,12 @@
  *    Extended DNS Error saying why;
  *  - a TCP asker whose answer came back truncated over UDP gets it fetched again over TCP; a UDP
  *    asker gets the truncated answer as is and retries over TCP itself (RFC 7766 §5);
- *  - past maxInflight, new queries get SERVFAIL at once. SERVFAIL rather than Docker's REFUSED:
+ *  - the maxInflight slots are shared fairly: a sandbox may hold at most maxInflight divided by
+ *    the number of sandboxes with queries in flight (itself included); past its share its new
+ *    queries get SERVFAIL at once, while a quiet sandbox still gets a slot. A flood from one
+ *    sandbox therefore never fails another's lookups. (Shares shrink as sandboxes join, so the
+ *    total may pass maxInflight for a moment, until the busy ones drain; it never passes twice
+ *    maxInflight.) SERVFAIL rather than Docker's REFUSED:
  *    overload is temporary, and stub resolvers treat SERVFAIL as "try again" (glibc: TRY_AGAIN,
  *    EAI_AGAIN) but REFUSED as a permanent failure that even stops the search list.
  * Answers pass unchanged except for the id, and are cached by their TTLs.
@@ -36,6 +41,8 @@ export interface ForwarderOptions {
 export interface ForwardObserver {
   answered(qtype: number, rcode: number, source: 'cache' | 'upstream', started: number): void;
   cacheLookup(hit: boolean): void;
+  /** A sandbox past its share of the in-flight slots got SERVFAIL. */
+  forwardRefused(sandboxId: string): void;
   upstreamError(upstream: string, reason: 'timeout' | 'unreachable' | 'servfail' | 'refused'): void;
 }
 
@@ -50,6 +57,8 @@ const NO_UPSTREAMS: ExtendedError = { code: EDE.noReachableAuthority, text: 'no 
 
 export class Forwarder implements ForwardPath {
   inflight = 0;
+  /** Queries in flight per sandbox; only sandboxes with some are present. */
+  private readonly inflightBySandbox = new Map<string, number>();
   readonly budgetMs: number;
   private upstreams: Upstream[] = [];
   private readonly scratch = new Query();
@@ -86,7 +95,10 @@ export class Forwarder implements ForwardPath {
       }
     }
     if (this.upstreams.length === 0) return this.fail(msg, q, sink, peer, NO_UPSTREAMS, started);
-    if (this.inflight >= this.options.maxInflight) return this.fail(msg, q, sink, peer, OVERLOADED, started);
+    if (!this.admit(sink.sandboxId)) {
+      this.options.observer.forwardRefused(sink.sandboxId);
+      return this.fail(msg, q, sink, peer, OVERLOADED, started);
+    }
     new ForwardJob(this, msg, q.qtype, key, sink, peer, this.ordered(started), started).next();
   }
 
@@ -104,6 +116,26 @@ export class Forwarder implements ForwardPath {
   upstreamRecovered(upstream: Upstream): void {
     upstream.reportedDown = false;
     this.options.info?.(`[resolver] upstream ${upstream.address.text} answers again`);
+  }
+
+  /** Takes one in-flight slot for the sandbox if it is within its fair share. */
+  private admit(sandboxId: string): boolean {
+    const max = this.options.maxInflight;
+    if (this.inflight >= 2 * max) return false;
+    const mine = this.inflightBySandbox.get(sandboxId) ?? 0;
+    const active = this.inflightBySandbox.size + (mine === 0 ? 1 : 0);
+    if (mine >= Math.max(1, Math.floor(max / active))) return false;
+    this.inflightBySandbox.set(sandboxId, mine + 1);
+    this.inflight++;
+    return true;
+  }
+
+  /** Gives back a slot taken by admit. */
+  release(sandboxId: string): void {
+    this.inflight--;
+    const mine = this.inflightBySandbox.get(sandboxId) ?? 1;
+    if (mine <= 1) this.inflightBySandbox.delete(sandboxId);
+    else this.inflightBySandbox.set(sandboxId, mine - 1);
   }
 
   /** Healthy upstreams first (in configured order), then recently failed ones, oldest failure first. */
@@ -156,9 +188,7 @@ class ForwardJob {
     private readonly peer: unknown,
     private readonly order: readonly Upstream[],
     private readonly started: number,
-  ) {
-    forwarder.inflight++;
-  }
+  ) {}
 
   /** Tries the next upstream (cycling), and arms the timer that tries the one after. */
   next(upstream = this.order[this.tries % this.order.length]!): void {
@@ -213,7 +243,7 @@ class ForwardJob {
   private finish(answer: Buffer | null): void {
     if (this.finished) return;
     this.finished = true;
-    this.forwarder.inflight--;
+    this.forwarder.release(this.sink.sandboxId);
     if (this.timer !== null) clearTimeout(this.timer);
     for (const attempt of this.attempts) attempt.cancel();
     if (answer === null) {

@@ -7,7 +7,7 @@ import dgram from 'node:dgram';
 import net from 'node:net';
 import { closeFd, openSocketsInNetns } from '../os/native';
 import type { QueryEngine, ReplySink } from './engine';
-import { TcpConnection } from './tcp';
+import { TcpConnections, type TcpObserver } from './tcp';
 
 /** Where every sandbox on a user-defined network finds its resolver, as in Docker. */
 export const LISTEN_ADDRESS = '127.0.0.11';
@@ -24,6 +24,9 @@ const MAX_TCP_CONNECTIONS = 64;
 
 export interface ListenerOptions {
   tcpIdleTimeoutMs: number;
+  /** A TCP message must arrive whole within this of its first byte. */
+  tcpMessageTimeoutMs: number;
+  tcpObserver: TcpObserver;
   onError: (sandboxId: string, err: Error) => void;
 }
 
@@ -58,7 +61,7 @@ export class SandboxListeners {
     private readonly sink: UdpSink,
     private readonly udp: dgram.Socket,
     private readonly tcp: net.Server,
-    private readonly connections: Set<net.Socket>,
+    readonly connections: TcpConnections,
   ) {}
 
   static async open(sandboxId: string, nsPath: string, engine: QueryEngine, options: ListenerOptions): Promise<SandboxListeners> {
@@ -70,13 +73,14 @@ export class SandboxListeners {
     const udp = dgram.createSocket({ type: 'udp4', lookup: literalLookup });
     const sink = new UdpSink(sandboxId, udp);
     udp.on('message', (msg, rinfo) => engine.handle(msg, sink, rinfo));
-    const connections = new Set<net.Socket>();
-    const tcp = net.createServer((socket) => {
-      connections.add(socket);
-      socket.once('close', () => connections.delete(socket));
-      new TcpConnection(sandboxId, socket, engine, options.tcpIdleTimeoutMs);
-    });
-    tcp.maxConnections = MAX_TCP_CONNECTIONS;
+    const connections = new TcpConnections(
+      sandboxId,
+      engine,
+      { maxConnections: MAX_TCP_CONNECTIONS, idleTimeoutMs: options.tcpIdleTimeoutMs, messageTimeoutMs: options.tcpMessageTimeoutMs },
+      options.tcpObserver,
+    );
+    // No server.maxConnections: when the slots are full, TcpConnections frees one from the slowest.
+    const tcp = net.createServer((socket) => connections.accept(socket));
     // An fd handed to Node belongs to Node from then on: only the others are closed by hand.
     let stage = 'none' as 'none' | 'udp' | 'tcp';
     try {
@@ -103,7 +107,7 @@ export class SandboxListeners {
   async close(): Promise<void> {
     this.sink.closed = true;
     await new Promise<void>((resolve) => this.udp.close(() => resolve()));
-    for (const socket of this.connections) socket.destroy();
+    this.connections.closeAll();
     await new Promise<void>((resolve) => this.tcp.close(() => resolve()));
   }
 }

@@ -4,6 +4,7 @@
  * when the text is rendered.
  */
 import type { ForwardObserver } from './forwarder';
+import type { TcpCloseReason, TcpObserver } from './tcp';
 import { TYPE } from './wire';
 
 export type Source = 'local' | 'cache' | 'upstream';
@@ -31,9 +32,13 @@ export interface Gauges {
   inflight: number;
   sandboxes: number;
   cacheEntries: number;
+  tcpConnections: number;
+  tcpQueuedBytes: number;
 }
 
-export class Metrics implements ForwardObserver {
+const TCP_CLOSE_REASONS: readonly TcpCloseReason[] = ['idle', 'message_timeout', 'evicted', 'refused', 'queue_full'];
+
+export class Metrics implements ForwardObserver, TcpObserver {
   private readonly queries = new Float64Array(TYPE_NAMES.length * RCODES * SOURCES.length);
   private readonly buckets = new Float64Array(SOURCES.length * (BUCKETS.length + 1));
   private readonly sums = new Float64Array(SOURCES.length);
@@ -41,6 +46,9 @@ export class Metrics implements ForwardObserver {
   private cacheMisses = 0;
   private dropped = 0;
   private readonly upstreamErrors = new Map<string, number>();
+  private readonly tcpClosures = new Float64Array(TCP_CLOSE_REASONS.length);
+  /** Refused forwards per sandbox; a removed sandbox's count goes with it (forgetSandboxes). */
+  private readonly forwardRefusals = new Map<string, number>();
 
   /** One answered query; started is performance.now() when its message arrived. */
   answered(qtype: number, rcode: number, source: Source, started: number): void {
@@ -57,6 +65,19 @@ export class Metrics implements ForwardObserver {
   /** A message that got no reply at all (too short, or a response). */
   droppedMessage(): void {
     this.dropped++;
+  }
+
+  forwardRefused(sandboxId: string): void {
+    this.forwardRefusals.set(sandboxId, (this.forwardRefusals.get(sandboxId) ?? 0) + 1);
+  }
+
+  /** Drops the counters of sandboxes that are gone, so churn does not grow them. */
+  forgetSandboxes(live: ReadonlyMap<string, unknown>): void {
+    for (const id of this.forwardRefusals.keys()) if (!live.has(id)) this.forwardRefusals.delete(id);
+  }
+
+  tcpClosed(reason: TcpCloseReason): void {
+    this.tcpClosures[TCP_CLOSE_REASONS.indexOf(reason)]!++;
   }
 
   cacheLookup(hit: boolean): void {
@@ -105,12 +126,20 @@ export class Metrics implements ForwardObserver {
     out.push(`cnm_dns_cache_entries ${gauges.cacheEntries}`);
     family('cnm_dns_inflight', 'gauge', 'Queries waiting for an upstream.');
     out.push(`cnm_dns_inflight ${gauges.inflight}`);
+    family('cnm_dns_forward_refused_total', 'counter', 'Queries refused (SERVFAIL) because their sandbox was past its share of the in-flight cap, by sandbox.');
+    for (const [sandbox, n] of this.forwardRefusals) out.push(`cnm_dns_forward_refused_total{sandbox="${sandbox}"} ${n}`);
     family('cnm_dns_upstream_errors_total', 'counter', 'Failed upstream tries, by upstream and reason.');
     for (const [labels, n] of this.upstreamErrors) out.push(`cnm_dns_upstream_errors_total{${labels}} ${n}`);
     family('cnm_dns_dropped_total', 'counter', 'Messages that got no reply (shorter than a header, or responses).');
     out.push(`cnm_dns_dropped_total ${this.dropped}`);
     family('cnm_dns_sandboxes', 'gauge', 'Sandboxes with a resolver listening on 127.0.0.11:53.');
     out.push(`cnm_dns_sandboxes ${gauges.sandboxes}`);
+    family('cnm_dns_tcp_connections', 'gauge', 'Open DNS-over-TCP connections.');
+    out.push(`cnm_dns_tcp_connections ${gauges.tcpConnections}`);
+    family('cnm_dns_tcp_queued_bytes', 'gauge', 'TCP replies queued in the daemon because clients do not read them.');
+    out.push(`cnm_dns_tcp_queued_bytes ${gauges.tcpQueuedBytes}`);
+    family('cnm_dns_tcp_closed_total', 'counter', 'TCP connections closed by the resolver, by reason.');
+    TCP_CLOSE_REASONS.forEach((reason, i) => out.push(`cnm_dns_tcp_closed_total{reason="${reason}"} ${this.tcpClosures[i]}`));
     return out.join('\n') + '\n';
   }
 }

@@ -39,6 +39,8 @@ export interface ResolverOptions {
   cacheEntries?: number;
   /** Idle TCP connections are closed after this long, default 10 s. */
   tcpIdleTimeoutMs?: number;
+  /** A TCP message must arrive whole within this of its first byte, default 3 s. */
+  tcpMessageTimeoutMs?: number;
   /** How often resolvConfPath is checked for changes, default 1 s. */
   resolvConfPollMs?: number;
   log?: Log;
@@ -69,6 +71,8 @@ export class Resolver {
     this.ttl = options.ttl ?? 600;
     this.listenerOptions = {
       tcpIdleTimeoutMs: options.tcpIdleTimeoutMs ?? 10_000,
+      tcpMessageTimeoutMs: options.tcpMessageTimeoutMs ?? 3000,
+      tcpObserver: this.counters,
       onError: (id, err) => this.log('debug', '[resolver] socket error', { sandbox: id, error: err.message }),
     };
     this.log = options.log ?? (() => {});
@@ -107,7 +111,13 @@ export class Resolver {
 
   /** Prometheus text exposition of the resolver's counters. */
   metrics(): string {
-    return this.counters.render({ inflight: this.forwarder.inflight, sandboxes: this.listeners.size, cacheEntries: this.cache?.size ?? 0 });
+    let tcpConnections = 0;
+    let tcpQueuedBytes = 0;
+    for (const l of this.listeners.values()) {
+      tcpConnections += l.connections.size;
+      tcpQueuedBytes += l.connections.queuedBytes;
+    }
+    return this.counters.render({ inflight: this.forwarder.inflight, sandboxes: this.listeners.size, cacheEntries: this.cache?.size ?? 0, tcpConnections, tcpQueuedBytes });
   }
 
   /**
@@ -140,6 +150,7 @@ export class Resolver {
     const { snapshot, problems } = buildSnapshot(this.engine.snapshot, state, this.ttl);
     for (const problem of problems) this.log('warn', `[resolver] ${problem}`);
     this.engine.snapshot = snapshot;
+    this.counters.forgetSandboxes(snapshot.sandboxes);
 
     const stale = [...this.listeners].filter(([id, l]) => snapshot.sandboxes.get(id)?.nsPath !== l.nsPath);
     for (const [id] of stale) this.listeners.delete(id);

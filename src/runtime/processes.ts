@@ -4,7 +4,7 @@
  * and holds its terminal. The process is known by pid and start time, so it is found again after
  * a daemon restart and a recycled pid is never mistaken for it.
  */
-import { spawn } from 'node:child_process';
+import { spawn, type ChildProcess } from 'node:child_process';
 import os from 'node:os';
 import type { Writable } from 'node:stream';
 import type { Controller } from '../controller/controller';
@@ -14,7 +14,7 @@ import { sandboxPaths } from '../controller/sandbox-files';
 import { CnmError } from '../errors';
 import type { Logger } from '../log';
 import { CNM_EXEC_PATH } from '../os/native';
-import { isLiveProcess, procStat } from '../os/proc';
+import { isLiveProcess, killProcesses, procStat, processesInNetns } from '../os/proc';
 import { lastExitStatus, logPath } from './log-file';
 import { checkProgram, programEnv, searchPath } from './program';
 
@@ -45,6 +45,7 @@ export class ProcessRuntime {
   /** the running main processes' stdin (OpenStdin) and terminal control pipes, while we hold them */
   private readonly pipes = new Map<string, { stdin?: Writable; control?: Writable }>();
   private readonly listeners: (() => void)[] = [];
+  private readonly starting = new Map<string, Promise<void>>();
 
   constructor(
     private readonly ctl: Controller,
@@ -74,8 +75,22 @@ export class ProcessRuntime {
     return p.status === 'running' && p.pid > 0 && processStartTicks(p.pid) === p.startTicks && isLiveProcess(p.pid);
   }
 
-  /** Starts the sandbox's command detached from any client (run -d, start). */
-  async start(sandbox: SandboxRecord): Promise<void> {
+  /**
+   * Starts the sandbox's command detached from any client (run -d, start). Journalled (see
+   * ProcessStartEntry): if the daemon dies before the program is recorded, the next start kills
+   * it, so a sandbox never has a program the daemon does not know. Concurrent starts of one
+   * sandbox share one spawn: never a second copy.
+   */
+  start(sandbox: SandboxRecord): Promise<void> {
+    const inProgress = this.starting.get(sandbox.id);
+    if (inProgress) return inProgress;
+    const started = this.startOnce(sandbox).finally(() => this.starting.delete(sandbox.id));
+    this.starting.set(sandbox.id, started);
+    return started;
+  }
+
+  private async startOnce(given: SandboxRecord): Promise<void> {
+    const sandbox = this.ctl.state.sandboxes.get(given.id) ?? given;
     if (this.isRunning(sandbox)) return;
     if (!sandbox.cmd.length) throw new CnmError('invalid', `sandbox ${sandbox.name} has no command to run`);
     const cwd = sandbox.workingDir || '/';
@@ -83,16 +98,31 @@ export class ProcessRuntime {
     // fd 3: the terminal's size, for a sandbox with a tty
     const size = sandbox.consoleSize ? { rows: sandbox.consoleSize[0], cols: sandbox.consoleSize[1] } : undefined;
     const spec = this.execSpec(sandbox, { tty: sandbox.tty, size, log: logPath(this.execRoot, sandbox.id), ...(sandbox.tty ? { controlFd: 3 } : {}) });
-    const child = spawn(spec.argv[0]!, [...spec.argv.slice(1), ...sandbox.cmd], {
-      detached: true,
-      env: programEnv(sandbox.env, sandbox.tty),
-      // stderr: the supervisor's own complaints (a namespace it cannot join), for the daemon's log
-      stdio: [sandbox.openStdin ? 'pipe' : 'ignore', 'ignore', 'pipe', ...(sandbox.tty ? (['pipe'] as const) : [])],
-    });
-    const pid = await new Promise<number>((resolve, reject) => {
-      child.once('spawn', () => resolve(child.pid!));
-      child.once('error', reject);
-    });
+    const journal = this.ctl.beginProcessStart(sandbox);
+    let child: ChildProcess;
+    try {
+      child = spawn(spec.argv[0]!, [...spec.argv.slice(1), ...sandbox.cmd], {
+        detached: true,
+        env: programEnv(sandbox.env, sandbox.tty),
+        // stderr: the supervisor's own complaints (a namespace it cannot join), for the daemon's log
+        stdio: [sandbox.openStdin ? 'pipe' : 'ignore', 'ignore', 'pipe', ...(sandbox.tty ? (['pipe'] as const) : [])],
+      });
+    } catch (err) {
+      this.ctl.abandonProcessStart(journal.id);
+      throw err;
+    }
+    // The pid exists from here on (spawn forks synchronously): note it before anything else.
+    if (child.pid !== undefined) this.ctl.noteProcessStarted(journal, child.pid, processStartTicks(child.pid));
+    let pid: number;
+    try {
+      pid = await new Promise<number>((resolve, reject) => {
+        child.once('spawn', () => resolve(child.pid!));
+        child.once('error', reject);
+      });
+    } catch (err) {
+      this.ctl.abandonProcessStart(journal.id);
+      throw err;
+    }
     child.unref();
     child.stderr?.on('data', (d: Buffer) => this.log.log('warn', 'sandbox supervisor', { sandbox: sandbox.name, message: d.toString().trim() }));
     (child.stderr as unknown as { unref?: () => void } | null)?.unref?.();
@@ -103,7 +133,7 @@ export class ProcessRuntime {
     }
     this.pipes.set(sandbox.id, { stdin: child.stdin ?? undefined, control });
     child.once('exit', (code, signal) => void this.exited(sandbox.id, pid, code ?? (signal ? 128 + signalNumber(signal) : 255)));
-    await this.running(sandbox.id, pid);
+    await this.running(sandbox.id, pid, journal.id);
   }
 
   /** Called after each recorded change of a main process (start, exit): events, attach, wait. */
@@ -129,6 +159,25 @@ export class ProcessRuntime {
       // already gone
     }
     if (signal === 'SIGKILL') await this.waitExit(sandbox.id, 5000);
+  }
+
+  /**
+   * Before a sandbox is removed (rm, rm -f): its program and every other process in its own
+   * namespace (children, programs started with exec, anything left by a crash) are killed, so
+   * none outlives the sandbox. A namespace shared with other sandboxes (container:) is left to
+   * its owner, whose removal waits for them.
+   */
+  async killAll(sandbox: SandboxRecord): Promise<void> {
+    await this.kill(sandbox, 'SIGKILL');
+    if (sandbox.mode.kind !== 'own' || this.ctl.state.dependentsOf(sandbox.id).length > 0) return;
+    const nsPath = this.ctl.nsPath(sandbox);
+    for (let i = 0; i < 100; i++) {
+      const left = processesInNetns(nsPath).map((p) => p.pid);
+      if (left.length === 0) return;
+      killProcesses(left);
+      await new Promise((r) => setTimeout(r, 20));
+    }
+    this.log.log('warn', 'processes of a removed sandbox did not die within 2 s of SIGKILL', { sandbox: sandbox.name });
   }
 
   /** SIGTERM, then SIGKILL if the program is still running after timeoutSec (docker stop). */
@@ -167,9 +216,9 @@ export class ProcessRuntime {
     this.pollers.clear();
   }
 
-  private async running(sandboxId: string, pid: number): Promise<void> {
+  private async running(sandboxId: string, pid: number, journalId?: number): Promise<void> {
     const process: ProcessState = { status: 'running', pid, startTicks: processStartTicks(pid), exitCode: 0, startedAt: nowRfc3339Nano(), finishedAt: '0001-01-01T00:00:00Z' };
-    await this.ctl.setProcess(sandboxId, process);
+    await this.ctl.setProcess(sandboxId, process, journalId);
     for (const l of this.listeners) l();
   }
 
@@ -187,6 +236,7 @@ export class ProcessRuntime {
     this.waiters.delete(sandboxId);
     const after = this.ctl.state.sandboxes.get(sandboxId);
     if (after?.autoRemove && after.process.status === 'exited') {
+      await this.killAll(after);
       await this.ctl.removeSandbox(sandboxId).catch((err) => this.log.log('warn', 'auto-remove failed', { sandbox: after.name, error: String(err) }));
     }
   }

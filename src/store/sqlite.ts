@@ -65,6 +65,7 @@ export class SqliteStore {
       getMeta: db.prepare('SELECT value FROM meta WHERE key = ?'),
       addJournal: db.prepare('INSERT INTO journal (data) VALUES (?)'),
       endJournal: db.prepare('DELETE FROM journal WHERE id = ?'),
+      updateJournal: db.prepare('UPDATE journal SET data = ? WHERE id = ?'),
     };
   }
 
@@ -101,6 +102,11 @@ export class SqliteStore {
   /** Records, before any kernel work, what an operation is about to make. Returns its id. */
   beginJournal(entry: unknown): number {
     return Number(this.stmts.addJournal.run(JSON.stringify(entry)).lastInsertRowid);
+  }
+
+  /** Replaces what a pending entry says (an operation learnt more about what it leaves behind). */
+  updateJournal(id: number, entry: unknown): void {
+    this.stmts.updateJournal.run(JSON.stringify(entry), id);
   }
 
   endJournal(id: number): void {

@@ -132,7 +132,8 @@ t.test('forwarding through the daemon', async (t) => {
       t.equal(buckets.at(-1), answered, '+Inf bucket = count');
     }
     for (const line of m.text.trim().split('\n')) {
-      if (!/^(# (HELP|TYPE) cnm_dns_\w+ .+|cnm_dns_\w+(\{[a-z]+="[^"]*"(,[a-z]+="[^"]*")*\})? \d+(\.\d+)?(e-?\d+)?)$/.test(line)) t.fail(`not exposition format: ${line}`);
+      // The resolver's cnm_dns_* and the daemon's process_* / nodejs_* gauges.
+      if (!/^(# (HELP|TYPE) [a-z_]+ .+|[a-z_]+(\{[a-z]+="[^"]*"(,[a-z]+="[^"]*")*\})? \d+(\.\d+)?(e-?\d+)?)$/.test(line)) t.fail(`not exposition format: ${line}`);
     }
   });
 

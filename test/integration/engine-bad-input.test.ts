@@ -118,6 +118,24 @@ t.test('bad input changes nothing', async (t) => {
     { name: 'create sandbox bad HostIp', method: 'POST', path: '/containers/create', body: { Cmd: ['true'], HostConfig: { PortBindings: { '80/tcp': [{ HostIp: 'not-an-ip', HostPort: '8080' }] } } }, status: 400, message: /Invalid ip address: not-an-ip/ },
     { name: 'stop with a bad timeout', method: 'POST', path: '/containers/box/stop?t=soon', status: 400, message: /invalid value for t: "soon"/ },
     { name: 'create sandbox bad Cmd', method: 'POST', path: '/containers/create', body: { Cmd: 'true' }, status: 400, message: /body\.Cmd must be an array of strings/ },
+    // Subnets no sandbox could use: 400, never a 500 from the kernel refusing the address.
+    ...(
+      [
+        ['127.0.0.0/8', /loopback range/],
+        ['224.0.0.0/4', /multicast range/],
+        ['169.254.0.0/16', /link-local range/],
+        ['0.0.0.0/0', /covers every address/],
+        ['10.1.0.7/32', /no address is left for a container after the gateway/],
+      ] as const
+    ).map(([subnet, message]): ApiCase => ({ name: `subnet ${subnet}`, method: 'POST', path: '/networks/create', body: { Name: 'x', IPAM: { Config: [{ Subnet: subnet }] } }, status: 400, message })),
+    ...(
+      [
+        ['::/0', /covers every address/],
+        ['ff00::/8', /multicast range ff00::\/8/],
+        ['fe80::/64', /link-local range/],
+        ['fd00:9::5/128', /no address is left for a container after the gateway/],
+      ] as const
+    ).map(([subnet, message]): ApiCase => ({ name: `subnet ${subnet}`, method: 'POST', path: '/networks/create', body: { Name: 'x', EnableIPv6: true, IPAM: { Config: [{ Subnet: subnet }] } }, status: 400, message })),
     { name: 'too old API version', method: 'GET', path: '/v1.5/networks', status: 400, message: /client version 1\.5 is too old/ },
   ];
 

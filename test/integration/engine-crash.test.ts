@@ -3,6 +3,7 @@
  * are in flight, restart it, and find every sandbox either fully connected or not at all, with
  * no stray link, address, namespace or row.
  */
+import { spawn } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import t, { type Test } from 'tap';
@@ -83,4 +84,94 @@ t.test('SIGKILL during 50 parallel connects, then during 30 parallel creates', a
   await lab.startDaemon();
   await checkConsistent(t, lab, 'crashnet');
   t.match(lab.daemonLog, /finishing an operation interrupted by a daemon crash|removing/, 'the restart found something to repair');
+});
+
+/** Processes whose network namespace is the sandbox's (the test sees them through /proc). */
+function processesIn(nsInode: number): number[] {
+  const pids: number[] = [];
+  for (const name of fs.readdirSync('/proc')) {
+    if (!/^\d+$/.test(name)) continue;
+    try {
+      if (fs.statSync(`/proc/${name}/ns/net`).ino !== nsInode) continue;
+      const stat = fs.readFileSync(`/proc/${name}/stat`, 'utf8');
+      if (stat.slice(stat.lastIndexOf(')') + 2).startsWith('Z')) continue;
+      pids.push(Number(name));
+    } catch {
+      // gone
+    }
+  }
+  return pids;
+}
+
+t.test('SIGKILL during parallel starts: every program is owned or gone; start makes one copy; rm -f leaves nothing', async (t) => {
+  const lab = await Lab.start();
+  t.teardown(() => lab.close());
+  t.equal((await lab.cli('network', 'create', '--subnet', '10.51.0.0/24', 'startnet')).code, 0);
+  const inodes = new Map<string, number>();
+  let interrupted = 0;
+  // Kills at several moments of the starts: before most spawns, among them, after most.
+  for (const [round, delay] of [5, 40, 120, 300].entries()) {
+    const ids: string[] = [];
+    for (let i = 0; i < 12; i++) {
+      const r = await lab.api('POST', `/containers/create?name=r${round}s${i}`, { Cmd: ['sleep', '1000'], HostConfig: { NetworkMode: 'startnet' } });
+      t.equal(r.status, 201, r.raw);
+      const id = (r.body as { Id: string }).Id;
+      ids.push(id);
+      inodes.set(id, fs.statSync(path.join(lab.execRoot, 'netns', id)).ino);
+    }
+    const starts = ids.map((id) => lab.api('POST', `/containers/${id}/start`).catch(() => undefined));
+    await sleep(delay);
+    await lab.stopDaemon('SIGKILL');
+    await Promise.all(starts);
+    await lab.startDaemon();
+
+    for (const id of ids) {
+      const c = (await lab.api('GET', `/containers/${id}/json`)).body as ContainerJSON;
+      const present = processesIn(inodes.get(id)!);
+      if (c.State.Running) t.same(present, [c.State.Pid], `round ${round}: ${c.Name} runs, and only its recorded pid ${c.State.Pid}`);
+      else {
+        interrupted++;
+        t.same(present, [], `round ${round}: ${c.Name} is not running (pid ${c.State.Pid}) and has no process`);
+      }
+    }
+    // start never makes a second copy, even asked twice at once.
+    await Promise.all(ids.flatMap((id) => [lab.api('POST', `/containers/${id}/start`), lab.api('POST', `/containers/${id}/start`)]));
+    for (const id of ids) {
+      const c = (await lab.api('GET', `/containers/${id}/json`)).body as ContainerJSON;
+      t.ok(c.State.Running, `round ${round}: ${c.Name} runs after start`);
+      t.same(processesIn(inodes.get(id)!), [c.State.Pid], `round ${round}: ${c.Name} has exactly one copy`);
+    }
+  }
+  t.ok(interrupted > 0, `some starts were interrupted (${interrupted} of 48)`);
+  t.match(lab.daemonLog, /finishing an operation interrupted by a daemon crash.*"op":"startProcess"/, 'a restart undid a start that had spawned its program');
+
+  // rm -f kills every process in the sandbox, not only the recorded one.
+  const [first] = inodes.keys();
+  const ns = path.join(lab.execRoot, 'netns', first!);
+  const stray = spawn('nsenter', [`--net=${ns}`, 'sleep', '1000'], { detached: true, stdio: 'ignore' });
+  stray.unref();
+  await sleep(200);
+  t.equal(processesIn(inodes.get(first!)!).length, 2, 'the program and a second process in the sandbox');
+  // Known by pid and start time: once a namespace is gone its inode may be reused by another.
+  // A zombie is dead (its parent, this test for the extra process, has not reaped it yet).
+  const startTime = (pid: number): string | undefined => {
+    try {
+      const fields = fs.readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ').pop()!.split(' ');
+      return fields[0] === 'Z' ? undefined : fields[19];
+    } catch {
+      return undefined;
+    }
+  };
+  const before = [...inodes.values()].flatMap(processesIn).map((pid) => ({ pid, start: startTime(pid) }));
+  t.equal(before.length, inodes.size + 1, 'one program per sandbox and the extra process');
+  for (const id of inodes.keys()) t.equal((await lab.api('DELETE', `/containers/${id}?force=1`)).status, 204);
+  const left = before.filter((p) => p.start !== undefined && startTime(p.pid) === p.start).map((p) => p.pid);
+  const describe = (pid: number): string => {
+    try {
+      return `${pid}: ${fs.readFileSync(`/proc/${pid}/cmdline`, 'utf8').replace(/\0/g, ' ')}`;
+    } catch {
+      return `${pid}: gone`;
+    }
+  };
+  t.same(left, [], `no process is left in any removed sandbox ${left.map(describe).join('; ')}`);
 });

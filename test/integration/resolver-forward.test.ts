@@ -160,6 +160,36 @@ t.test('in-flight cap: the excess gets SERVFAIL at once', async (t) => {
   t.equal(results.filter((r) => r.rcode === 3).length, 2, 'the two in flight get the upstream answer (NXDOMAIN)');
 });
 
+t.test('in-flight cap shared fairly: one sandbox flooding does not fail another sandbox\'s lookups', async (t) => {
+  const up = await stub(t, { records: RECORDS, delayMs: 300 });
+  const lab = await labWith(t, { upstreams: [up.spec], maxInflight: 16, tryTimeoutMs: 2000 });
+  const flood = nodeIn(
+    lab.ns('s1'),
+    `const dgram = require('dgram'); const packet = require('dns-packet');
+     const s = dgram.createSocket('udp4'); let sent = 0, servfail = 0;
+     s.on('message', (m) => { if ((m[3] & 15) === 2) servfail++; });
+     const end = Date.now() + 3500;
+     const tick = setInterval(() => {
+       if (Date.now() > end) { clearInterval(tick); setTimeout(() => { console.log(JSON.stringify({ sent, servfail })); process.exit(0); }, 500); return; }
+       for (let i = 0; i < 100; i++) s.send(packet.encode({ type: 'query', id: sent & 0xffff, flags: packet.RECURSION_DESIRED, questions: [{ type: 'A', name: 'junk' + sent++ + '.test' }] }), 53, '127.0.0.11');
+     }, 20);`,
+  ) as Promise<{ sent: number; servfail: number }>;
+  await new Promise((r) => setTimeout(r, 500));
+  const victim = (await nodeIn(
+    lab.ns('s2'),
+    `const { UDPClient } = require('dns2');
+     const q = (n) => UDPClient({ dns: '127.0.0.11', timeout: 3000 })(n + '.test', 'A').then((r) => r.header.rcode, () => 'timeout');
+     (async () => { const out = []; for (let round = 0; round < 8; round++) out.push(...await Promise.all([0, 1, 2].map((i) => q('v' + round + '-' + i)))); console.log(JSON.stringify(out)); })();`,
+  )) as (number | string)[];
+  const { sent, servfail } = await flood;
+  t.ok(servfail > sent / 2, `the flooding sandbox was refused past its share (${servfail} SERVFAIL of ${sent})`);
+  t.same(victim, Array(24).fill(3), 'every lookup of the other sandbox got the upstream answer (NXDOMAIN), none SERVFAIL');
+  const metrics = lab.resolver.metrics();
+  const refused = (id: string): number => Number(new RegExp(`cnm_dns_forward_refused_total\\{sandbox="${id}"\\} (\\d+)`).exec(metrics)?.[1] ?? 0);
+  t.ok(refused('s1') > 0, `refusals of s1 in /metrics: ${refused('s1')}`);
+  t.equal(refused('s2'), 0, 'none for s2');
+});
+
 t.test('upstreams follow resolv.conf', async (t) => {
   // resolv.conf cannot name a port: the stubs listen on port 53 of loopback addresses of this private namespace.
   const one = await stub(t, { records: { 'which.test': [{ type: 'A', data: '192.0.2.101' }] } }, { address: '127.53.0.1', port: 53 });

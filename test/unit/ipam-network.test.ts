@@ -143,8 +143,46 @@ t.test('point-to-point and single-address subnets keep every address', async (t)
   t.equal(ipam.requestAddress('one', 4), '10.0.1.7');
   t.equal(
     cnmErrorOf(() => ipam.allocateNetwork(request('none', { configs: [{ subnet: '10.0.2.7/32', auxAddresses: { a: '10.0.2.7' } }] }))),
-    expected('unavailable', 'no address left for a gateway in subnet 10.0.2.7/32'),
+    expected('invalid', 'no address left for a gateway in subnet 10.0.2.7/32; use a larger subnet'),
   );
+});
+
+t.test('subnets no sandbox could use are refused, whatever their size', async (t) => {
+  const ipam = new Ipam();
+  const refused = (subnet: string, message: RegExp, extra: Partial<NetworkRequest> = {}): void => {
+    let err: unknown;
+    try {
+      ipam.allocateNetwork(request(`x-${subnet}`, { configs: [{ subnet }], enableIPv6: true, ...extra }));
+    } catch (e) {
+      err = e;
+    }
+    t.match(err, { kind: 'invalid', message }, `${subnet}: ${(err as Error | undefined)?.message}`);
+  };
+  refused('127.0.0.0/8', /^Invalid subnet 127\.0\.0\.0\/8 : it is in the loopback range 127\.0\.0\.0\/8, .*use a private range/);
+  refused('127.5.0.0/16', /is in the loopback range/);
+  refused('0.0.0.0/1', /overlaps the "this network" range/);
+  refused('224.0.0.0/4', /is in the multicast range 224\.0\.0\.0\/4/);
+  refused('239.1.0.0/16', /multicast/);
+  refused('169.254.0.0/16', /is in the link-local range 169\.254\.0\.0\/16/);
+  refused('169.0.0.0/8', /overlaps the link-local range/);
+  refused('0.0.0.0/0', /^Invalid subnet 0\.0\.0\.0\/0 : it covers every address/);
+  refused('::/0', /^Invalid subnet ::\/0 : it covers every address/);
+  refused('ff00::/8', /is in the multicast range ff00::\/8/);
+  refused('ff02::/16', /multicast/);
+  refused('fe80::/64', /is in the link-local range fe80::\/10/);
+  refused('::1/128', /loopback address ::1/);
+  refused('::ffff:0:0/96', /IPv4-mapped/);
+  // Too small for the driver: a gateway leaves nothing; without one a single address is fine.
+  refused('10.1.0.7/32', /^Invalid subnet 10\.1\.0\.7\/32 : no address is left for a container after the gateway; use a larger subnet/);
+  refused('fd00::7/128', /no address is left for a container after the gateway/);
+  refused('10.2.0.0/30', /no address is left for a container after the gateway and the aux addresses/, { configs: [{ subnet: '10.2.0.0/30', auxAddresses: { a: '10.2.0.2' } }] });
+  refused('10.3.0.0/24', /^Invalid ip-range 10\.3\.0\.1\/32 : no address is left for a container after the gateway/, { configs: [{ subnet: '10.3.0.0/24', ipRange: '10.3.0.1/32' }] });
+  t.throws(() => ipam.pools('x-127.0.0.0/8'), 'nothing kept of a refused request');
+  t.equal(ipam.allocateNetwork(request('p30', { configs: [{ subnet: '10.4.0.0/30' }] }))[0]!.gateway, '10.4.0.1', 'a /30 leaves one address after the gateway');
+  t.equal(ipam.requestAddress('p30', 4), '10.4.0.2');
+  ipam.allocateNetwork(request('single', { configs: [{ subnet: '10.5.0.7/32' }], reserveGateway: false }));
+  t.equal(ipam.requestAddress('single', 4), '10.5.0.7', 'without a gateway a /32 keeps its address');
+  t.same(subnets(ipam.allocateNetwork(request('ok', { configs: [{ subnet: '192.168.77.0/24' }, { subnet: 'fd00:77::/64' }], enableIPv6: true }))), ['192.168.77.0/24', 'fd00:77::/64'], 'private ranges are fine');
 });
 
 t.test('IPv6', async (t) => {
