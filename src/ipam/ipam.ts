@@ -98,6 +98,8 @@ export class Ipam {
         if (picked === undefined) throw new CnmError('forbidden', `no free address left in ${config.subnet} for ${name}`);
         config.auxAddresses[name] = picked;
       }
+      // The picked address may have been the last one a sandbox could have had.
+      if (!config.auto && request.pickAuxAddresses?.length) withRoomForSandboxes(config);
     }
 
     const cursorMoved = FAMILIES.some((f) => cursor[f] !== this.cursor[f]);

@@ -282,7 +282,13 @@ t.test('pickAuxAddresses: IPAM picks the highest free address and reserves it li
 
   t.equal(
     cnmErrorOf(() => ipam.allocateNetwork(request('tiny', { configs: [{ subnet: '10.6.0.0/30', gateway: '10.6.0.1', auxAddresses: { x: '10.6.0.2' } }], pickAuxAddresses: ['host_access'] }))),
-    expected('forbidden', 'no free address left in 10.6.0.0/30 for host_access'),
+    expected('invalid', 'Invalid subnet 10.6.0.0/30 : no address is left for a container after the gateway and the aux addresses; use a larger subnet (a /30 or shorter prefix for IPv4 on a network with a gateway)'),
   );
   t.throws(() => ipam.pools('tiny'), 'a refused create leaves nothing');
+  t.equal(
+    cnmErrorOf(() => ipam.allocateNetwork(request('last', { configs: [{ subnet: '10.6.0.4/30', gateway: '10.6.0.5' }], pickAuxAddresses: ['host_access'] }))),
+    expected('invalid', 'Invalid subnet 10.6.0.4/30 : no address is left for a container after the gateway and the aux addresses; use a larger subnet (a /30 or shorter prefix for IPv4 on a network with a gateway)'),
+    'the picked address would have been the last one for a sandbox',
+  );
+  t.throws(() => ipam.pools('last'), 'a refused create leaves nothing');
 });
