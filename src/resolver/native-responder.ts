@@ -1,0 +1,151 @@
+/**
+ * The resolver's native fast path, seen from TypeScript: a thread in the addon
+ * (src/native/responder.c) owns every sandbox's UDP socket, answers local names from the table
+ * compiled by native-table.ts, and hands everything else here, to the query engine, with the
+ * listener's slot and the client's address. Replies made here go back through the same socket.
+ * TCP stays in Node (tcp.ts).
+ */
+import { dnsResponderAddon, type DnsResponderAddon, type DnsResponderHandle } from '../os/native';
+import type { QueryEngine, ReplySink } from './engine';
+import { LATENCY_BUCKETS, METRIC_TYPE_INDEX, METRIC_TYPE_LABELS, type NativeCounts } from './metrics';
+import { compileNativeTable } from './native-table';
+import type { Snapshot } from './records';
+
+/** The client of a query that arrived through the native responder. */
+interface NativePeer {
+  readonly address: string;
+  readonly port: number;
+}
+
+/** A sandbox's UDP socket as the engine sees it when the native thread owns it. */
+class NativeUdpSink implements ReplySink {
+  readonly tcp = false;
+  /** Set when the listener closes: an upstream answer may still arrive for it. */
+  closed = false;
+
+  constructor(
+    readonly sandboxId: string,
+    private readonly responder: NativeResponder,
+    readonly slot: number,
+  ) {}
+
+  reply(response: Buffer, peer: unknown): void {
+    if (this.closed) return;
+    const to = peer as NativePeer;
+    this.responder.send(this.slot, response, to.address, to.port);
+  }
+}
+
+/** Why the native responder is not used, or null when it is. */
+export function nativeUnavailable(enabled: boolean): string | null {
+  if (!enabled) return 'disabled (CNM_DNS_NATIVE=0 or nativeResponder: false)';
+  if (dnsResponderAddon() === undefined) return 'the built addon has no responder (rebuild with npx node-gyp rebuild)';
+  return null;
+}
+
+export class NativeResponder {
+  private readonly sinks = new Map<number, NativeUdpSink>();
+  private readonly slotOf = new Map<string, number>();
+  private readonly freeSlots: number[] = [];
+  private slotCount = 0;
+  private lastSnapshot: Snapshot | null = null;
+
+  private constructor(
+    private readonly addon: DnsResponderAddon,
+    private readonly handle: DnsResponderHandle,
+  ) {}
+
+  /** Starts the thread; throws (with the system's reason) when it cannot. */
+  static start(engine: QueryEngine): NativeResponder {
+    const addon = dnsResponderAddon();
+    if (addon === undefined) throw new Error('the built addon has no DNS responder');
+    let self: NativeResponder | null = null;
+    const onQuery = (slot: number, address: string, port: number, msg: Buffer): void => {
+      const sink = self?.sinks.get(slot);
+      if (sink !== undefined && !sink.closed) engine.handle(msg, sink, { address, port } satisfies NativePeer);
+    };
+    const handle = addon.dnsResponderOpen(onQuery, METRIC_TYPE_INDEX, METRIC_TYPE_LABELS, Float64Array.from(LATENCY_BUCKETS));
+    self = new NativeResponder(addon, handle);
+    return self;
+  }
+
+  /**
+   * Hands a sandbox's UDP socket to the thread (which closes it on unwatch) and returns the sink
+   * the engine replies through. Throws, leaving fd to the caller, when epoll refuses it.
+   */
+  watch(sandboxId: string, fd: number): NativeUdpSink {
+    const slot = this.freeSlots.pop() ?? this.slotCount++;
+    try {
+      this.addon.dnsResponderWatch(this.handle, slot, fd);
+    } catch (err) {
+      this.freeSlots.push(slot);
+      throw err;
+    }
+    const sink = new NativeUdpSink(sandboxId, this, slot);
+    this.sinks.set(slot, sink);
+    this.slotOf.set(sandboxId, slot);
+    return sink;
+  }
+
+  /** Stops serving the sink's socket and closes it; the slot is free for another sandbox. */
+  unwatch(sink: NativeUdpSink): void {
+    sink.closed = true;
+    this.addon.dnsResponderUnwatch(this.handle, sink.slot);
+    this.sinks.delete(sink.slot);
+    if (this.slotOf.get(sink.sandboxId) === sink.slot) this.slotOf.delete(sink.sandboxId);
+    this.freeSlots.push(sink.slot);
+  }
+
+  /**
+   * Makes snapshot the native table (one swap; the old table is freed once no batch holds it).
+   * Call again after listeners opened or closed: slots are part of the table.
+   */
+  install(snapshot: Snapshot): void {
+    this.lastSnapshot = snapshot;
+    this.addon.dnsResponderInstall(this.handle, compileNativeTable(snapshot, this.slotOf, this.slotCount));
+  }
+
+  /** Recompiles the last snapshot with the current slots. */
+  refreshSlots(): void {
+    if (this.lastSnapshot !== null) this.install(this.lastSnapshot);
+  }
+
+  send(slot: number, reply: Buffer, address: string, port: number): void {
+    this.addon.dnsResponderSend(this.handle, slot, reply, address, port);
+  }
+
+  /** The native answer to msg on slot's socket, or null when TypeScript answers (tests). */
+  answer(slot: number, msg: Buffer): Buffer | null {
+    return this.addon.dnsResponderAnswer(this.handle, slot, msg);
+  }
+
+  /** Assigns a slot to a sandbox without a socket (tests of the table). */
+  reserveSlot(sandboxId: string): number {
+    const slot = this.freeSlots.pop() ?? this.slotCount++;
+    this.slotOf.set(sandboxId, slot);
+    return slot;
+  }
+
+  /** The counters the thread keeps, read now. */
+  counts(): NativeCounts {
+    const raw = this.addon.dnsResponderStats(this.handle);
+    const labels = METRIC_TYPE_LABELS;
+    const buckets = LATENCY_BUCKETS.length + 1;
+    return {
+      byType: raw.subarray(0, labels),
+      buckets: raw.subarray(labels, labels + buckets),
+      seconds: raw[labels + buckets]!,
+      handedToJs: raw[labels + buckets + 1]!,
+      dropped: raw[labels + buckets + 2]!,
+    };
+  }
+
+  /** Stops the thread and closes every socket it still owns. */
+  close(): void {
+    for (const sink of this.sinks.values()) sink.closed = true;
+    this.sinks.clear();
+    this.addon.dnsResponderClose(this.handle);
+  }
+}
+
+export type { NativeUdpSink };
