@@ -11,6 +11,7 @@ import { QueryEngine } from './engine';
 import { Forwarder } from './forwarder';
 import { LISTEN_ADDRESS, SandboxListeners, type ListenerOptions } from './listeners';
 import { Metrics } from './metrics';
+import { NativeResponder, nativeUnavailable } from './native-responder';
 import { buildSnapshot } from './records';
 import { ResolvConfWatcher } from './resolv-conf';
 import type { DnsState } from './state';
@@ -39,6 +40,11 @@ export interface ResolverOptions {
   cacheEntries?: number;
   /** Idle TCP connections are closed after this long, default 10 s. */
   tcpIdleTimeoutMs?: number;
+  /**
+   * Local answers over UDP from the native responder's thread (native-responder.ts), default true
+   * unless the environment has CNM_DNS_NATIVE=0. Where it cannot start, Node serves everything.
+   */
+  nativeResponder?: boolean;
   /** How often resolvConfPath is checked for changes, default 1 s. */
   resolvConfPollMs?: number;
   log?: Log;
@@ -62,15 +68,12 @@ export class Resolver {
   private readonly counters = new Metrics();
   private readonly watcher: ResolvConfWatcher;
   private readonly listeners = new Map<string, SandboxListeners>();
+  private readonly native: NativeResponder | null;
   private queue: Promise<void> = Promise.resolve();
   private closed = false;
 
   constructor(options: ResolverOptions = {}) {
     this.ttl = options.ttl ?? 600;
-    this.listenerOptions = {
-      tcpIdleTimeoutMs: options.tcpIdleTimeoutMs ?? 10_000,
-      onError: (id, err) => this.log('debug', '[resolver] socket error', { sandbox: id, error: err.message }),
-    };
     this.log = options.log ?? (() => {});
     const cacheEntries = options.cacheEntries ?? 10_000;
     this.cache = cacheEntries > 0 ? new AnswerCache(cacheEntries) : null;
@@ -82,6 +85,12 @@ export class Resolver {
       warn: (message) => this.log('warn', message),
     });
     this.engine = new QueryEngine(this.forwarder, this.counters);
+    this.native = this.startNative(options.nativeResponder ?? process.env.CNM_DNS_NATIVE !== '0');
+    this.listenerOptions = {
+      tcpIdleTimeoutMs: options.tcpIdleTimeoutMs ?? 10_000,
+      onError: (id, err) => this.log('debug', '[resolver] socket error', { sandbox: id, error: err.message }),
+      native: this.native,
+    };
 
     const fixed = options.upstreams?.map((text) => parseUpstream(text) ?? throwInvalid(text));
     const path = options.resolvConfPath ?? '/etc/resolv.conf';
@@ -94,6 +103,27 @@ export class Resolver {
     else this.useResolvConf(path, this.watcher.current);
   }
 
+  private startNative(enabled: boolean): NativeResponder | null {
+    const why = nativeUnavailable(enabled);
+    if (why === null) {
+      try {
+        const native = NativeResponder.start(this.engine);
+        this.log('info', '[resolver] native responder started: local UDP answers are served by its thread');
+        return native;
+      } catch (err) {
+        this.log('error', `[resolver] native responder cannot start (${messageOf(err)}): Node serves every DNS query`);
+        return null;
+      }
+    }
+    this.log(enabled ? 'error' : 'info', `[resolver] native responder ${why}: Node serves every DNS query`);
+    return null;
+  }
+
+  /** True when the native responder's thread serves the UDP sockets. */
+  get nativeActive(): boolean {
+    return this.native !== null;
+  }
+
   private useResolvConf(path: string, conf: ResolvConf): void {
     const addresses = conf.nameservers.map(parseUpstream).filter((a): a is UpstreamAddress => a !== null);
     this.forwarder.setUpstreams(addresses);
@@ -103,7 +133,8 @@ export class Resolver {
 
   /** Prometheus text exposition of the resolver's counters. */
   metrics(): string {
-    return this.counters.render({ inflight: this.forwarder.inflight, sandboxes: this.listeners.size, cacheEntries: this.cache?.size ?? 0 });
+    const gauges = { inflight: this.forwarder.inflight, sandboxes: this.listeners.size, cacheEntries: this.cache?.size ?? 0 };
+    return this.counters.render(gauges, this.native?.counts());
   }
 
   /**
@@ -136,6 +167,7 @@ export class Resolver {
     const { snapshot, problems } = buildSnapshot(this.engine.snapshot, state, this.ttl);
     for (const problem of problems) this.log('warn', `[resolver] ${problem}`);
     this.engine.snapshot = snapshot;
+    this.native?.install(snapshot);
 
     const stale = [...this.listeners].filter(([id, l]) => snapshot.sandboxes.get(id)?.nsPath !== l.nsPath);
     for (const [id] of stale) this.listeners.delete(id);
@@ -155,6 +187,8 @@ export class Resolver {
         }),
       );
     }
+    // Slots of listeners opened or closed above are part of the native table.
+    if (stale.length > 0 || missing.length > 0) this.native?.refreshSlots();
     if (failures.length > 0) {
       for (const f of failures) this.log('error', `[resolver] cannot listen on ${LISTEN_ADDRESS}:53 in sandbox ${f}`);
       throw new CnmError('internal', `embedded DNS cannot listen in sandbox ${failures.join('; ')}`);
@@ -170,6 +204,7 @@ export class Resolver {
     const all = [...this.listeners.values()];
     this.listeners.clear();
     await Promise.all(all.map((l) => l.close()));
+    this.native?.close();
   }
 }
 
