@@ -2,16 +2,21 @@
  * cnm's resolver as a server under test: constructs `Resolver` directly (the daemon is not needed),
  * loads N sandboxes on one network whose namespaces the bench made, and reports what an update
  * costs and how much memory the sandboxes take. Run inside the client namespace:
- *   node --expose-gc dist/bench/dns/cnm-server.js --dir DIR --sandboxes N --upstream IP
+ *   node --expose-gc dist/bench/dns/cnm-server.js --dir DIR --sandboxes N --upstream IP [--ns-prefix P]
+ * Sandbox i listens in DIR/<P>ns-<i> (two harnesses, with and without the native responder, each
+ * have their own namespaces: both listen on 127.0.0.11).
  * Prints one JSON line once serving, then serves until SIGTERM.
  */
 import path from 'node:path';
 import { Resolver, type DnsState } from '../../src/resolver';
 import { benchState } from './lab-state';
 
-function option(name: string): string {
+function option(name: string, fallback?: string): string {
   const i = process.argv.indexOf(`--${name}`);
-  if (i < 0 || process.argv[i + 1] === undefined) throw new Error(`missing --${name}`);
+  if (i < 0 || process.argv[i + 1] === undefined) {
+    if (fallback !== undefined) return fallback;
+    throw new Error(`missing --${name}`);
+  }
   return process.argv[i + 1]!;
 }
 
@@ -34,14 +39,15 @@ const median = (xs: number[]): number => [...xs].sort((a, b) => a - b)[Math.floo
 
 async function main(): Promise<void> {
   const dir = option('dir');
+  const prefix = option('ns-prefix', '');
   const n = Number(option('sandboxes'));
   // A resolv.conf of the bench's own (missing: empty), never the machine's.
   const resolver = new Resolver({ upstreams: [option('upstream')], resolvConfPath: path.join(dir, 'resolv.conf') });
-  const state = benchState(n, (i) => path.join(dir, `ns-${i}`));
+  const state = benchState(n, (i) => path.join(dir, `${prefix}ns-${i}`));
 
   // Baseline: the resolver warmed up (its code compiled) but holding no sandbox.
   const empty: DnsState = { networks: [], sandboxes: [] };
-  await resolver.update(benchState(2, (i) => path.join(dir, `ns-${i}`)));
+  await resolver.update(benchState(2, (i) => path.join(dir, `${prefix}ns-${i}`)));
   await resolver.update(empty);
   const before = memory();
   const initialMs = await timed(() => resolver.update(state));
@@ -56,7 +62,7 @@ async function main(): Promise<void> {
     ...state,
     networks: [{ ...network, endpoints: network.endpoints.map((e, i) => (i === n >> 1 ? { ...e, names: [...e.names, 'extra-alias'] } : e)) }],
   };
-  const extra = benchState(n + 1, (i) => path.join(dir, `ns-${i}`));
+  const extra = benchState(n + 1, (i) => path.join(dir, `${prefix}ns-${i}`));
   const costs = { unchangedMs: [] as number[], aliasMs: [] as number[], connectMs: [] as number[], disconnectMs: [] as number[] };
   for (let i = 0; i < 7; i++) {
     costs.unchangedMs.push(await timed(() => resolver.update(state)));
