@@ -8,7 +8,7 @@
 import { dnsResponderAddon, type DnsResponderAddon, type DnsResponderHandle } from '../os/native';
 import type { QueryEngine, ReplySink } from './engine';
 import { LATENCY_BUCKETS, METRIC_TYPE_INDEX, METRIC_TYPE_LABELS, type NativeCounts } from './metrics';
-import { compileNativeTable } from './native-table';
+import { NativeTableCompiler } from './native-table';
 import type { Snapshot } from './records';
 
 /** The client of a query that arrived through the native responder. */
@@ -49,6 +49,7 @@ export class NativeResponder {
   private readonly freeSlots: number[] = [];
   private slotCount = 0;
   private lastSnapshot: Snapshot | null = null;
+  private readonly compiler = new NativeTableCompiler();
 
   private constructor(
     private readonly addon: DnsResponderAddon,
@@ -97,12 +98,25 @@ export class NativeResponder {
   }
 
   /**
-   * Makes snapshot the native table (one swap; the old table is freed once no batch holds it).
-   * Call again after listeners opened or closed: slots are part of the table.
+   * Makes snapshot the native table (one swap; the old table is freed once no batch holds it),
+   * unless the table would be the one in force. Call again after listeners opened or closed:
+   * slots are part of the table.
    */
   install(snapshot: Snapshot): void {
     this.lastSnapshot = snapshot;
-    this.addon.dnsResponderInstall(this.handle, compileNativeTable(snapshot, this.slotOf, this.slotCount));
+    const table = this.compiler.compile(snapshot, this.slotOf, this.slotCount);
+    if (table === null) return;
+    try {
+      this.installTable(table);
+    } catch (err) {
+      this.compiler.forget();
+      throw err;
+    }
+  }
+
+  /** Swaps in a compiled table; throws (keeping the current one) when C finds it malformed. */
+  installTable(table: Buffer): void {
+    this.addon.dnsResponderInstall(this.handle, table);
   }
 
   /** Recompiles the last snapshot with the current slots. */

@@ -44,6 +44,49 @@ const networkEntries = new WeakMap<NetworkTable, EncodedNetwork>();
  * (slots: sandbox id → slot of its UDP listener; slotCount: one past the highest slot).
  */
 export function compileNativeTable(snapshot: Snapshot, slots: ReadonlyMap<string, number>, slotCount: number): Buffer {
+  return new NativeTableCompiler().compile(snapshot, slots, slotCount)!;
+}
+
+/**
+ * Compiles tables one after the other and says when a table would be the one compiled last
+ * (same network tables, views and slots: most updates of the daemon touch no DNS name), so
+ * that nothing is swapped for nothing.
+ */
+export class NativeTableCompiler {
+  private lastHead: Buffer | null = null;
+  private lastNetworks: readonly NetworkTable[] = [];
+
+  /** Forgets the last table (it was not installed): the next compile returns a table. */
+  forget(): void {
+    this.lastHead = null;
+  }
+
+  /** The table, or null when it equals the last one compiled. */
+  compile(snapshot: Snapshot, slots: ReadonlyMap<string, number>, slotCount: number): Buffer | null {
+    const head = compileHead(snapshot, slots, slotCount);
+    const networks = [...snapshot.tables.values()];
+    if (this.lastHead !== null && head.equals(this.lastHead) && networks.length === this.lastNetworks.length && networks.every((n, i) => n === this.lastNetworks[i])) {
+      return null;
+    }
+    this.lastHead = head;
+    this.lastNetworks = networks;
+    const parts: Buffer[] = [head];
+    let entries = 0;
+    for (const table of networks) {
+      const encoded = encodeNetwork(table);
+      const count = Buffer.allocUnsafe(4);
+      count.writeUInt32LE(encoded.entries, 0);
+      parts.push(count, encoded.bytes);
+      entries += encoded.entries;
+    }
+    const out = Buffer.concat(parts);
+    out.writeUInt32LE(entries, 20);
+    return out;
+  }
+}
+
+/** Everything before the entries: counts (entries left 0, set by the caller), views, slots. */
+function compileHead(snapshot: Snapshot, slots: ReadonlyMap<string, number>, slotCount: number): Buffer {
   const networkIndex = new Map<string, number>();
   for (const id of snapshot.tables.keys()) networkIndex.set(id, networkIndex.size);
   const viewIndex = new Map<View, number>();
@@ -52,19 +95,11 @@ export function compileNativeTable(snapshot: Snapshot, slots: ReadonlyMap<string
   let viewBytes = 0;
   for (const view of viewIndex.keys()) viewBytes += 8 + 4 * view.tables.length;
   const head = Buffer.alloc(24 + viewBytes + 4 * slotCount);
-  const networks: EncodedNetwork[] = [];
-  let entries = 0;
-  for (const table of snapshot.tables.values()) {
-    const encoded = encodeNetwork(table);
-    networks.push(encoded);
-    entries += encoded.entries;
-  }
   head.writeUInt32LE(MAGIC, 0);
   head.writeUInt32LE(VERSION, 4);
   head.writeUInt32LE(networkIndex.size, 8);
   head.writeUInt32LE(viewIndex.size, 12);
   head.writeUInt32LE(slotCount, 16);
-  head.writeUInt32LE(entries, 20);
   let pos = 24;
   for (const view of viewIndex.keys()) {
     head.writeUInt32LE(view.ndotsSet ? 1 : 0, pos);
@@ -77,13 +112,7 @@ export function compileNativeTable(snapshot: Snapshot, slots: ReadonlyMap<string
     const view = snapshot.views.get(sandboxId);
     if (view !== undefined && slot < slotCount) head.writeInt32LE(viewIndex.get(view)!, pos + 4 * slot);
   }
-  const parts: Buffer[] = [head];
-  for (const network of networks) {
-    const count = Buffer.allocUnsafe(4);
-    count.writeUInt32LE(network.entries, 0);
-    parts.push(count, network.bytes);
-  }
-  return Buffer.concat(parts);
+  return head;
 }
 
 function encodeNetwork(table: NetworkTable): EncodedNetwork {
