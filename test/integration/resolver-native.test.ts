@@ -11,7 +11,7 @@ import { promisify } from 'node:util';
 import t from 'tap';
 import { startUpstreamStub } from '../../bench/dns/upstream-stub';
 import type { LogLevel } from '../../src/resolver';
-import { dig, makeLab } from './resolver-lab';
+import { dig, makeLab, nodeIn } from './resolver-lab';
 
 const run = promisify(execFile);
 
@@ -109,3 +109,52 @@ for (const how of ['option', 'environment'] as const) {
     t.equal(metric(m, LOCAL_A), 1, 'and count the answer');
   });
 }
+
+t.test('through real sockets: the native path and the TypeScript path send the same bytes', async (t) => {
+  const native = makeLab(t);
+  const plain = makeLab(t, { nativeResponder: false });
+  t.ok(native.resolver.nativeActive && !plain.resolver.nativeActive, 'one lab with, one without the native responder');
+  const nsNative = native.ns('s1');
+  const nsPlain = plain.ns('s1');
+  const state = (nsPath: string) => ({
+    networks: [
+      { id: 'n1', name: 'nnet', internal: false, endpoints: [{ sandboxId: 's1', names: ['d1', 'Alias1', 'aaaaaaaaaaaa'], ipv4: '10.50.0.2', ipv6: 'fd00::2' }, { sandboxId: 's2', names: ['d2'], ipv4: '10.50.0.3' }] },
+      { id: 'n2', name: 'other', internal: true, endpoints: [{ sandboxId: 's1', names: ['d1'], ipv4: '10.60.0.2' }] },
+    ],
+    sandboxes: [{ id: 's1', nsPath, networkIds: ['n1', 'n2'] }],
+  });
+  await native.resolver.update(state(nsNative));
+  await plain.resolver.update(state(nsPlain));
+  // Every query of the set, sent one after the other, each reply recorded as hex (or null).
+  const script = `
+    const dgram = require('dgram');
+    const packet = require('dns-packet');
+    const names = ['d1', 'D1', 'd1.nnet', 'd1.OTHER', 'alias1', 'ALIAS1.nnet', 'aaaaaaaaaaaa', 'd2', 'd2.nnet', 'nosuch', 'x.example',
+      '2.0.50.10.in-addr.arpa', '2.0.60.10.in-addr.arpa', '2.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.0.d.f.ip6.arpa'];
+    const types = ['A', 'AAAA', 'PTR', 'TXT', 'MX', 'SRV'];
+    const queries = [];
+    let id = 1;
+    for (const name of names) for (const type of types) for (const edns of [null, 1232, 4096]) {
+      queries.push(packet.encode({ type: 'query', id: id++, flags: packet.RECURSION_DESIRED, questions: [{ type, name }],
+        additionals: edns === null ? [] : [{ type: 'OPT', name: '.', udpPayloadSize: edns, flags: id % 2 ? packet.DNSSEC_OK : 0, options: [] }] }));
+    }
+    queries.push(Buffer.from('0001010000010000000000000164', 'hex')); // truncated question: FORMERR
+    queries.push(Buffer.from('00020000000100000000000102643100000100010000290200000100000000', 'hex')); // EDNS version 1: BADVERS
+    const socket = dgram.createSocket('udp4');
+    const out = [];
+    let i = 0;
+    const next = () => {
+      if (i === queries.length) { socket.close(); console.log(JSON.stringify(out)); return; }
+      const timer = setTimeout(() => { out.push(null); i++; next(); }, 1000);
+      socket.once('message', (m) => { clearTimeout(timer); out.push(m.toString('hex')); i++; next(); });
+      socket.send(queries[i], 53, '127.0.0.11');
+    };
+    socket.bind(0, next);`;
+  const [viaNative, viaPlain] = (await Promise.all([nodeIn(nsNative, script), nodeIn(nsPlain, script)])) as [(string | null)[], (string | null)[]];
+  t.equal(viaNative.length, viaPlain.length, `${viaNative.length} replies each`);
+  const differ = viaNative.map((r, i) => (r === viaPlain[i] ? -1 : i)).filter((i) => i >= 0);
+  t.same(differ, [], 'every reply identical, byte for byte');
+  t.ok(viaNative.every((r) => r !== null), 'every query answered');
+  const answeredNatively = metric(native.resolver.metrics(), LOCAL_A);
+  t.ok(answeredNatively > 0 && metric(native.resolver.metrics(), 'cnm_dns_native_handed_to_js_total') < viaNative.length / 2, 'most of them by the native thread');
+});
