@@ -29,9 +29,15 @@ function memory(): { rss: number; heap: number; external: number } {
   return { rss: m.rss, heap: m.heapUsed, external: m.external + m.arrayBuffers };
 }
 
+/** Process CPU time (ms) of the last timed() call: on a loaded machine wall time is mostly waiting. */
+let lastCpuMs = 0;
+
 async function timed(fn: () => Promise<void>): Promise<number> {
+  const cpu = process.cpuUsage();
   const start = process.hrtime.bigint();
   await fn();
+  const used = process.cpuUsage(cpu);
+  lastCpuMs = (used.user + used.system) / 1000;
   return Number(process.hrtime.bigint() - start) / 1e6;
 }
 
@@ -64,11 +70,16 @@ async function main(): Promise<void> {
   };
   const extra = benchState(n + 1, (i) => path.join(dir, `${prefix}ns-${i}`));
   const costs = { unchangedMs: [] as number[], aliasMs: [] as number[], connectMs: [] as number[], disconnectMs: [] as number[] };
+  const cpu = { unchangedMs: [] as number[], aliasMs: [] as number[], connectMs: [] as number[], disconnectMs: [] as number[] };
+  const measure = async (key: keyof typeof costs, next: DnsState): Promise<void> => {
+    costs[key].push(await timed(() => resolver.update(next)));
+    cpu[key].push(lastCpuMs);
+  };
   for (let i = 0; i < 7; i++) {
-    costs.unchangedMs.push(await timed(() => resolver.update(state)));
-    costs.aliasMs.push(await timed(() => resolver.update(withAlias)));
-    costs.connectMs.push(await timed(() => resolver.update(extra)));
-    costs.disconnectMs.push(await timed(() => resolver.update(state)));
+    await measure('unchangedMs', state);
+    await measure('aliasMs', withAlias);
+    await measure('connectMs', extra);
+    await measure('disconnectMs', state);
   }
 
   console.log(
@@ -78,6 +89,7 @@ async function main(): Promise<void> {
       sandboxes: n,
       initialUpdateMs: initialMs,
       update: Object.fromEntries(Object.entries(costs).map(([k, v]) => [k, median(v)])),
+      updateCpu: Object.fromEntries(Object.entries(cpu).map(([k, v]) => [k, median(v)])),
       bytesPerSandbox: {
         retained: (settled.heap + settled.external - before.heap - before.external) / n,
         rssLoaded: (loaded.rss - before.rss) / n,

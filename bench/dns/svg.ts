@@ -45,15 +45,17 @@ function bars(x0: number, y0: number, width: number, rows: CpuBar[]): string {
 
 function cdf(x0: number, y0: number, width: number, height: number, title: string, curves: Cdf[]): string {
   const out: string[] = [];
+  // Up to the slowest p99.9 (a loaded machine's tail reaches hundreds of ms), at least 10 ms.
+  const slowest = Math.max(10, ...curves.map((c) => c.sorted[Math.floor(c.sorted.length * 0.999)] ?? 0));
   const lo = Math.log10(0.005);
-  const hi = Math.log10(100);
-  const px = (ms: number): number => x0 + ((Math.log10(Math.min(Math.max(ms, 0.005), 100)) - lo) / (hi - lo)) * width;
+  const hi = Math.ceil(Math.log10(slowest));
+  const px = (ms: number): number => x0 + ((Math.log10(Math.min(Math.max(ms, 0.005), 10 ** hi)) - lo) / (hi - lo)) * width;
   // The tail spread out: p50, p90, p99 and p99.9 equally spaced (−log10 of the fraction above).
   const TAIL = 3;
   const py = (f: number): number => y0 + height - (Math.min(TAIL, -Math.log10(Math.max(1 - f, 1e-9))) / TAIL) * height;
   out.push(`<text x="${x0}" y="${y0 - 12}" font-weight="bold">${esc(title)}</text>`);
   out.push(`<rect x="${x0}" y="${y0}" width="${width}" height="${height}" fill="none" stroke="#999"/>`);
-  for (const ms of [0.01, 0.1, 1, 10, 100]) {
+  for (const ms of [0.01, 0.1, 1, 10, 100, 1000, 10000].filter((m) => Math.log10(m) <= hi)) {
     out.push(`<line x1="${px(ms)}" y1="${y0}" x2="${px(ms)}" y2="${y0 + height}" stroke="#ddd"/>`);
     out.push(`<text x="${px(ms)}" y="${y0 + height + 14}" text-anchor="middle" font-size="10">${ms} ms</text>`);
   }
