@@ -114,7 +114,8 @@ export function openSocketsInNetns(nsPath: string, specs: { kind: 'udp' | 'tcp';
   });
 }
 
-function bindSocket(kind: 'udp' | 'tcp', address: string, port: number, options: SocketOptions = {}): number {
+/** A socket bound in the calling thread's own namespace (port 0: any free port); returns its fd. */
+export function bindSocket(kind: 'udp' | 'tcp', address: string, port: number, options: SocketOptions = {}): number {
   const v6only = options.ipv6Only === undefined ? -1 : options.ipv6Only ? 1 : 0;
   return addon.bindSocket(kind, address, port, 511, v6only, options.receiveBufferBytes ?? 0);
 }

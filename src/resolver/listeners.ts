@@ -92,7 +92,7 @@ export class SandboxListeners {
       });
     } catch (err) {
       if (udp === null) closeFd(udpFd);
-      else closeUdp(udp);
+      else void closeUdp(udp);
       if (tcpAdopted) tcp.close();
       else closeFd(tcpFd);
       throw err;

@@ -47,6 +47,12 @@ export class NativeResponder {
   private readonly sinks = new Map<number, NativeUdpSink>();
   private readonly slotOf = new Map<string, number>();
   private readonly freeSlots: number[] = [];
+  /**
+   * Slots closed since the last table: the table in force still maps them to the view of the
+   * sandbox that had them, so they are reused only once a table without them is in force
+   * (else a new sandbox could be answered from the old one's view until the next install).
+   */
+  private closedSlots: number[] = [];
   private slotCount = 0;
   private lastSnapshot: Snapshot | null = null;
   private readonly compiler = new NativeTableCompiler();
@@ -94,7 +100,7 @@ export class NativeResponder {
     this.addon.dnsResponderUnwatch(this.handle, sink.slot);
     this.sinks.delete(sink.slot);
     if (this.slotOf.get(sink.sandboxId) === sink.slot) this.slotOf.delete(sink.sandboxId);
-    this.freeSlots.push(sink.slot);
+    this.closedSlots.push(sink.slot);
   }
 
   /**
@@ -104,14 +110,19 @@ export class NativeResponder {
    */
   install(snapshot: Snapshot): void {
     this.lastSnapshot = snapshot;
+    const closed = this.closedSlots;
     const table = this.compiler.compile(snapshot, this.slotOf, this.slotCount);
-    if (table === null) return;
-    try {
-      this.installTable(table);
-    } catch (err) {
-      this.compiler.forget();
-      throw err;
+    if (table !== null) {
+      try {
+        this.installTable(table);
+      } catch (err) {
+        this.compiler.forget();
+        throw err;
+      }
     }
+    // The table in force maps none of them any more (compiled without them).
+    this.closedSlots = [];
+    this.freeSlots.push(...closed);
   }
 
   /** Swaps in a compiled table; throws (keeping the current one) when C finds it malformed. */

@@ -11,6 +11,7 @@ import { QueryEngine, type ForwardPath, type ReplySink } from '../../src/resolve
 import { Metrics } from '../../src/resolver/metrics';
 import { NativeResponder } from '../../src/resolver/native-responder';
 import { compileNativeTable } from '../../src/resolver/native-table';
+import { bindSocket } from '../../src/os/native';
 import { buildSnapshot, type Snapshot } from '../../src/resolver/records';
 import { RCODE, emptyResponse } from '../../src/resolver/wire';
 import { query, sampleState, type TestState } from './resolver-fixtures';
@@ -202,4 +203,25 @@ t.test('compiling the table at 1,000 sandboxes', async (t) => {
   for (let i = 0; i < 20; i++) h.native.install(snapshot);
   t.comment(`the same table again (nothing swapped): ${(Number(process.hrtime.bigint() - unchanged) / 20e6).toFixed(2)} ms`);
   t.ok(h.both('b500', query('c999'))[1], 'still answering');
+});
+
+t.test('a closed listener\'s slot is not reused while the table in force still maps it', async (t) => {
+  const h = harness(t);
+  const state = sampleState();
+  const s1Only: TestState = { ...state, sandboxes: state.sandboxes.filter((s) => s.id === 's1') };
+  const snapshot = buildSnapshot(h.engine.snapshot, s1Only, 600).snapshot;
+  h.engine.snapshot = snapshot;
+  // Loopback sockets on port 0 (no root): the responder owns and closes them.
+  const first = h.native.watch('s1', bindSocket('udp', '127.0.0.1', 0));
+  h.native.install(snapshot);
+  t.ok(h.native.answer(first.slot, query('d1')), 's1 answered natively');
+  h.native.unwatch(first);
+  // A new sandbox on another network opens its listener before the next table is compiled.
+  const second = h.native.watch('s3', bindSocket('udp', '127.0.0.1', 0));
+  t.equal(h.native.answer(second.slot, query('d1.dnet')), null, 'the new listener is not answered from the old sandbox\'s view');
+  const next = buildSnapshot(snapshot, { ...state, sandboxes: state.sandboxes.filter((s) => s.id === 's3') }, 600).snapshot;
+  h.native.install(next);
+  t.ok(h.native.answer(second.slot, query('o3')), 'after the next table, its own view answers');
+  t.equal(h.native.answer(second.slot, query('d1.dnet')), null, 'and not the old one\'s names');
+  h.native.unwatch(second);
 });
