@@ -54,7 +54,6 @@ export class NativeResponder {
    */
   private closedSlots: number[] = [];
   private slotCount = 0;
-  private lastSnapshot: Snapshot | null = null;
   private readonly compiler = new NativeTableCompiler();
 
   private constructor(
@@ -77,20 +76,36 @@ export class NativeResponder {
   }
 
   /**
+   * Gives each sandbox a slot before its listener opens, so that the table installed next
+   * already maps it to its view (one table per update, and no moment where a new listener is
+   * answered from a table that does not know it). A sandbox whose slot is still served by an old
+   * listener (its namespace changed) gets a new one.
+   */
+  reserve(sandboxIds: Iterable<string>): void {
+    for (const id of sandboxIds) {
+      const slot = this.slotOf.get(id);
+      if (slot === undefined || this.sinks.has(slot)) this.slotOf.set(id, this.freeSlots.pop() ?? this.slotCount++);
+    }
+  }
+
+  /** Gives back the slot reserved for a sandbox whose listener could not be opened. */
+  release(sandboxId: string): void {
+    const slot = this.slotOf.get(sandboxId);
+    if (slot === undefined || this.sinks.has(slot)) return;
+    this.slotOf.delete(sandboxId);
+    this.closedSlots.push(slot);
+  }
+
+  /**
    * Hands a sandbox's UDP socket to the thread (which closes it on unwatch) and returns the sink
    * the engine replies through. Throws, leaving fd to the caller, when epoll refuses it.
    */
   watch(sandboxId: string, fd: number): NativeUdpSink {
-    const slot = this.freeSlots.pop() ?? this.slotCount++;
-    try {
-      this.addon.dnsResponderWatch(this.handle, slot, fd);
-    } catch (err) {
-      this.freeSlots.push(slot);
-      throw err;
-    }
+    this.reserve([sandboxId]);
+    const slot = this.slotOf.get(sandboxId)!;
+    this.addon.dnsResponderWatch(this.handle, slot, fd);
     const sink = new NativeUdpSink(sandboxId, this, slot);
     this.sinks.set(slot, sink);
-    this.slotOf.set(sandboxId, slot);
     return sink;
   }
 
@@ -105,11 +120,10 @@ export class NativeResponder {
 
   /**
    * Makes snapshot the native table (one swap; the old table is freed once no batch holds it),
-   * unless the table would be the one in force. Call again after listeners opened or closed:
-   * slots are part of the table.
+   * unless the table would be the one in force. Sandboxes are mapped through the slots reserved
+   * or watched so far.
    */
   install(snapshot: Snapshot): void {
-    this.lastSnapshot = snapshot;
     const closed = this.closedSlots;
     const table = this.compiler.compile(snapshot, this.slotOf, this.slotCount);
     if (table !== null) {
@@ -130,11 +144,6 @@ export class NativeResponder {
     this.addon.dnsResponderInstall(this.handle, table);
   }
 
-  /** Recompiles the last snapshot with the current slots. */
-  refreshSlots(): void {
-    if (this.lastSnapshot !== null) this.install(this.lastSnapshot);
-  }
-
   send(slot: number, reply: Buffer, address: string, port: number): void {
     this.addon.dnsResponderSend(this.handle, slot, reply, address, port);
   }
@@ -144,11 +153,10 @@ export class NativeResponder {
     return this.addon.dnsResponderAnswer(this.handle, slot, msg);
   }
 
-  /** Assigns a slot to a sandbox without a socket (tests of the table). */
+  /** The slot reserved for a sandbox (tests of the table, without sockets). */
   reserveSlot(sandboxId: string): number {
-    const slot = this.freeSlots.pop() ?? this.slotCount++;
-    this.slotOf.set(sandboxId, slot);
-    return slot;
+    this.reserve([sandboxId]);
+    return this.slotOf.get(sandboxId)!;
   }
 
   /** The counters the thread keeps, read now. */

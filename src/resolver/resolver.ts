@@ -167,13 +167,15 @@ export class Resolver {
     const { snapshot, problems } = buildSnapshot(this.engine.snapshot, state, this.ttl);
     for (const problem of problems) this.log('warn', `[resolver] ${problem}`);
     this.engine.snapshot = snapshot;
-    this.native?.install(snapshot);
 
     const stale = [...this.listeners].filter(([id, l]) => snapshot.sandboxes.get(id)?.nsPath !== l.nsPath);
     for (const [id] of stale) this.listeners.delete(id);
+    const missing = [...snapshot.sandboxes.values()].filter((s) => !this.listeners.has(s.id));
+    // The native table goes live with the records, and with the slots of listeners about to open.
+    this.native?.reserve(missing.map((s) => s.id));
+    this.native?.install(snapshot);
     await Promise.all(stale.map(([, l]) => l.close()));
 
-    const missing = [...snapshot.sandboxes.values()].filter((s) => !this.listeners.has(s.id));
     const failures: string[] = [];
     for (let i = 0; i < missing.length; i += OPEN_BATCH) {
       await Promise.all(
@@ -182,13 +184,12 @@ export class Resolver {
             const listeners = await SandboxListeners.open(sandbox.id, sandbox.nsPath, this.engine, this.listenerOptions);
             this.listeners.set(sandbox.id, listeners);
           } catch (err) {
+            this.native?.release(sandbox.id);
             failures.push(`${sandbox.id} (${sandbox.nsPath}): ${messageOf(err)}`);
           }
         }),
       );
     }
-    // Slots of listeners opened or closed above are part of the native table.
-    if (stale.length > 0 || missing.length > 0) this.native?.refreshSlots();
     if (failures.length > 0) {
       for (const f of failures) this.log('error', `[resolver] cannot listen on ${LISTEN_ADDRESS}:53 in sandbox ${f}`);
       throw new CnmError('internal', `embedded DNS cannot listen in sandbox ${failures.join('; ')}`);
