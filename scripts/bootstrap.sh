@@ -16,7 +16,7 @@ fi
 
 # What the daemon, its tests and its benchmarks use from Debian.
 packages=(nftables libnftables-dev iproute2 util-linux procps iputils-ping dnsutils
-          dnsperf etcd-server unbound dnsmasq-base aardvark-dns busybox python3 make g++)
+          dnsperf etcd-server unbound dnsmasq-base aardvark-dns busybox python3 make g++ valgrind)
 missing=()
 for pkg in "${packages[@]}"; do
   dpkg-query -W -f='${Status}' "$pkg" 2>/dev/null | grep -q "ok installed" || missing+=("$pkg")
