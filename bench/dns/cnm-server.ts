@@ -2,16 +2,21 @@
  * cnm's resolver as a server under test: constructs `Resolver` directly (the daemon is not needed),
  * loads N sandboxes on one network whose namespaces the bench made, and reports what an update
  * costs and how much memory the sandboxes take. Run inside the client namespace:
- *   node --expose-gc dist/bench/dns/cnm-server.js --dir DIR --sandboxes N --upstream IP
+ *   node --expose-gc dist/bench/dns/cnm-server.js --dir DIR --sandboxes N --upstream IP [--ns-prefix P]
+ * Sandbox i listens in DIR/<P>ns-<i> (two harnesses, with and without the native responder, each
+ * have their own namespaces: both listen on 127.0.0.11).
  * Prints one JSON line once serving, then serves until SIGTERM.
  */
 import path from 'node:path';
 import { Resolver, type DnsState } from '../../src/resolver';
 import { benchState } from './lab-state';
 
-function option(name: string): string {
+function option(name: string, fallback?: string): string {
   const i = process.argv.indexOf(`--${name}`);
-  if (i < 0 || process.argv[i + 1] === undefined) throw new Error(`missing --${name}`);
+  if (i < 0 || process.argv[i + 1] === undefined) {
+    if (fallback !== undefined) return fallback;
+    throw new Error(`missing --${name}`);
+  }
   return process.argv[i + 1]!;
 }
 
@@ -24,9 +29,15 @@ function memory(): { rss: number; heap: number; external: number } {
   return { rss: m.rss, heap: m.heapUsed, external: m.external + m.arrayBuffers };
 }
 
+/** Process CPU time (ms) of the last timed() call: on a loaded machine wall time is mostly waiting. */
+let lastCpuMs = 0;
+
 async function timed(fn: () => Promise<void>): Promise<number> {
+  const cpu = process.cpuUsage();
   const start = process.hrtime.bigint();
   await fn();
+  const used = process.cpuUsage(cpu);
+  lastCpuMs = (used.user + used.system) / 1000;
   return Number(process.hrtime.bigint() - start) / 1e6;
 }
 
@@ -34,14 +45,15 @@ const median = (xs: number[]): number => [...xs].sort((a, b) => a - b)[Math.floo
 
 async function main(): Promise<void> {
   const dir = option('dir');
+  const prefix = option('ns-prefix', '');
   const n = Number(option('sandboxes'));
   // A resolv.conf of the bench's own (missing: empty), never the machine's.
   const resolver = new Resolver({ upstreams: [option('upstream')], resolvConfPath: path.join(dir, 'resolv.conf') });
-  const state = benchState(n, (i) => path.join(dir, `ns-${i}`));
+  const state = benchState(n, (i) => path.join(dir, `${prefix}ns-${i}`));
 
   // Baseline: the resolver warmed up (its code compiled) but holding no sandbox.
   const empty: DnsState = { networks: [], sandboxes: [] };
-  await resolver.update(benchState(2, (i) => path.join(dir, `ns-${i}`)));
+  await resolver.update(benchState(2, (i) => path.join(dir, `${prefix}ns-${i}`)));
   await resolver.update(empty);
   const before = memory();
   const initialMs = await timed(() => resolver.update(state));
@@ -56,13 +68,18 @@ async function main(): Promise<void> {
     ...state,
     networks: [{ ...network, endpoints: network.endpoints.map((e, i) => (i === n >> 1 ? { ...e, names: [...e.names, 'extra-alias'] } : e)) }],
   };
-  const extra = benchState(n + 1, (i) => path.join(dir, `ns-${i}`));
+  const extra = benchState(n + 1, (i) => path.join(dir, `${prefix}ns-${i}`));
   const costs = { unchangedMs: [] as number[], aliasMs: [] as number[], connectMs: [] as number[], disconnectMs: [] as number[] };
+  const cpu = { unchangedMs: [] as number[], aliasMs: [] as number[], connectMs: [] as number[], disconnectMs: [] as number[] };
+  const measure = async (key: keyof typeof costs, next: DnsState): Promise<void> => {
+    costs[key].push(await timed(() => resolver.update(next)));
+    cpu[key].push(lastCpuMs);
+  };
   for (let i = 0; i < 7; i++) {
-    costs.unchangedMs.push(await timed(() => resolver.update(state)));
-    costs.aliasMs.push(await timed(() => resolver.update(withAlias)));
-    costs.connectMs.push(await timed(() => resolver.update(extra)));
-    costs.disconnectMs.push(await timed(() => resolver.update(state)));
+    await measure('unchangedMs', state);
+    await measure('aliasMs', withAlias);
+    await measure('connectMs', extra);
+    await measure('disconnectMs', state);
   }
 
   console.log(
@@ -72,6 +89,7 @@ async function main(): Promise<void> {
       sandboxes: n,
       initialUpdateMs: initialMs,
       update: Object.fromEntries(Object.entries(costs).map(([k, v]) => [k, median(v)])),
+      updateCpu: Object.fromEntries(Object.entries(cpu).map(([k, v]) => [k, median(v)])),
       bytesPerSandbox: {
         retained: (settled.heap + settled.external - before.heap - before.external) / n,
         rssLoaded: (loaded.rss - before.rss) / n,

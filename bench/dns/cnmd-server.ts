@@ -25,59 +25,97 @@ async function api(lab: DaemonLab, method: string, url: string, body: unknown, e
   if (r.status !== expected) throw new Error(`${method} ${url}: ${r.status} ${r.raw}`);
 }
 
-export const cnmd: ServerUnderTest = {
-  name: 'cnmd',
-  address: '127.0.0.11',
-  async start(bench) {
-    const lab = await DaemonLab.start({ daemonArgs: ['--dns', bench.upstream, '--log-level', 'warn'] });
-    let stopStub = async (): Promise<void> => {};
-    try {
-      const stub = spawn('nsenter', [`--net=${lab.hostNs}`, process.execPath, path.join(__dirname, 'upstream-stub.js'), bench.upstream, '53'], { stdio: 'ignore' });
-      stopStub = stopper(stub.pid!);
-      const pid = lab.daemonPid!;
-      // Every thread, as the other servers are pinned from their start.
-      await run('taskset', ['-a', '-p', '-c', String(bench.serverCpu), String(pid)]);
-      const rssBefore = rssBytes(pid);
-
-      const started = performance.now();
-      await api(lab, 'POST', '/networks/create', {
-        Name: NETWORK,
-        EnableIPv6: true,
-        IPAM: { Config: [{ Subnet: '10.99.0.0/16', Gateway: GATEWAY_V4 }, { Subnet: 'fd99::/64', Gateway: GATEWAY_V6 }] },
-      }, 201);
-      for (const [i, e] of endpoints(bench.sandboxes).entries()) {
-        await api(lab, 'POST', `/containers/create?name=c${i}`, {
-          HostConfig: { NetworkMode: NETWORK },
-          NetworkingConfig: { EndpointsConfig: { [NETWORK]: { IPAMConfig: { IPv4Address: e.ipv4, IPv6Address: e.ipv6 } } } },
-        }, 201);
+/**
+ * While called: sandboxes created and removed through the API one after the other (each create
+ * connects one to the bench network: a new DNS state, a resolver update, listeners opened and
+ * closed), as a busy host would.
+ */
+function busyLoop(lab: DaemonLab): () => () => Promise<number> {
+  return () => {
+    let running = true;
+    let operations = 0;
+    const loop = (async () => {
+      for (let i = 0; running; i++) {
+        const name = `busy${i}`;
+        await api(lab, 'POST', `/containers/create?name=${name}`, { HostConfig: { NetworkMode: NETWORK } }, 201);
+        await api(lab, 'DELETE', `/containers/${name}?force=1`, undefined, 204);
+        operations += 2;
       }
-      const createMs = performance.now() - started;
-      const rssLoaded = rssBytes(pid);
-      const clientNs = await lab.sandboxNs('c0');
-      await answering(clientNs, '127.0.0.11');
-      // As cnm-server.ts: V8 hands back the heap it grew while loading once it has been idle a while.
-      await new Promise((r) => setTimeout(r, 15_000));
-      const perSandbox = (rss: number): number => Math.round((rss - rssBefore) / bench.sandboxes);
-      const report = {
-        ready: true,
-        sandboxes: bench.sandboxes,
-        createSandboxesMs: Math.round(createMs),
-        perSandboxCreateMs: Number((createMs / bench.sandboxes).toFixed(1)),
-        rssGrowthPerSandbox: { loaded: perSandbox(rssLoaded), settled: perSandbox(rssBytes(pid)) },
-      };
-      return {
-        pid,
-        clientNs,
-        report,
-        stop: async () => {
-          await stopStub();
-          await lab.close();
-        },
-      };
-    } catch (err) {
-      await stopStub();
-      await lab.close();
-      throw err;
-    }
-  },
-};
+    })();
+    return async () => {
+      running = false;
+      await loop;
+      return operations;
+    };
+  };
+}
+
+/** The real daemon: `cnmd` with its native responder (the default), `cnmd js` with CNM_DNS_NATIVE=0. */
+function daemon(name: string, native: boolean): ServerUnderTest {
+  return {
+    name,
+    address: '127.0.0.11',
+    async start(bench) {
+      // The daemon inherits the environment when it is spawned.
+      const saved = process.env.CNM_DNS_NATIVE;
+      process.env.CNM_DNS_NATIVE = native ? '1' : '0';
+      const starting = DaemonLab.start({ daemonArgs: ['--dns', bench.upstream, '--log-level', 'warn'] });
+      if (saved === undefined) delete process.env.CNM_DNS_NATIVE;
+      else process.env.CNM_DNS_NATIVE = saved;
+      const lab = await starting;
+      let stopStub = async (): Promise<void> => {};
+      try {
+        const stub = spawn('nsenter', [`--net=${lab.hostNs}`, process.execPath, path.join(__dirname, 'upstream-stub.js'), bench.upstream, '53'], { stdio: 'ignore' });
+        stopStub = stopper(stub.pid!);
+        const pid = lab.daemonPid!;
+        // Every thread, as the other servers are pinned from their start.
+        await run('taskset', ['-a', '-p', '-c', String(bench.serverCpu), String(pid)]);
+        const rssBefore = rssBytes(pid);
+
+        const started = performance.now();
+        await api(lab, 'POST', '/networks/create', {
+          Name: NETWORK,
+          EnableIPv6: true,
+          IPAM: { Config: [{ Subnet: '10.99.0.0/16', Gateway: GATEWAY_V4 }, { Subnet: 'fd99::/64', Gateway: GATEWAY_V6 }] },
+        }, 201);
+        for (const [i, e] of endpoints(bench.sandboxes).entries()) {
+          await api(lab, 'POST', `/containers/create?name=c${i}`, {
+            HostConfig: { NetworkMode: NETWORK },
+            NetworkingConfig: { EndpointsConfig: { [NETWORK]: { IPAMConfig: { IPv4Address: e.ipv4, IPv6Address: e.ipv6 } } } },
+          }, 201);
+        }
+        const createMs = performance.now() - started;
+        const rssLoaded = rssBytes(pid);
+        const clientNs = await lab.sandboxNs('c0');
+        await answering(clientNs, '127.0.0.11');
+        // As cnm-server.ts: V8 hands back the heap it grew while loading once it has been idle a while.
+        await new Promise((r) => setTimeout(r, 15_000));
+        const perSandbox = (rss: number): number => Math.round((rss - rssBefore) / bench.sandboxes);
+        const report = {
+          ready: true,
+          sandboxes: bench.sandboxes,
+          createSandboxesMs: Math.round(createMs),
+          perSandboxCreateMs: Number((createMs / bench.sandboxes).toFixed(1)),
+          rssGrowthPerSandbox: { loaded: perSandbox(rssLoaded), settled: perSandbox(rssBytes(pid)) },
+        };
+        return {
+          pid,
+          clientNs,
+          report,
+          busy: busyLoop(lab),
+          stop: async () => {
+            await stopStub();
+            await lab.close();
+          },
+        };
+      } catch (err) {
+        await stopStub();
+        await lab.close();
+        throw err;
+      }
+    },
+  };
+}
+
+export const cnmd = daemon('cnmd', true);
+export const cnmdJs = daemon('cnmd js', false);

@@ -1,6 +1,6 @@
 /**
  * The DNS resolution benchmark (root; see README.md):
- *   node dist/bench/dns/run.js [--sandboxes 1000] [--rounds 3] [--seconds 5] [--rate 5000] [--servers cnm,dnsmasq,...]
+ *   node dist/bench/dns/run.js [--sandboxes 1000] [--rounds 3] [--seconds 5] [--rate 5000] [--servers cnm,dnsmasq,...] [--svg FILE]
  * Builds its own lab (N sandbox namespaces, nothing in the host's), starts every server inside
  * the client sandbox pinned to core 0, runs dnsperf from that sandbox pinned to core 1, rounds of
  * interleaved runs (A, B, C, …, A, B, C, …), and prints one table of medians with ratios to cnm.
@@ -12,11 +12,15 @@ import path from 'node:path';
 import { promisify } from 'node:util';
 import { createNetns, deleteNetns } from '../../src/os/native';
 import { GATEWAY_V4, GATEWAY_V6, queryFile, type Mix } from './lab-state';
-import { cnmd } from './cnmd-server';
-import { aardvark, cnm, dnsmasq, nodeFloor, unbound, type Lab, type Running, type ServerUnderTest } from './servers';
+import { cnmd, cnmdJs } from './cnmd-server';
+import { aardvark, cFloor, cnm, cnmJs, dnsmasq, nodeFloor, unbound, type Lab, type Running, type ServerUnderTest } from './servers';
+import { benchSvg, type Cdf } from './svg';
 
-/** cnm is the resolver in a harness, cnmd the real daemon with its sandboxes made through the API. */
-const ALL_SERVERS = [cnm, cnmd, nodeFloor, dnsmasq, unbound, aardvark];
+/**
+ * cnm is the resolver in a harness, cnmd the real daemon with its sandboxes made through the API,
+ * both with the native responder; `cnm js` and `cnmd js` the same with CNM_DNS_NATIVE=0.
+ */
+const ALL_SERVERS = [cnm, cnmJs, cnmd, cnmdJs, cFloor, nodeFloor, dnsmasq, unbound, aardvark];
 
 const run = promisify(execFile);
 const SERVER_CPU = 0;
@@ -47,6 +51,10 @@ interface Sample {
   p50: number;
   p99: number;
   lost: number;
+  /** Lost in the unthrottled run (saturation). */
+  floodLost: number;
+  /** Every latency of the paced run, ms, sorted. */
+  latencies: number[];
 }
 
 /** dnsperf pinned to the client core, in the namespace the server is asked from. */
@@ -67,10 +75,40 @@ async function measure(lab: Lab, server: ServerUnderTest, running: Running, file
 
   // A fixed rate every server can sustain: latency as a container sees it.
   const paced = await dnsperf(lab, server, running, file, seconds, ['-c', '8', '-Q', String(rate), '-v']);
+  const { latencies, lost, p50, p99 } = latencyOf(paced);
+  const floodLost = Number(/Queries lost:\s+(\d+)/.exec(flood)?.[1] ?? 0);
+  return { qps, cpuPerQuery: completed > 0 ? cpu / completed : NaN, p50, p99, lost, floodLost, latencies };
+}
+
+/** The latencies dnsperf -v printed, sorted (ms), their p50 and p99, and the queries lost. */
+function latencyOf(paced: string): { latencies: number[]; lost: number; p50: number; p99: number } {
   const latencies = [...paced.matchAll(/^> \S+ \S+ \S+ ([\d.]+)$/gm)].map((m) => Number(m[1]) * 1000).sort((a, b) => a - b);
   const lost = Number(/Queries lost:\s+(\d+)/.exec(paced)?.[1] ?? 0);
   const pick = (q: number): number => latencies[Math.min(latencies.length - 1, Math.floor(q * latencies.length))] ?? NaN;
-  return { qps, cpuPerQuery: completed > 0 ? cpu / completed : NaN, p50: pick(0.5), p99: pick(0.99), lost };
+  return { latencies, lost, p50: pick(0.5), p99: pick(0.99) };
+}
+
+/**
+ * The daemon's latency at the fixed rate, quiet and while its API is kept busy (running.busy),
+ * alternated `rounds` times. Returns the two sets of latencies and the API operations done.
+ */
+async function busyRuns(lab: Lab, server: ServerUnderTest, running: Running, file: string, seconds: number, rate: number, rounds: number): Promise<{ quiet: number[]; busy: number[]; operations: number }> {
+  const quiet: number[] = [];
+  const busy: number[] = [];
+  let operations = 0;
+  for (let round = 1; round <= rounds; round++) {
+    const calm = latencyOf(await dnsperf(lab, server, running, file, seconds, ['-c', '8', '-Q', String(rate), '-v']));
+    const stop = running.busy!();
+    const loaded = latencyOf(await dnsperf(lab, server, running, file, seconds, ['-c', '8', '-Q', String(rate), '-v']));
+    const done = await stop();
+    operations += done;
+    quiet.push(...calm.latencies);
+    busy.push(...loaded.latencies);
+    console.log(
+      `busy ${round} ${server.name.padEnd(9)} quiet p50 ${calm.p50.toFixed(3)} p99 ${calm.p99.toFixed(3)} ms lost ${calm.lost} | API busy (${done} create/remove calls) p50 ${loaded.p50.toFixed(3)} p99 ${loaded.p99.toFixed(3)} ms lost ${loaded.lost}`,
+    );
+  }
+  return { quiet: quiet.sort((a, b) => a - b), busy: busy.sort((a, b) => a - b), operations };
 }
 
 /**
@@ -89,7 +127,7 @@ const median = (xs: number[]): number => [...xs].sort((a, b) => a - b)[Math.floo
 
 function table(servers: ServerUnderTest[], results: Map<string, Sample[]>, rss: Map<string, number>): string {
   const ratio = (value: number, base: number): string => (Number.isFinite(value / base) ? `${(value / base).toFixed(2)}×` : '–');
-  const header = ['server', ...MIXES.flatMap((m) => [`${m}: max QPS`, 'CPU µs/q', 'p50 ms', 'p99 ms']), 'RSS MB'];
+  const header = ['server', ...MIXES.flatMap((m) => [`${m}: max QPS`, 'CPU µs/q', 'p50 ms', 'p99 ms']), 'lost', 'RSS MB'];
   const rows = servers.map((s) => {
     const cells = [s.name];
     for (const mix of MIXES) {
@@ -102,6 +140,8 @@ function table(servers: ServerUnderTest[], results: Map<string, Sample[]>, rss: 
         cells.push(`${shown} (${ratio(value, reference)})`);
       }
     }
+    const lost = MIXES.flatMap((mix) => (results.get(`${s.name}/${mix}`) ?? []).map((x) => x.floodLost + x.lost)).reduce((a, b) => a + b, 0);
+    cells.push(String(lost));
     const mb = (rss.get(s.name) ?? NaN) / 1048576;
     cells.push(`${mb.toFixed(1)} (${ratio(mb, (rss.get('cnm') ?? NaN) / 1048576)})`);
     return cells;
@@ -117,6 +157,7 @@ async function main(): Promise<void> {
   const seconds = Number(option('seconds', '5'));
   const rate = Number(option('rate', '5000'));
   const wanted = option('servers', ALL_SERVERS.map((s) => s.name).join(',')).split(',');
+  const svgPath = option('svg', 'dns-bench.svg');
   const servers = ALL_SERVERS.filter((s) => wanted.includes(s.name));
 
   const dir = mkdtempSync(path.join(os.tmpdir(), 'cnm-dnsbench-'));
@@ -133,11 +174,14 @@ async function main(): Promise<void> {
 
   try {
     const started = Date.now();
-    // One more namespace than sandboxes: cnm measures connecting a new sandbox with it.
-    for (let i = 0; i <= sandboxes; i++) {
-      const ns = path.join(dir, `ns-${i}`);
-      createNetns(ns);
-      namespaces.push(ns);
+    // One more namespace than sandboxes: cnm measures connecting a new sandbox with it. `cnm js`
+    // listens on the same address in a set of its own.
+    for (const prefix of servers.includes(cnmJs) ? ['', 'js-'] : ['']) {
+      for (let i = 0; i <= sandboxes; i++) {
+        const ns = path.join(dir, `${prefix}ns-${i}`);
+        createNetns(ns);
+        namespaces.push(ns);
+      }
     }
     console.log(`${sandboxes + 1} sandbox namespaces in ${Date.now() - started} ms`);
     const lab: Lab = { dir, clientNs: namespaces[0]!, sandboxes, serverCpu: SERVER_CPU, upstream: STUB_ADDRESS, containerAddress: '10.99.0.2' };
@@ -185,6 +229,13 @@ async function main(): Promise<void> {
       }
     }
 
+    // The daemon's latency while its API is busy, with and without the native responder.
+    const busy = new Map<string, { quiet: number[]; busy: number[]; operations: number }>();
+    for (const server of servers) {
+      const r = running.get(server.name)!;
+      if (r.busy !== undefined) busy.set(server.name, await busyRuns(lab, server, r, files.local, seconds, rate, rounds));
+    }
+
     const rss = new Map([...running].map(([name, r]) => [name, rssBytes(r.pid)]));
     console.log(`\n${sandboxes} sandboxes, ${rounds} interleaved rounds of ${seconds} s, latency at ${rate} QPS, medians (ratio to cnm)\n`);
     console.log(table(servers, results, rss));
@@ -197,10 +248,29 @@ async function main(): Promise<void> {
         console.log(`  ${mix!.padEnd(5)} ${name!.padEnd(12)} ${otherCost.toFixed(1).padStart(6)} vs cnm ${cnmCost.toFixed(1).padStart(6)}  (${median(list.map((p) => p[1] / p[0])).toFixed(2)}×)`);
       }
     }
-    for (const name of ['cnm', 'cnmd']) {
+    if (busy.size > 0) {
+      console.log(`\nThe daemon at ${rate} QPS (local), quiet and with its API busy creating/removing sandboxes, ${rounds} alternated runs of ${seconds} s each\n`);
+      const pick = (xs: number[], q: number): number => xs[Math.min(xs.length - 1, Math.floor(q * xs.length))] ?? NaN;
+      for (const [name, b] of busy) {
+        console.log(
+          `  ${name.padEnd(9)} quiet p50 ${pick(b.quiet, 0.5).toFixed(3)} p99 ${pick(b.quiet, 0.99).toFixed(3)} p99.9 ${pick(b.quiet, 0.999).toFixed(3)} ms | busy p50 ${pick(b.busy, 0.5).toFixed(3)} p99 ${pick(b.busy, 0.99).toFixed(3)} p99.9 ${pick(b.busy, 0.999).toFixed(3)} ms (${b.operations} API calls)`,
+        );
+      }
+    }
+    for (const name of ['cnm', 'cnm js', 'cnmd', 'cnmd js']) {
       const report = running.get(name)?.report;
       if (report) console.log(`\n${name}: ${JSON.stringify(report)}`);
     }
+
+    const cpu = servers.map((s) => ({ server: s.name, local: median((results.get(`${s.name}/local`) ?? []).map((x) => x.cpuPerQuery)), mixed: median((results.get(`${s.name}/mixed`) ?? []).map((x) => x.cpuPerQuery)) }));
+    const latency: Cdf[] = servers.map((s) => ({ label: s.name, sorted: (results.get(`${s.name}/local`) ?? []).flatMap((x) => x.latencies).sort((a, b) => a - b) }));
+    const busyCurves: Cdf[] = [...busy].flatMap(([name, b]) => [
+      { label: `${name}, quiet`, sorted: b.quiet },
+      { label: `${name}, API busy`, sorted: b.busy, dashed: true },
+    ]);
+    const caption = `bench/dns: ${sandboxes} sandboxes, ${rounds} rounds of ${seconds} s, ${new Date().toISOString().slice(0, 16)} UTC, load average ${os.loadavg().map((l) => l.toFixed(1)).join(' ')}`;
+    writeFileSync(svgPath, benchSvg(caption, cpu, latency, rate, busyCurves));
+    console.log(`\npicture: ${svgPath}`);
   } finally {
     await cleanup();
   }

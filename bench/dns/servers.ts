@@ -28,6 +28,11 @@ export interface Running {
   /** What the server printed when ready (cnm reports update costs and memory). */
   report: Record<string, unknown>;
   stop(): Promise<void>;
+  /**
+   * Keeps the server's control plane busy (cnmd: a loop creating and removing sandboxes through
+   * its API) until the returned function is called, which resolves with the operations done.
+   */
+  busy?: () => () => Promise<number>;
 }
 
 export interface ServerUnderTest {
@@ -41,9 +46,9 @@ export interface ServerUnderTest {
 
 const NODE_DIST = path.resolve(__dirname);
 
-function inClient(lab: Lab, argv: string[]): ChildProcess {
+function inClient(lab: Lab, argv: string[], env: NodeJS.ProcessEnv = process.env): ChildProcess {
   // nsenter and taskset exec the program: the child's pid is the server's pid.
-  return spawn('nsenter', [`--net=${lab.clientNs}`, 'taskset', '-c', String(lab.serverCpu), ...argv], { stdio: ['ignore', 'pipe', 'pipe'] });
+  return spawn('nsenter', [`--net=${lab.clientNs}`, 'taskset', '-c', String(lab.serverCpu), ...argv], { stdio: ['ignore', 'pipe', 'pipe'], env });
 }
 
 /** Resolves with the first JSON line the child prints that has `ready`. */
@@ -109,13 +114,35 @@ export function stopper(pid: number): () => Promise<void> {
   };
 }
 
-export const cnm: ServerUnderTest = {
-  name: 'cnm',
-  address: '127.0.0.11',
+/** cnm's resolver in the harness: `cnm` with its native responder (the default), `cnm js` without. */
+function cnmHarness(name: string, native: boolean): ServerUnderTest {
+  // Both listen on 127.0.0.11: the one without the responder in namespaces of its own (js-ns-<i>,
+  // made by run.ts), while it runs, like the other, in the client namespace where the stub is.
+  const prefix = native ? '' : 'js-';
+  return {
+    name,
+    address: '127.0.0.11',
+    async start(lab) {
+      const argv = [process.execPath, '--expose-gc', path.join(NODE_DIST, 'cnm-server.js'), '--dir', lab.dir, '--sandboxes', String(lab.sandboxes), '--upstream', lab.upstream, '--ns-prefix', prefix];
+      const child = inClient(lab, argv, { ...process.env, CNM_DNS_NATIVE: native ? '1' : '0' });
+      const report = await readyLine(child, name);
+      const clientNs = path.join(lab.dir, `${prefix}ns-0`);
+      await answering(clientNs, '127.0.0.11');
+      return { pid: child.pid!, clientNs, report, stop: stopper(child.pid!) };
+    },
+  };
+}
+
+export const cnm = cnmHarness('cnm', true);
+export const cnmJs = cnmHarness('cnm js', false);
+
+/** The C floor (c-floor.c, built by node-gyp next to the addon): the kernel's and machine's limit. */
+export const cFloor: ServerUnderTest = {
+  name: 'C floor',
+  address: '127.0.0.15',
   async start(lab) {
-    const child = inClient(lab, [process.execPath, '--expose-gc', path.join(NODE_DIST, 'cnm-server.js'), '--dir', lab.dir, '--sandboxes', String(lab.sandboxes), '--upstream', lab.upstream]);
-    const report = await readyLine(child, 'cnm');
-    await answering(lab.clientNs, '127.0.0.11');
+    const child = inClient(lab, [path.join(NODE_DIST, '..', '..', '..', 'build', 'Release', 'dns-c-floor'), '127.0.0.15']);
+    const report = await readyLine(child, 'C floor');
     return { pid: child.pid!, report, stop: stopper(child.pid!) };
   },
 };

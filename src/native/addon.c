@@ -1,6 +1,6 @@
 /* cnm's one native addon: the few things Node cannot do itself: network
- * namespaces (create/enter/delete them, open sockets inside them), in-process nftables and
- * nftables change events. */
+ * namespaces (create/enter/delete them, open sockets inside them), in-process nftables,
+ * nftables change events, and the resolver's native UDP responder. */
 #include "common.h"
 
 #include <errno.h>
@@ -75,6 +75,7 @@ static napi_value init(napi_env env, napi_value exports) {
   cnm_sockets_init(env, exports);
   cnm_nftables_init(env, exports);
   cnm_nfevents_init(env, exports);
+  cnm_responder_init(env, exports);
   return exports;
 }
 

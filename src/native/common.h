@@ -24,5 +24,6 @@ napi_value cnm_netns_init(napi_env env, napi_value exports);
 napi_value cnm_sockets_init(napi_env env, napi_value exports);
 napi_value cnm_nftables_init(napi_env env, napi_value exports);
 napi_value cnm_nfevents_init(napi_env env, napi_value exports);
+napi_value cnm_responder_init(napi_env env, napi_value exports);
 
 #endif

@@ -17,6 +17,37 @@ interface NativeAddon {
   nftClose(context: NftContext): void;
   nfEventsOpen(onEvent: (errno: number, datagram: Buffer | undefined) => void): NfEventsHandle;
   nfEventsClose(handle: NfEventsHandle): void;
+  dnsResponderOpen(onQuery: DnsFallback, typeIndex: Uint8Array, labels: number, bucketBounds: Float64Array): DnsResponderHandle;
+  dnsResponderWatch(handle: DnsResponderHandle, slot: number, fd: number): void;
+  dnsResponderUnwatch(handle: DnsResponderHandle, slot: number): void;
+  dnsResponderInstall(handle: DnsResponderHandle, table: Buffer): void;
+  dnsResponderSend(handle: DnsResponderHandle, slot: number, reply: Buffer, address: string, port: number): void;
+  dnsResponderAnswer(handle: DnsResponderHandle, slot: number, msg: Buffer): Buffer | null;
+  dnsResponderStats(handle: DnsResponderHandle): Float64Array;
+  dnsResponderClose(handle: DnsResponderHandle): void;
+}
+
+/** The resolver's native UDP responder (src/native/responder.c); see src/resolver/native-responder.ts. */
+export type DnsResponderHandle = { readonly __brand: 'DnsResponderHandle' };
+/** A message the native responder leaves to JavaScript: the listener's slot, the client, the bytes. */
+export type DnsFallback = (slot: number, address: string, port: number, msg: Buffer) => void;
+
+/** The native responder's functions, as the addon exports them (undefined in an older build). */
+export type DnsResponderAddon = Pick<
+  NativeAddon,
+  | 'dnsResponderOpen'
+  | 'dnsResponderWatch'
+  | 'dnsResponderUnwatch'
+  | 'dnsResponderInstall'
+  | 'dnsResponderSend'
+  | 'dnsResponderAnswer'
+  | 'dnsResponderStats'
+  | 'dnsResponderClose'
+>;
+
+/** The responder's functions, or undefined when the built addon predates them. */
+export function dnsResponderAddon(): DnsResponderAddon | undefined {
+  return typeof addon.dnsResponderOpen === 'function' ? addon : undefined;
 }
 
 /** An in-process libnftables context (src/native/nftables.c), bound to one network namespace. */
@@ -83,7 +114,8 @@ export function openSocketsInNetns(nsPath: string, specs: { kind: 'udp' | 'tcp';
   });
 }
 
-function bindSocket(kind: 'udp' | 'tcp', address: string, port: number, options: SocketOptions = {}): number {
+/** A socket bound in the calling thread's own namespace (port 0: any free port); returns its fd. */
+export function bindSocket(kind: 'udp' | 'tcp', address: string, port: number, options: SocketOptions = {}): number {
   const v6only = options.ipv6Only === undefined ? -1 : options.ipv6Only ? 1 : 0;
   return addon.bindSocket(kind, address, port, 511, v6only, options.receiveBufferBytes ?? 0);
 }

@@ -1,12 +1,14 @@
 /**
  * A sandbox's two sockets on 127.0.0.11:53, opened inside its network namespace by the native
- * addon and then served by this process's event loop. The socket a query arrives on is what
- * identifies the sandbox, hence its view.
+ * addon. The UDP socket goes to the native responder's thread when it runs (native-responder.ts),
+ * else to this process's event loop; TCP is always served here. The socket a query arrives on is
+ * what identifies the sandbox, hence its view.
  */
 import dgram from 'node:dgram';
 import net from 'node:net';
 import { closeFd, openSocketsInNetns } from '../os/native';
 import type { QueryEngine, ReplySink } from './engine';
+import type { NativeResponder, NativeUdpSink } from './native-responder';
 import { TcpConnections, type TcpObserver } from './tcp';
 
 /** Where every sandbox on a user-defined network finds its resolver, as in Docker. */
@@ -28,6 +30,8 @@ export interface ListenerOptions {
   tcpMessageTimeoutMs: number;
   tcpObserver: TcpObserver;
   onError: (sandboxId: string, err: Error) => void;
+  /** Serves the UDP sockets when set; null: Node's dgram does. */
+  native: NativeResponder | null;
 }
 
 /**
@@ -55,11 +59,13 @@ class UdpSink implements ReplySink {
   }
 }
 
+/** Where a sandbox's UDP queries are served: Node's dgram, or the native responder's thread. */
+type UdpListener = { kind: 'dgram'; sink: UdpSink; socket: dgram.Socket } | { kind: 'native'; sink: NativeUdpSink; responder: NativeResponder };
+
 export class SandboxListeners {
   private constructor(
     readonly nsPath: string,
-    private readonly sink: UdpSink,
-    private readonly udp: dgram.Socket,
+    private readonly udp: UdpListener,
     private readonly tcp: net.Server,
     readonly connections: TcpConnections,
   ) {}
@@ -70,9 +76,6 @@ export class SandboxListeners {
       { kind: 'tcp', address: LISTEN_ADDRESS, port: LISTEN_PORT },
     ]) as [number, number];
 
-    const udp = dgram.createSocket({ type: 'udp4', lookup: literalLookup });
-    const sink = new UdpSink(sandboxId, udp);
-    udp.on('message', (msg, rinfo) => engine.handle(msg, sink, rinfo));
     const connections = new TcpConnections(
       sandboxId,
       engine,
@@ -81,35 +84,54 @@ export class SandboxListeners {
     );
     // No server.maxConnections: when the slots are full, TcpConnections frees one from the slowest.
     const tcp = net.createServer((socket) => connections.accept(socket));
-    // An fd handed to Node belongs to Node from then on: only the others are closed by hand.
-    let stage = 'none' as 'none' | 'udp' | 'tcp';
+    // An fd handed to Node or to the responder belongs to it from then on: only the others are
+    // closed by hand.
+    let udp: UdpListener | null = null;
+    let tcpAdopted = false;
     try {
-      await adopt(udp, (done) => udp.bind({ fd: udpFd }, done));
-      stage = 'udp';
+      udp = await openUdp(sandboxId, udpFd, engine, options.native);
       await adopt(tcp, (done) => {
-        stage = 'tcp';
+        tcpAdopted = true;
         tcp.listen({ fd: tcpFd }, done);
       });
     } catch (err) {
-      if (stage === 'none') closeFd(udpFd);
-      else udp.close();
-      if (stage === 'tcp') tcp.close();
+      if (udp === null) closeFd(udpFd);
+      else void closeUdp(udp);
+      if (tcpAdopted) tcp.close();
       else closeFd(tcpFd);
       throw err;
     }
     // Later errors (a send to a client that vanished) must not take the sockets down.
-    udp.on('error', (err) => options.onError(sandboxId, err));
+    if (udp.kind === 'dgram') udp.socket.on('error', (err) => options.onError(sandboxId, err));
     tcp.on('error', (err) => options.onError(sandboxId, err));
-    return new SandboxListeners(nsPath, sink, udp, tcp, connections);
+    return new SandboxListeners(nsPath, udp, tcp, connections);
   }
 
   /** Closes both sockets (which also lets the kernel free the namespace if nothing else holds it). */
   async close(): Promise<void> {
-    this.sink.closed = true;
-    await new Promise<void>((resolve) => this.udp.close(() => resolve()));
+    await closeUdp(this.udp);
     this.connections.closeAll();
     await new Promise<void>((resolve) => this.tcp.close(() => resolve()));
   }
+}
+
+async function openUdp(sandboxId: string, fd: number, engine: QueryEngine, native: NativeResponder | null): Promise<UdpListener> {
+  if (native !== null) return { kind: 'native', sink: native.watch(sandboxId, fd), responder: native };
+  const socket = dgram.createSocket({ type: 'udp4', lookup: literalLookup });
+  const sink = new UdpSink(sandboxId, socket);
+  socket.on('message', (msg, rinfo) => engine.handle(msg, sink, rinfo));
+  // As before the native responder: a failed bind leaves the fd to the caller.
+  await adopt(socket, (done) => socket.bind({ fd }, done));
+  return { kind: 'dgram', sink, socket };
+}
+
+function closeUdp(udp: UdpListener): Promise<void> {
+  if (udp.kind === 'native') {
+    udp.responder.unwatch(udp.sink);
+    return Promise.resolve();
+  }
+  udp.sink.closed = true;
+  return new Promise<void>((resolve) => udp.socket.close(() => resolve()));
 }
 
 /** Runs start (bind/listen on an fd) and waits for its callback or its first error. */

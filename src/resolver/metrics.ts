@@ -18,15 +18,35 @@ const typeIndex = new Uint8Array(65536);
 TYPE_NAMES.forEach((name, i) => {
   if (TYPE_CODES[name] !== undefined) typeIndex[TYPE_CODES[name]!] = i;
 });
+/** The type labels by query type, for the native responder's counters (src/native/responder.c). */
+export const METRIC_TYPE_INDEX: Uint8Array = typeIndex;
+export const METRIC_TYPE_LABELS = TYPE_NAMES.length;
 /** For responses to messages whose question could not be read. */
 export const NO_QTYPE = -1;
 
 const RCODE_NAMES = ['NOERROR', 'FORMERR', 'SERVFAIL', 'NXDOMAIN', 'NOTIMP', 'REFUSED', 'YXDOMAIN', 'YXRRSET', 'NXRRSET', 'NOTAUTH', 'NOTZONE'];
-const RCODES = 17; // 0..15 from the header, 16 = BADVERS
+const RCODES = 17;
+const RCODE_NOERROR = 0; // 0..15 from the header, 16 = BADVERS
 const rcodeName = (i: number): string => (i === 16 ? 'BADVERS' : (RCODE_NAMES[i] ?? `RCODE${i}`));
 
 /** Upper bounds in seconds: local answers take microseconds, forwarded ones milliseconds. */
 const BUCKETS = [0.00005, 0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5];
+
+export const LATENCY_BUCKETS: readonly number[] = BUCKETS;
+
+/**
+ * What the native responder answered (all NOERROR, source local), read from its counters at
+ * scrape time: by type label, by latency bucket (BUCKETS, then +Inf), and the seconds summed.
+ */
+export interface NativeCounts {
+  byType: Float64Array;
+  buckets: Float64Array;
+  seconds: number;
+  /** Messages it handed to JavaScript (counted there when answered). */
+  handedToJs: number;
+  /** Messages it could not hand over (JavaScript's queue full): no reply. */
+  dropped: number;
+}
 
 export interface Gauges {
   inflight: number;
@@ -90,7 +110,7 @@ export class Metrics implements ForwardObserver, TcpObserver {
     this.upstreamErrors.set(key, (this.upstreamErrors.get(key) ?? 0) + 1);
   }
 
-  render(gauges: Gauges): string {
+  render(gauges: Gauges, native?: NativeCounts): string {
     const out: string[] = [];
     const family = (name: string, type: string, help: string): void => {
       out.push(`# HELP ${name} ${help}`, `# TYPE ${name} ${type}`);
@@ -100,7 +120,8 @@ export class Metrics implements ForwardObserver, TcpObserver {
     for (let t = 0; t < TYPE_NAMES.length; t++) {
       for (let r = 0; r < RCODES; r++) {
         for (let s = 0; s < SOURCES.length; s++) {
-          const n = this.queries[(t * RCODES + r) * SOURCES.length + s]!;
+          let n = this.queries[(t * RCODES + r) * SOURCES.length + s]!;
+          if (native !== undefined && r === RCODE_NOERROR && s === SOURCE_INDEX.local) n += native.byType[t]!;
           if (n > 0) out.push(`cnm_dns_queries_total{type="${TYPE_NAMES[t]}",rcode="${rcodeName(r)}",source="${SOURCES[s]}"} ${n}`);
         }
       }
@@ -111,10 +132,12 @@ export class Metrics implements ForwardObserver, TcpObserver {
       let cumulative = 0;
       for (let b = 0; b <= BUCKETS.length; b++) {
         cumulative += this.buckets[s * (BUCKETS.length + 1) + b]!;
+        if (native !== undefined && s === SOURCE_INDEX.local) cumulative += native.buckets[b]!;
         const le = b < BUCKETS.length ? String(BUCKETS[b]) : '+Inf';
         out.push(`cnm_dns_query_duration_seconds_bucket{source="${SOURCES[s]}",le="${le}"} ${cumulative}`);
       }
-      out.push(`cnm_dns_query_duration_seconds_sum{source="${SOURCES[s]}"} ${this.sums[s]}`);
+      const sum = this.sums[s]! + (native !== undefined && s === SOURCE_INDEX.local ? native.seconds : 0);
+      out.push(`cnm_dns_query_duration_seconds_sum{source="${SOURCES[s]}"} ${sum}`);
       out.push(`cnm_dns_query_duration_seconds_count{source="${SOURCES[s]}"} ${cumulative}`);
     }
 
@@ -131,7 +154,13 @@ export class Metrics implements ForwardObserver, TcpObserver {
     family('cnm_dns_upstream_errors_total', 'counter', 'Failed upstream tries, by upstream and reason.');
     for (const [labels, n] of this.upstreamErrors) out.push(`cnm_dns_upstream_errors_total{${labels}} ${n}`);
     family('cnm_dns_dropped_total', 'counter', 'Messages that got no reply (shorter than a header, or responses).');
-    out.push(`cnm_dns_dropped_total ${this.dropped}`);
+    out.push(`cnm_dns_dropped_total ${this.dropped + (native?.dropped ?? 0)}`);
+    family('cnm_dns_native_responder', 'gauge', '1 when local answers come from the native responder thread, 0 when Node serves every query.');
+    out.push(`cnm_dns_native_responder ${native === undefined ? 0 : 1}`);
+    if (native !== undefined) {
+      family('cnm_dns_native_handed_to_js_total', 'counter', 'Messages the native responder left to the TypeScript path (forwarded names, malformed, unusual).');
+      out.push(`cnm_dns_native_handed_to_js_total ${native.handedToJs}`);
+    }
     family('cnm_dns_sandboxes', 'gauge', 'Sandboxes with a resolver listening on 127.0.0.11:53.');
     out.push(`cnm_dns_sandboxes ${gauges.sandboxes}`);
     family('cnm_dns_tcp_connections', 'gauge', 'Open DNS-over-TCP connections.');

@@ -11,6 +11,7 @@ import { QueryEngine } from './engine';
 import { Forwarder } from './forwarder';
 import { LISTEN_ADDRESS, SandboxListeners, type ListenerOptions } from './listeners';
 import { Metrics } from './metrics';
+import { NativeResponder, nativeUnavailable } from './native-responder';
 import { buildSnapshot } from './records';
 import { ResolvConfWatcher } from './resolv-conf';
 import type { DnsState } from './state';
@@ -41,6 +42,11 @@ export interface ResolverOptions {
   tcpIdleTimeoutMs?: number;
   /** A TCP message must arrive whole within this of its first byte, default 3 s. */
   tcpMessageTimeoutMs?: number;
+  /**
+   * Local answers over UDP from the native responder's thread (native-responder.ts), default true
+   * unless the environment has CNM_DNS_NATIVE=0. Where it cannot start, Node serves everything.
+   */
+  nativeResponder?: boolean;
   /** How often resolvConfPath is checked for changes, default 1 s. */
   resolvConfPollMs?: number;
   log?: Log;
@@ -64,17 +70,12 @@ export class Resolver {
   private readonly counters = new Metrics();
   private readonly watcher: ResolvConfWatcher;
   private readonly listeners = new Map<string, SandboxListeners>();
+  private readonly native: NativeResponder | null;
   private queue: Promise<void> = Promise.resolve();
   private closed = false;
 
   constructor(options: ResolverOptions = {}) {
     this.ttl = options.ttl ?? 600;
-    this.listenerOptions = {
-      tcpIdleTimeoutMs: options.tcpIdleTimeoutMs ?? 10_000,
-      tcpMessageTimeoutMs: options.tcpMessageTimeoutMs ?? 3000,
-      tcpObserver: this.counters,
-      onError: (id, err) => this.log('debug', '[resolver] socket error', { sandbox: id, error: err.message }),
-    };
     this.log = options.log ?? (() => {});
     const cacheEntries = options.cacheEntries ?? 10_000;
     this.cache = cacheEntries > 0 ? new AnswerCache(cacheEntries) : null;
@@ -87,6 +88,14 @@ export class Resolver {
       info: (message) => this.log('info', message),
     });
     this.engine = new QueryEngine(this.forwarder, this.counters);
+    this.native = this.startNative(options.nativeResponder ?? process.env.CNM_DNS_NATIVE !== '0');
+    this.listenerOptions = {
+      tcpIdleTimeoutMs: options.tcpIdleTimeoutMs ?? 10_000,
+      tcpMessageTimeoutMs: options.tcpMessageTimeoutMs ?? 3000,
+      tcpObserver: this.counters,
+      onError: (id, err) => this.log('debug', '[resolver] socket error', { sandbox: id, error: err.message }),
+      native: this.native,
+    };
 
     const fixed = options.upstreams?.map((text) => parseUpstream(text) ?? throwInvalid(text));
     const path = options.resolvConfPath ?? '/etc/resolv.conf';
@@ -100,6 +109,27 @@ export class Resolver {
       this.log('info', '[resolver] upstreams from --dns', { upstreams: fixed.map((a) => a.text) });
     }
     else this.useResolvConf(path, this.watcher.current);
+  }
+
+  private startNative(enabled: boolean): NativeResponder | null {
+    const why = nativeUnavailable(enabled);
+    if (why === null) {
+      try {
+        const native = NativeResponder.start(this.engine);
+        this.log('info', '[resolver] native responder started: local UDP answers are served by its thread');
+        return native;
+      } catch (err) {
+        this.log('error', `[resolver] native responder cannot start (${messageOf(err)}): Node serves every DNS query`);
+        return null;
+      }
+    }
+    this.log(enabled ? 'error' : 'info', `[resolver] native responder ${why}: Node serves every DNS query`);
+    return null;
+  }
+
+  /** True when the native responder's thread serves the UDP sockets. */
+  get nativeActive(): boolean {
+    return this.native !== null;
   }
 
   private useResolvConf(path: string, conf: ResolvConf): void {
@@ -117,7 +147,8 @@ export class Resolver {
       tcpConnections += l.connections.size;
       tcpQueuedBytes += l.connections.queuedBytes;
     }
-    return this.counters.render({ inflight: this.forwarder.inflight, sandboxes: this.listeners.size, cacheEntries: this.cache?.size ?? 0, tcpConnections, tcpQueuedBytes });
+    const gauges = { inflight: this.forwarder.inflight, sandboxes: this.listeners.size, cacheEntries: this.cache?.size ?? 0, tcpConnections, tcpQueuedBytes };
+    return this.counters.render(gauges, this.native?.counts());
   }
 
   /**
@@ -154,9 +185,12 @@ export class Resolver {
 
     const stale = [...this.listeners].filter(([id, l]) => snapshot.sandboxes.get(id)?.nsPath !== l.nsPath);
     for (const [id] of stale) this.listeners.delete(id);
+    const missing = [...snapshot.sandboxes.values()].filter((s) => !this.listeners.has(s.id));
+    // The native table goes live with the records, and with the slots of listeners about to open.
+    this.native?.reserve(missing.map((s) => s.id));
+    this.native?.install(snapshot);
     await Promise.all(stale.map(([, l]) => l.close()));
 
-    const missing = [...snapshot.sandboxes.values()].filter((s) => !this.listeners.has(s.id));
     const failures: string[] = [];
     for (let i = 0; i < missing.length; i += OPEN_BATCH) {
       await Promise.all(
@@ -165,6 +199,7 @@ export class Resolver {
             const listeners = await SandboxListeners.open(sandbox.id, sandbox.nsPath, this.engine, this.listenerOptions);
             this.listeners.set(sandbox.id, listeners);
           } catch (err) {
+            this.native?.release(sandbox.id);
             failures.push(`${sandbox.id} (${sandbox.nsPath}): ${messageOf(err)}`);
           }
         }),
@@ -185,6 +220,7 @@ export class Resolver {
     const all = [...this.listeners.values()];
     this.listeners.clear();
     await Promise.all(all.map((l) => l.close()));
+    this.native?.close();
   }
 }
 
