@@ -68,7 +68,7 @@ export function ownNetnsPath(execRoot: string, sandboxId: string): string {
 /** The namespace a sandbox's programs and interfaces live in. */
 export function nsPathOf(ctx: Pick<ControllerContext, 'execRoot' | 'state'>, sandbox: SandboxRecord): string {
   const owner = ctx.state.namespaceOwner(sandbox);
-  if (owner.mode.kind === 'host') return `/proc/${process.pid}/ns/net`;
+  if (owner.mode.kind === 'host' || owner.mode.kind === 'handoff') return `/proc/${process.pid}/ns/net`;
   if (owner.mode.kind === 'attached') return owner.mode.nsPath;
   return ownNetnsPath(ctx.execRoot, owner.id);
 }

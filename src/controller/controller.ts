@@ -14,6 +14,8 @@ import type { SqliteStore } from '../store/sqlite';
 import type { AttachRequest, Attachment } from './attachments';
 import { attach, attachableNetwork, checkAttachment, hasVanishedAttachments, collectGarbage, detach, findAttachment, removeVanishedAttachments, unknownAttachment } from './attachments';
 import { applySnapshot } from './cluster-sync';
+import type { Handoff, HandoffRequest } from './handoffs';
+import { createHandoff, deleteDockerNetwork, deleteHandoff, describeHandoff, dockerNetwork, handoffSandbox } from './handoffs';
 import type { ChangeListener, ControllerContext } from './context';
 import { nsPathOf } from './context';
 import type { EndpointRequest } from './endpoints';
@@ -214,6 +216,33 @@ export class Controller {
     // Checked outside the queue first: every second, and the services are told only of a change.
     if (!hasVanishedAttachments(this.ctx)) return [];
     return this.mutate(() => removeVanishedAttachments(this.ctx));
+  }
+
+  // ---- handoffs: endpoints of Docker networks, through the Docker plugin (handoffs.ts) ----
+
+  /** The cnm network serving a Docker network, if any. */
+  dockerNetwork(dockerNetworkId: string): NetworkRecord | undefined {
+    return dockerNetwork(this.ctx, dockerNetworkId);
+  }
+
+  createHandoff(req: HandoffRequest): Promise<Handoff> {
+    return this.mutate(() => createHandoff(this.ctx, req));
+  }
+
+  /** The Docker endpoint's interface and gateways; undefined when cnm has no such endpoint. */
+  handoff(dockerEndpointId: string): Handoff | undefined {
+    const sandbox = handoffSandbox(this.ctx, dockerEndpointId);
+    return sandbox && describeHandoff(this.ctx, sandbox);
+  }
+
+  /** Idempotent: false when there was nothing to remove. */
+  deleteHandoff(dockerEndpointId: string): Promise<boolean> {
+    return this.mutate(() => deleteHandoff(this.ctx, dockerEndpointId));
+  }
+
+  /** Idempotent, and removes the network's remaining Docker endpoints first. */
+  deleteDockerNetwork(dockerNetworkId: string): Promise<boolean> {
+    return this.mutate(() => deleteDockerNetwork(this.ctx, dockerNetworkId));
   }
 
   /** Records the state of a sandbox's main process (the runtime reports it). */

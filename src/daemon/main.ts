@@ -1,4 +1,5 @@
 /** cnmd: wires the store, IPAM, drivers, controller, services and API, and runs them. */
+import { DockerPluginServer } from '../docker-plugin/server';
 import crypto from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
@@ -89,9 +90,12 @@ export async function startDaemon(opts: DaemonOptions, log: Logger): Promise<Dae
 
   const api = new ApiServer(buildRouter(ctl, runtime, { execRoot: opts.execRoot, metrics: () => resolver.metrics() }), log);
   await api.listenUnix(opts.socket, opts.socketGid);
+  const dockerPlugin = opts.dockerPlugin ? new DockerPluginServer(ctl, log) : undefined;
+  if (dockerPlugin) await dockerPlugin.listen(opts.dockerPlugin!);
   const tcpPort = opts.tcp ? await api.listenTcp(opts.tcp.host, opts.tcp.port) : undefined;
   log.log('info', 'cnmd is ready', {
     socket: opts.socket,
+    ...(opts.dockerPlugin ? { dockerPlugin: opts.dockerPlugin } : {}),
     fdLimit,
     ...(opts.tcp ? { tcpHost: opts.tcp.host, tcpPort } : {}),
     root: opts.root,
@@ -104,6 +108,7 @@ export async function startDaemon(opts: DaemonOptions, log: Logger): Promise<Dae
     async stop() {
       clearInterval(vanished);
       await api.close();
+      await dockerPlugin?.close();
       runtime.close();
       await resolver.close();
       await cluster?.close();

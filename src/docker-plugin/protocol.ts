@@ -1,0 +1,151 @@
+/**
+ * Docker's remote network driver protocol (libnetwork's remote driver, API 1.x), as cnm answers
+ * it: requests checked and mapped to controller requests, and controller results shaped into
+ * Docker's responses. Pure: test/unit/docker-plugin-protocol.test.ts. The summary of the
+ * protocol cnm relies on is in README.md next to this file.
+ */
+import { CnmError, invalid, messageOf } from '../errors';
+import type { Handoff, HandoffRequest } from '../controller/handoffs';
+import { DOCKER_NETWORK_LABEL, handoffNetworkName } from '../controller/handoffs';
+import type { CreateNetworkRequest } from '../controller/networks';
+import type { SubnetRequest } from '../ipam';
+
+/** `-o cnm.driver=...`: which of cnm's drivers makes the network. */
+export const DRIVER_OPTION = 'cnm.driver';
+export const PLUGIN_DRIVERS = ['bridge', 'macvlan'] as const;
+
+const GENERIC = 'com.docker.network.generic';
+const ENABLE_IPV6 = 'com.docker.network.enable_ipv6';
+const INTERNAL = 'com.docker.network.internal';
+
+/** Content type of every plugin response (Docker's plugin API v1). */
+export const PLUGIN_CONTENT_TYPE = 'application/vnd.docker.plugins.v1+json';
+
+export class PluginRequestError extends Error {}
+
+interface IpamData {
+  AddressSpace?: string;
+  Pool?: string;
+  Gateway?: string;
+  AuxAddresses?: Record<string, string> | null;
+}
+
+function object(v: unknown, what: string): Record<string, unknown> {
+  if (typeof v !== 'object' || v === null || Array.isArray(v)) throw new PluginRequestError(`${what} must be a JSON object`);
+  return v as Record<string, unknown>;
+}
+
+function id(body: Record<string, unknown>, key: string): string {
+  const v = body[key];
+  if (typeof v !== 'string' || !/^[0-9a-zA-Z]{12,64}$/.test(v)) throw new PluginRequestError(`${key} is missing or not a Docker id`);
+  return v;
+}
+
+function bare(cidrOrAddress: string | undefined): string | undefined {
+  return cidrOrAddress ? cidrOrAddress.split('/')[0] : undefined;
+}
+
+function subnets(data: unknown, what: string): SubnetRequest[] {
+  if (data === undefined || data === null) return [];
+  if (!Array.isArray(data)) throw new PluginRequestError(`${what} must be a list`);
+  return data.map((raw: unknown) => {
+    const d = object(raw, what) as IpamData;
+    if (typeof d.Pool !== 'string' || !d.Pool) throw new PluginRequestError(`${what} has an entry without a Pool`);
+    const aux: Record<string, string> = {};
+    for (const [k, v] of Object.entries(d.AuxAddresses ?? {})) aux[k] = bare(v)!;
+    const gateway = bare(d.Gateway);
+    return { subnet: d.Pool, ...(gateway ? { gateway } : {}), ...(Object.keys(aux).length ? { auxAddresses: aux } : {}) };
+  });
+}
+
+function truthy(v: unknown): boolean {
+  return v === true || v === 'true';
+}
+
+/** CreateNetwork → the cnm network (named after Docker's id, labelled with it). */
+export function createNetworkRequest(raw: unknown): CreateNetworkRequest {
+  const body = object(raw, 'the request');
+  const networkId = id(body, 'NetworkID');
+  const options = object(body.Options ?? {}, 'Options');
+  const generic: Record<string, string> = {};
+  for (const [k, v] of Object.entries(object(options[GENERIC] ?? {}, GENERIC))) generic[k] = String(v);
+  const { [DRIVER_OPTION]: chosen, ...driverOptions } = generic;
+  const driver = chosen ?? 'bridge';
+  if (!(PLUGIN_DRIVERS as readonly string[]).includes(driver)) {
+    throw invalid(
+      driver === 'overlay'
+        ? 'cnm.driver=overlay is not served through the Docker plugin yet: use cnm network create -d overlay, or cnm.driver=bridge|macvlan'
+        : `unknown cnm driver "${driver}": use -o cnm.driver=bridge or -o cnm.driver=macvlan`,
+    );
+  }
+  const enableIPv6 = truthy(options[ENABLE_IPV6]);
+  return {
+    name: handoffNetworkName(networkId),
+    driver,
+    options: driverOptions,
+    labels: { [DOCKER_NETWORK_LABEL]: networkId },
+    ipamConfig: [...subnets(body.IPv4Data, 'IPv4Data'), ...subnets(body.IPv6Data, 'IPv6Data')],
+    enableIPv6,
+    internal: truthy(options[INTERNAL]),
+  };
+}
+
+export function networkIdOf(raw: unknown): string {
+  return id(object(raw, 'the request'), 'NetworkID');
+}
+
+export function endpointIdOf(raw: unknown): string {
+  return id(object(raw, 'the request'), 'EndpointID');
+}
+
+export interface EndpointRequestParsed extends HandoffRequest {
+  /** what Docker already gave (the response must not repeat it) */
+  given: { address: boolean; addressIPv6: boolean; mac: boolean };
+}
+
+/** CreateEndpoint: Docker's IPAM has chosen the addresses (Interface.Address, AddressIPv6). */
+export function createEndpointRequest(raw: unknown): EndpointRequestParsed {
+  const body = object(raw, 'the request');
+  const iface = object(body.Interface ?? {}, 'Interface');
+  const text = (k: string): string | undefined => (typeof iface[k] === 'string' && iface[k] ? (iface[k] as string) : undefined);
+  const ipv4 = text('Address');
+  const ipv6 = text('AddressIPv6');
+  const mac = text('MacAddress');
+  return {
+    dockerNetworkId: id(body, 'NetworkID'),
+    dockerEndpointId: id(body, 'EndpointID'),
+    ...(ipv4 ? { ipv4 } : {}),
+    ...(ipv6 ? { ipv6 } : {}),
+    ...(mac ? { mac } : {}),
+    given: { address: Boolean(ipv4), addressIPv6: Boolean(ipv6), mac: Boolean(mac) },
+  };
+}
+
+/** What cnm chose that Docker did not give: libnetwork refuses a response that changes a given field. */
+export function createEndpointResponse(req: EndpointRequestParsed, h: Handoff): { Interface: Record<string, string> } {
+  const out: Record<string, string> = {};
+  if (!req.given.mac && h.endpoint.mac) out.MacAddress = h.endpoint.mac;
+  if (!req.given.address && h.endpoint.ipv4) out.Address = h.endpoint.ipv4;
+  if (!req.given.addressIPv6 && h.endpoint.ipv6) out.AddressIPv6 = h.endpoint.ipv6;
+  return { Interface: out };
+}
+
+/** Join: the interface to move into the container (renamed DstPrefix + N), and its gateways. */
+export function joinResponse(h: Handoff): Record<string, unknown> {
+  return {
+    InterfaceName: { SrcName: h.endpoint.ifName, DstPrefix: 'eth' },
+    ...(h.gatewayV4 ? { Gateway: h.gatewayV4 } : {}),
+    ...(h.gatewayV6 ? { GatewayIPv6: h.gatewayV6 } : {}),
+    StaticRoutes: [],
+    DisableGatewayService: false,
+  };
+}
+
+/** A failure as Docker shows it: libnetwork prints the Err text in the CLI's error. */
+export function errorResponse(err: unknown): { Err: string } {
+  if (err instanceof PluginRequestError) return { Err: `cnm: bad plugin request: ${err.message}` };
+  if (err instanceof CnmError) return { Err: `cnm: ${err.message}` };
+  return { Err: `cnm failed: ${messageOf(err)}` };
+}
+
+export const CAPABILITIES = { Scope: 'local', ConnectivityScope: 'local' };

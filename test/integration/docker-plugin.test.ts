@@ -1,0 +1,95 @@
+/**
+ * cnmd as a Docker network plugin (cnmd --docker-plugin) with a real dockerd 20.10 and
+ * containerd 1.6 in a lab (helpers/docker.ts): docker network create -d cnm, docker run on it,
+ * names through Docker's own embedded DNS, readable errors, nothing left in cnm afterwards.
+ */
+import t from 'tap';
+import { DockerHost } from '../helpers/docker';
+import { RuntimeLab, type RunResult } from '../helpers/runtimes';
+
+t.test('docker network create -d cnm, docker run on it', async (t) => {
+  const rl = await RuntimeLab.start(t, { docker: true });
+  let docker: DockerHost | undefined;
+  t.teardown(async () => {
+    if (docker) await docker.stop();
+  });
+  docker = await DockerHost.start(rl);
+  const { lab } = rl;
+  const ok = (r: RunResult, what: string): void => void t.equal(r.code, 0, `${what}: ${r.err}${r.out}`);
+  const d = docker;
+
+  ok(await d.docker('network', 'create', '-d', 'cnm', '--subnet', '10.77.0.0/24', '--gateway', '10.77.0.1', 'dnet'), 'network create');
+  const dockerId = (await d.docker('network', 'inspect', '-f', '{{.Id}}', 'dnet')).out.trim();
+  const cnmNets = await lab.cli('network', 'ls', '--format', '{{.Name}} {{.Driver}}');
+  t.match(cnmNets.out, new RegExp(`docker-${dockerId.slice(0, 12)} bridge`), 'cnm owns the network');
+  ok(await d.docker('run', '-d', '--name', 'a1', '--network', 'dnet', 'bb', 'sleep', '1000'), 'run a1');
+  ok(await d.docker('run', '-d', '--name', 'a2', '--network', 'dnet', '--ip', '10.77.0.50', 'bb', 'sleep', '1000'), 'run a2');
+  const a1ip = (await d.docker('inspect', '-f', '{{.NetworkSettings.Networks.dnet.IPAddress}}', 'a1')).out.trim();
+  t.match(a1ip, /^10\.77\.0\.\d+$/);
+  const addr = await d.docker('exec', 'a2', 'ip', '-o', '-4', 'addr', 'show', 'eth0');
+  t.match(addr.out, /10\.77\.0\.50\/24/, 'the address Docker chose, on eth0');
+  t.match((await d.docker('exec', 'a2', 'ip', 'route')).out, /default via 10\.77\.0\.1 dev eth0/, 'default route through the gateway');
+  ok(await d.docker('exec', 'a2', 'ping', '-c', '1', '-W', '2', a1ip), 'a2 pings a1 by address');
+  ok(await d.docker('exec', 'a2', 'ping', '-c', '1', '-W', '2', 'a1'), 'a2 pings a1 by name (Docker\'s DNS)');
+  ok(await d.docker('exec', 'a1', 'ping', '-c', '1', '-W', '2', 'a2'), 'a1 pings a2 by name');
+  const cnmPs = await lab.cli('network', 'inspect', `docker-${dockerId.slice(0, 12)}`, '-f', '{{range .Containers}}{{.IPv4Address}} {{end}}');
+  t.match(cnmPs.out, /10\.77\.0\.50\/24/, 'cnm has the endpoints');
+
+  await t.test('errors are readable and leave nothing', async (t) => {
+    const bad = await d.docker('network', 'create', '-d', 'cnm', '-o', 'cnm.driver=nope', 'bad1');
+    t.not(bad.code, 0);
+    t.match(bad.err, /unknown cnm driver "nope"/);
+    const badOpt = await d.docker('network', 'create', '-d', 'cnm', '-o', 'frobnicate=1', 'bad2');
+    t.not(badOpt.code, 0);
+    t.match(badOpt.err, /frobnicate/);
+    t.equal((await d.docker('network', 'ls', '-q', '-f', 'name=bad')).out, '', 'docker has no half network');
+    // A subnet Docker's IPAM has free but cnm has not (a cnm network of its own uses it).
+    ok(await lab.cli('network', 'create', '--subnet', '10.78.0.0/24', 'native'), 'cnm network create');
+    const overlap = await d.docker('network', 'create', '-d', 'cnm', '--subnet', '10.78.0.0/24', 'clash');
+    t.not(overlap.code, 0, 'cnm refuses the overlap');
+    t.match(overlap.err, /remote: cnm: .*overlap/i, `${overlap.err}`);
+    t.equal((await d.docker('network', 'ls', '-q', '-f', 'name=clash')).out, '');
+    t.same((await lab.cli('network', 'ls', '--format', '{{.Name}}')).out.split('\n').filter((n) => n.startsWith('docker-')).length, 1, 'no second network in cnm');
+    ok(await lab.cli('network', 'rm', 'native'), 'cnm network rm');
+  });
+
+  await t.test('a failed CreateEndpoint (macvlan parent gone) leaves nothing; DeleteEndpoint/DeleteNetwork still work', async (t) => {
+    ok(await rl.run(['ip', 'link', 'add', 'mvp0', 'type', 'veth', 'peer', 'name', 'mvp0peer']), 'parent veth');
+    ok(await rl.run(['ip', 'link', 'set', 'mvp0', 'up']), 'parent up');
+    ok(await rl.run(['ip', 'link', 'set', 'mvp0peer', 'up']), 'peer up');
+    ok(await d.docker('network', 'create', '-d', 'cnm', '-o', 'cnm.driver=macvlan', '-o', 'parent=mvp0', '--subnet', '10.79.0.0/24', 'mv'), 'macvlan network');
+    const sandboxes = (await lab.cli('ps', '-a', '-q')).out;
+    ok(await rl.run(['ip', 'link', 'del', 'mvp0']), 'parent removed');
+    const run = await d.docker('run', '-d', '--name', 'orphan', '--network', 'mv', 'bb', 'sleep', '1000');
+    t.not(run.code, 0, 'docker run fails');
+    t.match(run.err, /remote: cnm: parent interface mvp0 of network docker-\w+ is gone/, run.err);
+    t.equal((await lab.cli('ps', '-a', '-q')).out, sandboxes, 'no endpoint left in cnm');
+    t.equal((await rl.run(['ip', '-o', 'link', 'show', 'type', 'macvlan'])).out, '', 'no macvlan link left');
+    await d.docker('rm', '-f', 'orphan');
+    ok(await d.docker('network', 'rm', 'mv'), 'network rm after the failure');
+    t.notMatch((await lab.cli('network', 'ls', '--format', '{{.Driver}}')).out, /macvlan/, 'the macvlan network is gone from cnm');
+  });
+
+  await t.test('macvlan with host_access: the lab host reaches its own macvlan container', async (t) => {
+    ok(await rl.run(['ip', 'link', 'add', 'mvh0', 'type', 'veth', 'peer', 'name', 'mvh0peer']), 'parent veth');
+    ok(await rl.run(['ip', 'link', 'set', 'mvh0', 'up']), 'parent up');
+    ok(await rl.run(['ip', 'link', 'set', 'mvh0peer', 'up']), 'peer up');
+    const create = ['network', 'create', '-d', 'cnm', '-o', 'cnm.driver=macvlan', '-o', 'parent=mvh0', '-o', 'host_access=true'];
+    ok(await d.docker(...create, '--subnet', '10.80.0.0/24', '--aux-address', 'host_access=10.80.0.254', 'mvh'), 'macvlan network with host_access');
+    ok(await d.docker('run', '-d', '--name', 'm1', '--network', 'mvh', '--ip', '10.80.0.10', 'bb', 'sleep', '1000'), 'run m1');
+    ok(await rl.run(['ping', '-c', '1', '-W', '2', '10.80.0.10']), 'the lab host pings m1');
+    ok(await d.docker('exec', 'm1', 'ping', '-c', '1', '-W', '2', '10.80.0.254'), 'm1 pings the host shim');
+    ok(await d.docker('rm', '-f', 'm1'), 'rm m1');
+    ok(await d.docker('network', 'rm', 'mvh'), 'network rm');
+    t.equal((await rl.run(['ip', '-o', 'link', 'show', 'type', 'macvlan'])).out, '', 'shim and endpoint gone');
+    await rl.run(['ip', 'link', 'del', 'mvh0']);
+  });
+
+  await t.test('rm leaves nothing in cnm', async (t) => {
+    ok(await d.docker('rm', '-f', 'a1', 'a2'), 'rm');
+    t.equal((await lab.cli('ps', '-a', '-q')).out, '', 'no endpoint left');
+    t.equal((await rl.run(['ip', '-o', 'link', 'show', 'type', 'veth'])).out, '', 'no veth left');
+    ok(await d.docker('network', 'rm', 'dnet'), 'network rm');
+    t.notMatch((await lab.cli('network', 'ls', '--format', '{{.Name}}')).out, /docker-/, 'no network left in cnm');
+  });
+});
