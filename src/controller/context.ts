@@ -25,6 +25,8 @@ export interface ControllerContext {
   state: State;
   store: SqliteStore;
   ipam: Ipam;
+  /** the pools handed to dockerd through the Docker IPAM plugin protocol (docker-ipam.ts) */
+  dockerIpam: Ipam;
   drivers: DriverRegistry;
   execRoot: string;
   /** The daemon's upstream view: --dns servers or the host's resolv.conf, with its search/options. */

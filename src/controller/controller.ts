@@ -7,13 +7,15 @@ import { CnmError } from '../errors';
 import type { Logger } from '../log';
 import type { ResolvConf } from '../os/resolvconf';
 import type { DriverRegistry } from '../drivers/registry';
-import type { Ipam } from '../ipam';
+import { Ipam } from '../ipam';
 import type { PortAllocator } from '../nat';
 import type { ClusterSnapshot, ClusterStore } from '../store/cluster';
 import type { SqliteStore } from '../store/sqlite';
 import type { AttachRequest, Attachment } from './attachments';
 import { attach, attachableNetwork, checkAttachment, hasVanishedAttachments, collectGarbage, detach, findAttachment, removeVanishedAttachments, unknownAttachment } from './attachments';
 import { applySnapshot } from './cluster-sync';
+import type { DockerPool, DockerPoolRequest } from './docker-ipam';
+import { releaseDockerAddress, releaseDockerPool, requestDockerAddress, requestDockerPool, restoreDockerPools } from './docker-ipam';
 import type { Handoff, HandoffRequest } from './handoffs';
 import { createHandoff, deleteDockerNetwork, deleteHandoff, describeHandoff, dockerNetwork, handoffSandbox } from './handoffs';
 import type { ChangeListener, ControllerContext } from './context';
@@ -33,6 +35,8 @@ import { State } from './state';
 export interface ControllerOptions {
   store: SqliteStore;
   ipam: Ipam;
+  /** IPAM for Docker's IPAM plugin protocol (an address space of its own); a default one if absent */
+  dockerIpam?: Ipam;
   drivers: DriverRegistry;
   execRoot: string;
   hostResolv: () => ResolvConf;
@@ -46,7 +50,7 @@ export class Controller {
   private readonly queue = new SerialQueue();
 
   constructor(opts: ControllerOptions) {
-    this.ctx = { ...opts, state: new State(), listeners: [] };
+    this.ctx = { ...opts, dockerIpam: opts.dockerIpam ?? new Ipam(), state: new State(), listeners: [] };
   }
 
   get state(): State {
@@ -61,6 +65,7 @@ export class Controller {
   async start(): Promise<void> {
     await this.queue.run(async () => {
       loadState(this.ctx);
+      restoreDockerPools(this.ctx);
       await replayJournal(this.ctx);
       restorePorts(this.ctx);
       removeOrphanFiles(this.ctx);
@@ -243,6 +248,24 @@ export class Controller {
   /** Idempotent, and removes the network's remaining Docker endpoints first. */
   deleteDockerNetwork(dockerNetworkId: string): Promise<boolean> {
     return this.mutate(() => deleteDockerNetwork(this.ctx, dockerNetworkId));
+  }
+
+  // ---- Docker's IPAM plugin protocol (docker-ipam.ts): changes nothing the services follow ----
+
+  requestDockerPool(req: DockerPoolRequest): Promise<DockerPool> {
+    return this.queue.run(async () => requestDockerPool(this.ctx, req));
+  }
+
+  releaseDockerPool(poolId: string): Promise<void> {
+    return this.queue.run(async () => releaseDockerPool(this.ctx, poolId));
+  }
+
+  requestDockerAddress(poolId: string, preferred?: string): Promise<string> {
+    return this.queue.run(async () => requestDockerAddress(this.ctx, poolId, preferred));
+  }
+
+  releaseDockerAddress(poolId: string, address: string): Promise<void> {
+    return this.queue.run(async () => releaseDockerAddress(this.ctx, poolId, address));
   }
 
   /** Records the state of a sandbox's main process (the runtime reports it). */

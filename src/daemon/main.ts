@@ -49,7 +49,8 @@ export async function startDaemon(opts: DaemonOptions, log: Logger): Promise<Dae
   if (cluster) drivers.register(new OverlayDriver(cluster.host.advertise));
   else drivers.markUnavailable('overlay', 'overlay networks need a cluster store: start cnmd with --cluster-store etcd://HOST:PORT and --cluster-advertise ADDRESS');
 
-  const ipam = new Ipam(opts.defaultAddressPools.length ? { defaultPools: opts.defaultAddressPools } : {});
+  const ipamOptions = opts.defaultAddressPools.length ? { defaultPools: opts.defaultAddressPools } : {};
+  const ipam = new Ipam(ipamOptions);
   const ports = new PortAllocator();
   // The resolver follows the host's resolv.conf (--dns replaces its servers, its search domains
   // still apply) and is the one source of the sandboxes' resolv.conf files: when the file changes,
@@ -65,7 +66,7 @@ export async function startDaemon(opts: DaemonOptions, log: Logger): Promise<Dae
     maxInflight: opts.dnsMaxInflight,
     log: (level, msg, fields) => dnsLog.log(level, msg, fields),
   });
-  const ctl = new Controller({ store, ipam, drivers, execRoot: opts.execRoot, hostResolv: () => resolver.hostResolvConf(), ports, ...(cluster ? { cluster } : {}), log });
+  const ctl = new Controller({ store, ipam, dockerIpam: new Ipam(ipamOptions), drivers, execRoot: opts.execRoot, hostResolv: () => resolver.hostResolvConf(), ports, ...(cluster ? { cluster } : {}), log });
 
   const firewall = Firewall.open({
     onRestore: ({ durationMs, error }) =>

@@ -141,11 +141,59 @@ export function joinResponse(h: Handoff): Record<string, unknown> {
   };
 }
 
-/** A failure as Docker shows it: libnetwork prints the Err text in the CLI's error. */
-export function errorResponse(err: unknown): { Err: string } {
-  if (err instanceof PluginRequestError) return { Err: `cnm: bad plugin request: ${err.message}` };
-  if (err instanceof CnmError) return { Err: `cnm: ${err.message}` };
-  return { Err: `cnm failed: ${messageOf(err)}` };
+/** A failure's text as a Docker user reads it in the CLI. */
+export function errorText(err: unknown): string {
+  if (err instanceof PluginRequestError) return `cnm: bad plugin request: ${err.message}`;
+  if (err instanceof CnmError) return `cnm: ${err.message}`;
+  return `cnm failed: ${messageOf(err)}`;
+}
+
+/**
+ * A failure as libnetwork reads it: the network driver protocol's responses carry it in "Err",
+ * the IPAM protocol's in "Error" (each side decodes only its own field).
+ */
+export function errorResponse(path: string, err: unknown): { Err: string } | { Error: string } {
+  const text = errorText(err);
+  return path.startsWith('/IpamDriver.') ? { Error: text } : { Err: text };
 }
 
 export const CAPABILITIES = { Scope: 'local', ConnectivityScope: 'local' };
+
+// ---- IpamDriver (libnetwork docs/ipam.md) ----
+
+export const IPAM_CAPABILITIES = { RequiresMACAddress: false, RequiresRequestReplay: false };
+
+/** Docker asks for the address spaces once; cnm has one, used for local and global requests. */
+export function addressSpacesResponse(space: string): Record<string, string> {
+  return { LocalDefaultAddressSpace: space, GlobalDefaultAddressSpace: space };
+}
+
+export interface PoolRequestParsed {
+  pool?: string;
+  subPool?: string;
+  v6: boolean;
+}
+
+export function requestPoolRequest(raw: unknown, space: string): PoolRequestParsed {
+  const body = object(raw, 'the request');
+  if (body.AddressSpace !== undefined && body.AddressSpace !== '' && body.AddressSpace !== space) {
+    throw invalid(`cnm's IPAM has one address space, "${space}", not "${String(body.AddressSpace)}"`);
+  }
+  const text = (k: string): string | undefined => (typeof body[k] === 'string' && body[k] ? (body[k] as string) : undefined);
+  const pool = text('Pool');
+  const subPool = text('SubPool');
+  return { ...(pool ? { pool } : {}), ...(subPool ? { subPool } : {}), v6: truthy(body.V6) };
+}
+
+export function poolIdOf(raw: unknown): string {
+  const v = object(raw, 'the request').PoolID;
+  if (typeof v !== 'string' || !v) throw new PluginRequestError('PoolID is missing');
+  return v;
+}
+
+/** RequestAddress/ReleaseAddress: the pool and the address (bare or CIDR; empty = any). */
+export function addressRequest(raw: unknown): { poolId: string; address?: string } {
+  const body = object(raw, 'the request');
+  const address = typeof body.Address === 'string' && body.Address ? bare(body.Address) : undefined;
+  return { poolId: poolIdOf(body), ...(address ? { address } : {}) };
+}

@@ -16,11 +16,18 @@ import {
   createNetworkRequest,
   endpointIdOf,
   errorResponse,
+  errorText,
   joinResponse,
   networkIdOf,
   PLUGIN_CONTENT_TYPE,
   PluginRequestError,
+  IPAM_CAPABILITIES,
+  addressSpacesResponse,
+  requestPoolRequest,
+  poolIdOf,
+  addressRequest,
 } from './protocol';
+import { DOCKER_ADDRESS_SPACE } from '../controller/docker-ipam';
 
 const MAX_BODY = 1 << 20;
 
@@ -28,7 +35,7 @@ type Handler = (body: unknown) => Promise<unknown> | unknown;
 
 export function pluginHandlers(ctl: Controller): Record<string, Handler> {
   return {
-    '/Plugin.Activate': () => ({ Implements: ['NetworkDriver'] }),
+    '/Plugin.Activate': () => ({ Implements: ['NetworkDriver', 'IpamDriver'] }),
     '/NetworkDriver.GetCapabilities': () => CAPABILITIES,
     '/NetworkDriver.CreateNetwork': async (body) => {
       const req = createNetworkRequest(body);
@@ -68,6 +75,26 @@ export function pluginHandlers(ctl: Controller): Record<string, Handler> {
     '/NetworkDriver.DiscoverDelete': () => ({}),
     '/NetworkDriver.AllocateNetwork': () => ({ Options: {} }),
     '/NetworkDriver.FreeNetwork': () => ({}),
+
+    '/IpamDriver.GetCapabilities': () => IPAM_CAPABILITIES,
+    '/IpamDriver.GetDefaultAddressSpaces': () => addressSpacesResponse(DOCKER_ADDRESS_SPACE),
+    '/IpamDriver.RequestPool': async (body) => {
+      const p = await ctl.requestDockerPool(requestPoolRequest(body, DOCKER_ADDRESS_SPACE));
+      return { PoolID: p.poolId, Pool: p.pool, Data: {} };
+    },
+    '/IpamDriver.ReleasePool': async (body) => {
+      await ctl.releaseDockerPool(poolIdOf(body));
+      return {};
+    },
+    '/IpamDriver.RequestAddress': async (body) => {
+      const req = addressRequest(body);
+      return { Address: await ctl.requestDockerAddress(req.poolId, req.address), Data: {} };
+    },
+    '/IpamDriver.ReleaseAddress': async (body) => {
+      const req = addressRequest(body);
+      if (req.address) await ctl.releaseDockerAddress(req.poolId, req.address);
+      return {};
+    },
   };
 }
 
@@ -103,8 +130,8 @@ export class DockerPluginServer {
       out = await handler(body);
     } catch (err) {
       // libnetwork reads Err from any answer; 200 keeps its plugin client from retrying.
-      out = errorResponse(err);
-      this.log.log('info', 'docker plugin call refused', { call: req.url, error: (out as { Err: string }).Err });
+      out = errorResponse(req.url ?? '', err);
+      this.log.log('info', 'docker plugin call refused', { call: req.url, error: errorText(err) });
     }
     const payload = JSON.stringify(out);
     res.writeHead(status, { 'Content-Type': PLUGIN_CONTENT_TYPE, 'Content-Length': Buffer.byteLength(payload) });

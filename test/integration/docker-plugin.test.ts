@@ -85,6 +85,31 @@ t.test('docker network create -d cnm, docker run on it', async (t) => {
     await rl.run(['ip', 'link', 'del', 'mvh0']);
   });
 
+  await t.test("--ipam-driver cnm: cnm's IPAM chooses pools and addresses, kept across a cnmd kill -9", async (t) => {
+    ok(await d.docker('network', 'create', '-d', 'cnm', '--ipam-driver', 'cnm', 'inet'), 'network create --ipam-driver cnm');
+    const subnet = (await d.docker('network', 'inspect', '-f', '{{range .IPAM.Config}}{{.Subnet}} {{.Gateway}}{{end}}', 'inet')).out.trim();
+    const m = /^(\d+\.\d+\.\d+)\.0\/\d+ (\S+)$/.exec(subnet);
+    t.ok(m, `an automatic pool and its gateway: ${subnet}`);
+    t.notMatch(subnet, /^10\.77\./, "not the subnet of a cnm network (dnet's)");
+    ok(await d.docker('run', '-d', '--name', 'i1', '--network', 'inet', 'bb', 'sleep', '1000'), 'run i1');
+    const i1 = (await d.docker('inspect', '-f', '{{.NetworkSettings.Networks.inet.IPAddress}}', 'i1')).out.trim();
+    t.equal(i1, `${m![1]}.2`, 'the lowest free address after the gateway');
+    await lab.stopDaemon('SIGKILL');
+    await lab.startDaemon();
+    ok(await d.docker('run', '-d', '--name', 'i2', '--network', 'inet', 'bb', 'sleep', '1000'), 'run i2 after cnmd was killed and restarted');
+    const i2 = (await d.docker('inspect', '-f', '{{.NetworkSettings.Networks.inet.IPAddress}}', 'i2')).out.trim();
+    t.equal(i2, `${m![1]}.3`, 'the pool remembered i1 and the gateway');
+    ok(await d.docker('exec', 'i2', 'ping', '-c', '1', '-W', '2', 'i1'), 'i2 pings i1 by name');
+    ok(await d.docker('rm', '-f', 'i1', 'i2'), 'rm');
+    ok(await d.docker('network', 'rm', 'inet'), 'network rm');
+    ok(await d.docker('network', 'create', '-d', 'cnm', '--ipam-driver', 'cnm', '--subnet', `${m![1]}.0/24`, 'inet2'), 'the released subnet can be asked for again');
+    ok(await d.docker('network', 'rm', 'inet2'), 'network rm');
+    const v6 = await d.docker('network', 'create', '-d', 'cnm', '--ipam-driver', 'cnm', '--ipv6', '--subnet', 'fd00:77::/64', 'inet6');
+    t.not(v6.code, 0);
+    t.match(v6.err, /cnm's IPAM driver hands out IPv4 pools only/, v6.err);
+    t.equal((await d.docker('network', 'ls', '-q', '-f', 'name=inet')).out, '', 'no network left in docker');
+  });
+
   await t.test('rm leaves nothing in cnm', async (t) => {
     ok(await d.docker('rm', '-f', 'a1', 'a2'), 'rm');
     t.equal((await lab.cli('ps', '-a', '-q')).out, '', 'no endpoint left');
