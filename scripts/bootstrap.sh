@@ -14,7 +14,8 @@ if [ "$(id -u)" -ne 0 ]; then
   exit 1
 fi
 
-# What the daemon, its tests and its benchmarks use from Debian.
+# What the daemon, its tests and its benchmarks use from Debian. (docker.io is not installed, its
+# services would start: scripts/docker-engine.sh downloads and extracts it for the Docker tests.)
 packages=(nftables libnftables-dev iproute2 util-linux procps iputils-ping dnsutils
           dnsperf etcd-server unbound dnsmasq-base aardvark-dns busybox python3 make g++
           podman netavark containerd runc containernetworking-plugins iptables)
