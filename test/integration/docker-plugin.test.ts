@@ -110,6 +110,21 @@ t.test('docker network create -d cnm, docker run on it', async (t) => {
     t.equal((await d.docker('network', 'ls', '-q', '-f', 'name=inet')).out, '', 'no network left in docker');
   });
 
+  await t.test('docker network connect/disconnect: a second interface, gone from every namespace after', async (t) => {
+    ok(await d.docker('network', 'create', '-d', 'cnm', '--subnet', '10.82.0.0/24', 'second'), 'second network');
+    ok(await d.docker('network', 'connect', '--ip', '10.82.0.9', 'second', 'a1'), 'connect a1');
+    const inside = await d.docker('exec', 'a1', 'ip', '-o', '-4', 'addr');
+    t.match(inside.out, /eth1\s+inet 10\.82\.0\.9\/24/, `eth1 in a1: ${inside.out}`);
+    const temporary = async (): Promise<string[]> => ((await rl.run(['ip', '-o', 'link', 'show'])).out.match(/^\d+: cnm[0-9a-f]{11}[@:]/gm) ?? []);
+    t.same(await temporary(), [], 'no temporary interface left in the daemon namespace');
+    ok(await d.docker('network', 'disconnect', 'second', 'a1'), 'disconnect a1');
+    t.notMatch((await d.docker('exec', 'a1', 'ip', '-o', 'link')).out, /eth1/, 'eth1 left a1');
+    t.same(await temporary(), [], 'nor the daemon namespace');
+    t.equal((await lab.cli('ps', '-a', '-q')).out.trim().split('\n').length, 2, 'cnm has a1 and a2 only');
+    ok(await d.docker('network', 'rm', 'second'), 'network rm');
+    ok(await d.docker('exec', 'a1', 'ping', '-c', '1', '-W', '2', 'a2'), 'a1 still reaches a2');
+  });
+
   await t.test('rm leaves nothing in cnm', async (t) => {
     ok(await d.docker('rm', '-f', 'a1', 'a2'), 'rm');
     t.equal((await lab.cli('ps', '-a', '-q')).out, '', 'no endpoint left');
