@@ -17,12 +17,12 @@ import { applySnapshot } from './cluster-sync';
 import type { DockerPool, DockerPoolRequest } from './docker-ipam';
 import { releaseDockerAddress, releaseDockerPool, requestDockerAddress, requestDockerPool, restoreDockerPools } from './docker-ipam';
 import type { Handoff, HandoffRequest } from './handoffs';
-import { createHandoff, deleteDockerNetwork, deleteHandoff, describeHandoff, dockerNetwork, handoffSandbox } from './handoffs';
+import { createHandoff, deleteDockerNetwork, deleteHandoff, describeHandoff, dockerNetwork, handoffSandbox, publishHandoff, revokeHandoff } from './handoffs';
 import type { ChangeListener, ControllerContext } from './context';
 import { nsPathOf } from './context';
 import type { EndpointRequest } from './endpoints';
 import { resolveRef } from './ids';
-import type { EndpointRecord, NetworkRecord, ProcessState, SandboxRecord } from './model';
+import type { EndpointRecord, NetworkRecord, PortBindingRecord, ProcessState, PublishedPortRequest, SandboxRecord } from './model';
 import type { CreateNetworkRequest } from './networks';
 import { createNetwork, ensurePredefinedNetworks, removeNetwork } from './networks';
 import { restorePorts } from './ports';
@@ -243,6 +243,15 @@ export class Controller {
   /** Idempotent: false when there was nothing to remove. */
   deleteHandoff(dockerEndpointId: string): Promise<boolean> {
     return this.mutate(() => deleteHandoff(this.ctx, dockerEndpointId));
+  }
+
+  /** Publishes a Docker endpoint's -p ports with cnm's NAT (replacing earlier ones). */
+  publishHandoff(dockerEndpointId: string, publish: PublishedPortRequest[]): Promise<PortBindingRecord[]> {
+    return this.mutate(() => publishHandoff(this.ctx, dockerEndpointId, publish));
+  }
+
+  revokeHandoff(dockerEndpointId: string): Promise<void> {
+    return this.mutate(() => revokeHandoff(this.ctx, dockerEndpointId));
   }
 
   /** Idempotent, and removes the network's remaining Docker endpoints first. */

@@ -9,7 +9,8 @@
 import { conflict, notFound } from '../errors';
 import type { ControllerContext } from './context';
 import { nowRfc3339Nano } from './ids';
-import type { EndpointRecord, HandoffMode, NetworkRecord, SandboxRecord } from './model';
+import type { EndpointRecord, HandoffMode, NetworkRecord, PortBindingRecord, PublishedPortRequest, SandboxRecord } from './model';
+import { allocatePorts, releasePorts } from './ports';
 import { connect, removeSandbox } from './sandboxes';
 import { removeNetwork } from './networks';
 
@@ -138,4 +139,47 @@ export async function deleteDockerNetwork(ctx: ControllerContext, dockerNetworkI
   if (!network) return false;
   await removeNetwork(ctx, network);
   return true;
+}
+
+/**
+ * ProgramExternalConnectivity: the container's -p ports, published by cnm's NAT on the endpoint
+ * (dockerd runs no proxy for plugin networks). Replaces what was published before; all or
+ * nothing. Unknown endpoints are an error (Docker calls this after CreateEndpoint and Join).
+ */
+export async function publishHandoff(ctx: ControllerContext, dockerEndpointId: string, publish: PublishedPortRequest[]): Promise<PortBindingRecord[]> {
+  const sandbox = handoffSandbox(ctx, dockerEndpointId);
+  if (!sandbox) throw notFound(`cnm has no endpoint ${dockerEndpointId.slice(0, 12)}: it failed or was removed; start the container again`);
+  const endpoints = ctx.state.endpointsOfSandbox(sandbox.id);
+  releasePorts(ctx, endpoints);
+  const next: HandoffSandbox = { ...sandbox, publish };
+  const copies = endpoints.map((e) => ({ ...e, ports: [] as PortBindingRecord[] }));
+  try {
+    allocatePorts(ctx, next, copies);
+  } catch (err) {
+    restorePortsOf(ctx, endpoints);
+    throw err;
+  }
+  ctx.store.transaction((tx) => {
+    tx.putSandbox(next);
+    for (const e of copies) tx.putEndpoint(e);
+  });
+  ctx.state.sandboxes.set(next.id, next);
+  for (const e of copies) ctx.state.endpoints.set(e.id, e);
+  return copies.flatMap((e) => e.ports);
+}
+
+/** RevokeExternalConnectivity: idempotent. */
+export async function revokeHandoff(ctx: ControllerContext, dockerEndpointId: string): Promise<void> {
+  const sandbox = handoffSandbox(ctx, dockerEndpointId);
+  if (!sandbox || (!sandbox.publish.length && ctx.state.endpointsOfSandbox(sandbox.id).every((e) => !e.ports.length))) return;
+  await publishHandoff(ctx, dockerEndpointId, []);
+}
+
+/** Holds again the ports endpoints had, after a refused change. */
+function restorePortsOf(ctx: ControllerContext, endpoints: EndpointRecord[]): void {
+  for (const e of endpoints) {
+    const sandbox = ctx.state.sandboxes.get(e.sandboxId);
+    if (!sandbox || !e.ports.length) continue;
+    allocatePorts(ctx, { ...sandbox, publish: e.ports.map((p) => ({ proto: p.proto, containerPort: p.containerPort, hostIp: p.hostIp, hostPortStart: p.hostPort, hostPortEnd: p.hostPort })) }, [{ ...e }]);
+  }
 }

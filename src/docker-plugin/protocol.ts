@@ -9,6 +9,7 @@ import type { Handoff, HandoffRequest } from '../controller/handoffs';
 import { DOCKER_NETWORK_LABEL, handoffNetworkName } from '../controller/handoffs';
 import type { CreateNetworkRequest } from '../controller/networks';
 import type { SubnetRequest } from '../ipam';
+import type { PublishedPortRequest } from '../controller/model';
 
 /** `-o cnm.driver=...`: which of cnm's drivers makes the network. */
 export const DRIVER_OPTION = 'cnm.driver';
@@ -196,4 +197,30 @@ export function addressRequest(raw: unknown): { poolId: string; address?: string
   const body = object(raw, 'the request');
   const address = typeof body.Address === 'string' && body.Address ? bare(body.Address) : undefined;
   return { poolId: poolIdOf(body), ...(address ? { address } : {}) };
+}
+
+const PORT_MAP = 'com.docker.network.portmap';
+/** Go's syscall protocol numbers, as libnetwork's PortBinding.Proto marshals them. */
+const PROTOCOLS: Record<number, 'tcp' | 'udp'> = { 6: 'tcp', 17: 'udp' };
+
+/** ProgramExternalConnectivity: the endpoint and its -p ports ({Proto, Port, HostIP, HostPort, HostPortEnd}). */
+export function externalConnectivityRequest(raw: unknown): { endpointId: string; publish: PublishedPortRequest[] } {
+  const body = object(raw, 'the request');
+  const endpointId = id(body, 'EndpointID');
+  const options = object(body.Options ?? {}, 'Options');
+  const map = options[PORT_MAP] ?? [];
+  if (!Array.isArray(map)) throw new PluginRequestError(`${PORT_MAP} must be a list`);
+  const publish = map.map((rawBinding: unknown): PublishedPortRequest => {
+    const b = object(rawBinding, PORT_MAP);
+    const proto = PROTOCOLS[Number(b.Proto)];
+    if (!proto) throw invalid(`cnm publishes tcp and udp ports only (protocol number ${String(b.Proto)})`);
+    const port = Number(b.Port);
+    const start = Number(b.HostPort ?? 0);
+    const end = Number(b.HostPortEnd ?? 0) || start;
+    if (!Number.isInteger(port) || port < 1 || port > 65535) throw new PluginRequestError(`bad container port ${String(b.Port)}`);
+    if (!Number.isInteger(start) || !Number.isInteger(end) || start < 0 || end < start || end > 65535) throw new PluginRequestError(`bad host port range ${String(b.HostPort)}-${String(b.HostPortEnd)}`);
+    const hostIp = typeof b.HostIP === 'string' && b.HostIP !== '<nil>' ? b.HostIP : '';
+    return { proto, containerPort: port, hostIp, hostPortStart: start, hostPortEnd: end };
+  });
+  return { endpointId, publish };
 }

@@ -17,6 +17,7 @@ import {
   endpointIdOf,
   errorResponse,
   errorText,
+  externalConnectivityRequest,
   joinResponse,
   networkIdOf,
   PLUGIN_CONTENT_TYPE,
@@ -67,9 +68,16 @@ export function pluginHandlers(ctl: Controller): Record<string, Handler> {
     },
     // The interface is back in the daemon's namespace (or gone); DeleteEndpoint removes it.
     '/NetworkDriver.Leave': (body) => (endpointIdOf(body), {}),
-    // Docker publishes no ports for plugin networks with --iptables=false; cnm has nothing to do.
-    '/NetworkDriver.ProgramExternalConnectivity': (body) => (endpointIdOf(body), {}),
-    '/NetworkDriver.RevokeExternalConnectivity': (body) => (endpointIdOf(body), {}),
+    // dockerd publishes nothing for plugin networks: cnm's NAT publishes the -p ports.
+    '/NetworkDriver.ProgramExternalConnectivity': async (body) => {
+      const req = externalConnectivityRequest(body);
+      await ctl.publishHandoff(req.endpointId, req.publish);
+      return {};
+    },
+    '/NetworkDriver.RevokeExternalConnectivity': async (body) => {
+      await ctl.revokeHandoff(endpointIdOf(body));
+      return {};
+    },
     // Node discovery and swarm allocation: local-scope networks need neither.
     '/NetworkDriver.DiscoverNew': () => ({}),
     '/NetworkDriver.DiscoverDelete': () => ({}),

@@ -5,6 +5,7 @@
  */
 import t from 'tap';
 import { DockerHost } from '../helpers/docker';
+import { until } from '../helpers/lab';
 import { RuntimeLab, type RunResult } from '../helpers/runtimes';
 
 t.test('docker network create -d cnm, docker run on it', async (t) => {
@@ -125,10 +126,30 @@ t.test('docker network create -d cnm, docker run on it', async (t) => {
     ok(await d.docker('exec', 'a1', 'ping', '-c', '1', '-W', '2', 'a2'), 'a1 still reaches a2');
   });
 
+  await t.test('docker run -p: cnm publishes the port, an external namespace reaches it', async (t) => {
+    const client = lab.newNamespace('client');
+    await lab.inHost(['ip', 'link', 'add', `${lab.id}h`, 'type', 'veth', 'peer', 'name', 'eth0', 'netns', client]);
+    for (const cmd of [['addr', 'add', '198.51.100.1/24', 'dev', `${lab.id}h`], ['link', 'set', `${lab.id}h`, 'up']]) await lab.inHost(['ip', ...cmd]);
+    for (const cmd of [['addr', 'add', '198.51.100.2/24', 'dev', 'eth0'], ['link', 'set', 'eth0', 'up'], ['link', 'set', 'lo', 'up']]) await lab.inNs(client, ['ip', ...cmd]);
+    ok(await d.docker('run', '-d', '--name', 'pub', '--network', 'dnet', '-p', '8080:80', 'bb', 'sh', '-c', 'echo hello from docker > /tmp/index.html; exec httpd -f -p 80 -h /tmp'), 'run -p 8080:80');
+    const nft = async (): Promise<string> => (await rl.run(['nft', 'list', 'table', 'inet', 'cnm'])).out;
+    t.match(await nft(), /8080/, "the port is in cnm's table");
+    const get = `exec 3<>/dev/tcp/198.51.100.1/8080 && printf 'GET /index.html HTTP/1.0\\r\\n\\r\\n' >&3 && cat <&3`;
+    let last = '';
+    const answered = await until(async () => {
+      last = await lab.inNs(client, ['timeout', '3', 'bash', '-c', get], { allowFail: true });
+      return last.includes('hello from docker') ? last : undefined;
+    }, 10000, 'the published port answers').catch(() => undefined);
+    t.ok(answered, `answer from 198.51.100.1:8080: ${last}`);
+    ok(await d.docker('rm', '-f', 'pub'), 'rm pub');
+    t.notMatch(await nft(), /8080/, 'the rule is gone with the container');
+  });
+
   await t.test('rm leaves nothing in cnm', async (t) => {
     ok(await d.docker('rm', '-f', 'a1', 'a2'), 'rm');
     t.equal((await lab.cli('ps', '-a', '-q')).out, '', 'no endpoint left');
-    t.equal((await rl.run(['ip', '-o', 'link', 'show', 'type', 'veth'])).out, '', 'no veth left');
+    const veths = (await rl.run(['ip', '-o', 'link', 'show', 'type', 'veth'])).out.split('\n').filter((l) => l && !l.includes(`${lab.id}h`));
+    t.same(veths, [], "no veth left (but the test's client link)");
     ok(await d.docker('network', 'rm', 'dnet'), 'network rm');
     t.notMatch((await lab.cli('network', 'ls', '--format', '{{.Name}}')).out, /docker-/, 'no network left in cnm');
   });

@@ -8,6 +8,7 @@ import {
   createEndpointResponse,
   createNetworkRequest,
   errorResponse,
+  externalConnectivityRequest,
   joinResponse,
   requestPoolRequest,
 } from '../../src/docker-plugin/protocol';
@@ -85,4 +86,30 @@ t.test('IPAM requests', async (t) => {
   t.same(addressRequest({ PoolID: 'cnm-1', Address: '10.9.0.7/16', Options: { RequestAddressType: 'com.docker.network.gateway' } }), { poolId: 'cnm-1', address: '10.9.0.7' });
   t.same(addressRequest({ PoolID: 'cnm-1', Address: '' }), { poolId: 'cnm-1' });
   t.throws(() => addressRequest({ Address: '10.0.0.1' }), /PoolID is missing/);
+});
+
+t.test('ProgramExternalConnectivity: libnetwork\'s port bindings become -p requests', async (t) => {
+  const req = externalConnectivityRequest({
+    NetworkID: NET,
+    EndpointID: EP,
+    Options: {
+      'com.docker.network.endpoint.exposedports': [{ Proto: 6, Port: 80 }],
+      'com.docker.network.portmap': [
+        { Proto: 6, IP: '', Port: 80, HostIP: '', HostPort: 8080, HostPortEnd: 8080 },
+        { Proto: 17, IP: '', Port: 53, HostIP: '127.0.0.1', HostPort: 0, HostPortEnd: 0 },
+        { Proto: 6, IP: '', Port: 443, HostIP: '', HostPort: 9000, HostPortEnd: 9005 },
+      ],
+    },
+  });
+  t.same(req, {
+    endpointId: EP,
+    publish: [
+      { proto: 'tcp', containerPort: 80, hostIp: '', hostPortStart: 8080, hostPortEnd: 8080 },
+      { proto: 'udp', containerPort: 53, hostIp: '127.0.0.1', hostPortStart: 0, hostPortEnd: 0 },
+      { proto: 'tcp', containerPort: 443, hostIp: '', hostPortStart: 9000, hostPortEnd: 9005 },
+    ],
+  });
+  t.same(externalConnectivityRequest({ EndpointID: EP }).publish, [], 'no -p: nothing to publish');
+  t.throws(() => externalConnectivityRequest({ EndpointID: EP, Options: { 'com.docker.network.portmap': [{ Proto: 132, Port: 80 }] } }), /tcp and udp ports only \(protocol number 132\)/);
+  t.throws(() => externalConnectivityRequest({ EndpointID: EP, Options: { 'com.docker.network.portmap': [{ Proto: 6, Port: 80, HostPort: 9, HostPortEnd: 5 }] } }), /bad host port range 9-5/);
 });
