@@ -87,6 +87,7 @@ export async function createHandoff(ctx: ControllerContext, req: HandoffRequest)
   const network = dockerNetwork(ctx, req.dockerNetworkId);
   if (!network) throw notFound(`cnm has no network for Docker network ${req.dockerNetworkId.slice(0, 12)}: it was removed from cnm (docker network rm it and create it again)`);
   if (handoffSandbox(ctx, req.dockerEndpointId)) throw conflict(`endpoint ${req.dockerEndpointId.slice(0, 12)} already exists in cnm`);
+  await removeStaleHolders(ctx, network, req);
   const name = `docker-ep-${req.dockerEndpointId.slice(0, 12)}`;
   const sandbox: HandoffSandbox = {
     id: req.dockerEndpointId,
@@ -122,6 +123,22 @@ export async function createHandoff(ctx: ControllerContext, req: HandoffRequest)
     throw err;
   }
   return describeHandoff(ctx, ctx.state.sandboxes.get(sandbox.id) as HandoffSandbox)!;
+}
+
+/**
+ * Docker's IPAM just gave these addresses out, so Docker holds no endpoint with them: a Docker
+ * endpoint cnm still has with one of them is one dockerd forgot (it was killed; on restart it
+ * calls no DeleteEndpoint for the containers it had) and goes, as DeleteEndpoint would have.
+ */
+async function removeStaleHolders(ctx: ControllerContext, network: NetworkRecord, req: HandoffRequest): Promise<void> {
+  const wanted = new Set([req.ipv4, req.ipv6].filter((a): a is string => Boolean(a)).map((a) => a.split('/')[0]));
+  if (!wanted.size) return;
+  for (const sandbox of handoffsOfNetwork(ctx, req.dockerNetworkId)) {
+    const e = ctx.state.endpointOf(network.id, sandbox.id);
+    if (!e || ![e.ipv4, e.ipv6].some((a) => a && wanted.has(a.split('/')[0]))) continue;
+    ctx.log.log('warn', 'removing a Docker endpoint dockerd no longer has (its address was given out again)', { endpoint: sandbox.mode.dockerEndpointId, network: network.name });
+    await removeSandbox(ctx, sandbox);
+  }
 }
 
 /** DeleteEndpoint: idempotent (dockerd calls it after its own failures, on whatever is left). */

@@ -17,11 +17,12 @@ const execFileP = promisify(execFile);
 export class DockerHost {
   log = '';
 
+  private daemon!: ChildProcess;
+
   private constructor(
     private readonly rl: RuntimeLab,
     private readonly engine: string,
     private readonly dir: string,
-    private readonly daemon: ChildProcess,
   ) {}
 
   get socket(): string {
@@ -32,6 +33,16 @@ export class DockerHost {
     const engine = (await execFileP(path.join(REPO, 'scripts', 'docker-engine.sh'))).stdout.trim();
     const dir = path.join(rl.dir, 'docker');
     fs.mkdirSync(dir, { recursive: true });
+    const host = new DockerHost(rl, engine, dir);
+    await host.startDaemon();
+    const imported = await host.docker('import', path.join(rl.dir, 'bb-rootfs.tar'), 'bb');
+    if (imported.code !== 0) throw new Error(`docker import: ${imported.err}`);
+    return host;
+  }
+
+  /** Starts dockerd (again) and waits until it answers. */
+  async startDaemon(): Promise<void> {
+    const { rl, engine, dir } = this;
     const args = [
       `--mount=${rl.mountNs}`,
       `--net=${rl.hostNs}`,
@@ -51,18 +62,22 @@ export class DockerHost {
       '--storage-driver', 'vfs',
     ];
     const child = spawn('nsenter', args, { stdio: ['ignore', 'ignore', 'pipe'], env: { ...process.env, PATH: `${path.join(engine, 'usr/bin')}:${path.join(engine, 'usr/sbin')}:${process.env.PATH ?? ''}` } });
-    const host = new DockerHost(rl, engine, dir, child);
-    child.stderr!.on('data', (d: Buffer) => (host.log = (host.log + d.toString()).slice(-30000)));
+    this.daemon = child;
+    child.stderr!.on('data', (d: Buffer) => (this.log = (this.log + d.toString()).slice(-30000)));
     const deadline = Date.now() + 60000;
     for (;;) {
-      if (child.exitCode !== null) throw new Error(`dockerd exited: ${host.log}`);
-      if ((await host.docker('version', '--format', '{{.Server.Version}}')).code === 0) break;
-      if (Date.now() > deadline) throw new Error(`dockerd did not start: ${host.log}`);
+      if (child.exitCode !== null) throw new Error(`dockerd exited: ${this.log}`);
+      if ((await this.docker('version', '--format', '{{.Server.Version}}')).code === 0) return;
+      if (Date.now() > deadline) throw new Error(`dockerd did not start: ${this.log}`);
       await sleep(250);
     }
-    const imported = await host.docker('import', path.join(rl.dir, 'bb-rootfs.tar'), 'bb');
-    if (imported.code !== 0) throw new Error(`docker import: ${imported.err}`);
-    return host;
+  }
+
+  /** dockerd killed (SIGKILL): its containers' tasks stay in containerd until it starts again. */
+  async killDaemon(): Promise<void> {
+    const exited = new Promise<void>((resolve) => this.daemon.once('exit', () => resolve()));
+    this.daemon.kill('SIGKILL');
+    await exited;
   }
 
   docker(...argv: string[]): Promise<RunResult> {

@@ -153,4 +153,25 @@ t.test('docker network create -d cnm, docker run on it', async (t) => {
     ok(await d.docker('network', 'rm', 'dnet'), 'network rm');
     t.notMatch((await lab.cli('network', 'ls', '--format', '{{.Name}}')).out, /docker-/, 'no network left in cnm');
   });
+
+  await t.test('dockerd killed and restarted: the endpoint it forgot makes way when k1 starts again', async (t) => {
+    ok(await d.docker('network', 'create', '-d', 'cnm', '--subnet', '10.77.0.0/24', 'dnet'), 'network create');
+    ok(await d.docker('run', '-d', '--name', 'a1', '--network', 'dnet', 'bb', 'sleep', '1000'), 'run a1');
+    ok(await d.docker('run', '-d', '--name', 'a2', '--network', 'dnet', 'bb', 'sleep', '1000'), 'run a2');
+    ok(await d.docker('run', '-d', '--name', 'k1', '--network', 'dnet', '--ip', '10.77.0.77', 'bb', 'sleep', '1000'), 'run k1');
+    const before = (await lab.cli('ps', '-a', '-q')).out;
+    await d.killDaemon();
+    await d.startDaemon();
+    // dockerd 20.10 calls no DeleteEndpoint for the containers it had: k1's endpoint stays in cnm.
+    ok(await d.docker('start', 'k1'), "k1 starts again with its address (cnm drops the endpoint dockerd forgot)");
+    const after = (await lab.cli('ps', '-a', '-q')).out;
+    t.equal(after.split('\n').length, before.split('\n').length, `one endpoint for k1, not two: ${after}`);
+    ok(await d.docker('start', 'a1', 'a2'), 'a1 and a2 start again');
+    ok(await d.docker('exec', 'a1', 'ping', '-c', '1', '-W', '2', 'k1'), 'a1 reaches k1 by name');
+    // Endpoints dockerd forgot and never re-used an address of stay until the network goes.
+    ok(await d.docker('rm', '-f', 'k1', 'a1', 'a2'), 'rm');
+    ok(await d.docker('network', 'rm', 'dnet'), 'network rm');
+    t.equal((await lab.cli('ps', '-a', '-q')).out, '', 'no endpoint left in cnm after docker network rm');
+    t.notMatch((await lab.cli('network', 'ls', '--format', '{{.Name}}')).out, /docker-/, 'no network left in cnm');
+  });
 });
