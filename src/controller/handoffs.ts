@@ -7,7 +7,9 @@
  * path; this file only maps Docker's ids onto cnm's records.
  */
 import { conflict, notFound } from '../errors';
+import { stripPrefixLength } from '../ipam';
 import type { ControllerContext } from './context';
+import { toDriverNetwork } from './context';
 import { nowRfc3339Nano } from './ids';
 import type { EndpointRecord, HandoffMode, NetworkRecord, PortBindingRecord, PublishedPortRequest, SandboxRecord } from './model';
 import { allocatePorts, releasePorts } from './ports';
@@ -72,7 +74,7 @@ export function describeHandoff(ctx: ControllerContext, sandbox: HandoffSandbox)
   const endpoint = network && ctx.state.endpointOf(network.id, sandbox.id);
   if (!network || !endpoint) return undefined;
   const driver = ctx.drivers.get(network.driver);
-  const routed = !network.internal && !driver.isolated?.({ id: network.id, name: network.name, options: network.options, pools: network.pools, internal: network.internal, ipv6: network.enableIPv6 });
+  const routed = !network.internal && !driver.isolated?.(toDriverNetwork(network));
   const gateway = (family: 4 | 6, address: string): string | undefined => (routed && address ? network.pools.find((p) => p.family === family && p.gateway)?.gateway : undefined);
   const gatewayV4 = gateway(4, endpoint.ipv4);
   const gatewayV6 = gateway(6, endpoint.ipv6);
@@ -113,8 +115,8 @@ export async function createHandoff(ctx: ControllerContext, req: HandoffRequest)
   try {
     await connect(ctx, network, sandbox, {
       ifName: handoffInterfaceName(req.dockerEndpointId),
-      ...(req.ipv4 ? { ipv4: req.ipv4.split('/')[0] } : {}),
-      ...(req.ipv6 ? { ipv6: req.ipv6.split('/')[0] } : {}),
+      ...(req.ipv4 ? { ipv4: stripPrefixLength(req.ipv4) } : {}),
+      ...(req.ipv6 ? { ipv6: stripPrefixLength(req.ipv6) } : {}),
       ...(req.mac ? { mac: req.mac } : {}),
     });
   } catch (err) {
@@ -131,11 +133,11 @@ export async function createHandoff(ctx: ControllerContext, req: HandoffRequest)
  * calls no DeleteEndpoint for the containers it had) and goes, as DeleteEndpoint would have.
  */
 async function removeStaleHolders(ctx: ControllerContext, network: NetworkRecord, req: HandoffRequest): Promise<void> {
-  const wanted = new Set([req.ipv4, req.ipv6].filter((a): a is string => Boolean(a)).map((a) => a.split('/')[0]));
+  const wanted = new Set([req.ipv4, req.ipv6].filter((a): a is string => Boolean(a)).map(stripPrefixLength));
   if (!wanted.size) return;
   for (const sandbox of handoffsOfNetwork(ctx, req.dockerNetworkId)) {
     const e = ctx.state.endpointOf(network.id, sandbox.id);
-    if (!e || ![e.ipv4, e.ipv6].some((a) => a && wanted.has(a.split('/')[0]))) continue;
+    if (!e || ![e.ipv4, e.ipv6].some((a) => a && wanted.has(stripPrefixLength(a)))) continue;
     ctx.log.log('warn', 'removing a Docker endpoint dockerd no longer has (its address was given out again)', { endpoint: sandbox.mode.dockerEndpointId, network: network.name });
     await removeSandbox(ctx, sandbox);
   }

@@ -66,8 +66,11 @@ export function pluginHandlers(ctl: Controller): Record<string, Handler> {
       if (!h) throw new CnmError('notFound', `cnm has no endpoint ${endpointId.slice(0, 12)}: it failed or was removed; start the container again`);
       return joinResponse(h);
     },
-    // The interface is back in the daemon's namespace (or gone); DeleteEndpoint removes it.
-    '/NetworkDriver.Leave': (body) => (endpointIdOf(body), {}),
+    // libnetwork takes the interface out of the container itself; DeleteEndpoint removes it.
+    '/NetworkDriver.Leave': (body) => {
+      endpointIdOf(body);
+      return {};
+    },
     // dockerd publishes nothing for plugin networks: cnm's NAT publishes the -p ports.
     '/NetworkDriver.ProgramExternalConnectivity': async (body) => {
       const req = externalConnectivityRequest(body);
