@@ -25,6 +25,8 @@ export interface ControllerContext {
   state: State;
   store: SqliteStore;
   ipam: Ipam;
+  /** the pools handed to dockerd through the Docker IPAM plugin protocol (docker-ipam.ts) */
+  dockerIpam: Ipam;
   drivers: DriverRegistry;
   execRoot: string;
   /** The daemon's upstream view: --dns servers or the host's resolv.conf, with its search/options. */
@@ -68,7 +70,7 @@ export function ownNetnsPath(execRoot: string, sandboxId: string): string {
 /** The namespace a sandbox's programs and interfaces live in. */
 export function nsPathOf(ctx: Pick<ControllerContext, 'execRoot' | 'state'>, sandbox: SandboxRecord): string {
   const owner = ctx.state.namespaceOwner(sandbox);
-  if (owner.mode.kind === 'host') return `/proc/${process.pid}/ns/net`;
+  if (owner.mode.kind === 'host' || owner.mode.kind === 'handoff') return `/proc/${process.pid}/ns/net`;
   if (owner.mode.kind === 'attached') return owner.mode.nsPath;
   return ownNetnsPath(ctx.execRoot, owner.id);
 }

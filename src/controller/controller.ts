@@ -7,20 +7,24 @@ import { CnmError } from '../errors';
 import type { Logger } from '../log';
 import type { ResolvConf } from '../os/resolvconf';
 import type { DriverRegistry } from '../drivers/registry';
-import type { Ipam } from '../ipam';
+import { Ipam } from '../ipam';
 import type { PortAllocator } from '../nat';
 import type { ClusterSnapshot, ClusterStore } from '../store/cluster';
 import type { SqliteStore } from '../store/sqlite';
 import type { AttachRequest, Attachment } from './attachments';
 import { attach, attachableNetwork, checkAttachment, hasVanishedAttachments, collectGarbage, detach, findAttachment, removeVanishedAttachments, unknownAttachment } from './attachments';
 import { applySnapshot } from './cluster-sync';
+import type { DockerPool, DockerPoolRequest } from './docker-ipam';
+import { releaseDockerAddress, releaseDockerPool, requestDockerAddress, requestDockerPool, restoreDockerPools } from './docker-ipam';
+import type { Handoff, HandoffRequest } from './handoffs';
+import { createHandoff, deleteDockerNetwork, deleteHandoff, describeHandoff, dockerNetwork, handoffSandbox, publishHandoff, revokeHandoff } from './handoffs';
 import type { ChangeListener, ControllerContext } from './context';
 import { nsPathOf } from './context';
 import type { EndpointRequest } from './endpoints';
 import { resolveRef } from './ids';
 import type { ProcessStartEntry } from './journal';
 import { ticksSinceBoot } from '../os/proc';
-import type { EndpointRecord, NetworkRecord, ProcessState, SandboxRecord } from './model';
+import type { EndpointRecord, NetworkRecord, PortBindingRecord, ProcessState, PublishedPortRequest, SandboxRecord } from './model';
 import type { CreateNetworkRequest } from './networks';
 import { createNetwork, ensurePredefinedNetworks, removeNetwork } from './networks';
 import { restorePorts } from './ports';
@@ -33,6 +37,8 @@ import { State } from './state';
 export interface ControllerOptions {
   store: SqliteStore;
   ipam: Ipam;
+  /** IPAM for Docker's IPAM plugin protocol (an address space of its own); a default one if absent */
+  dockerIpam?: Ipam;
   drivers: DriverRegistry;
   execRoot: string;
   hostResolv: () => ResolvConf;
@@ -46,7 +52,7 @@ export class Controller {
   private readonly queue = new SerialQueue();
 
   constructor(opts: ControllerOptions) {
-    this.ctx = { ...opts, state: new State(), listeners: [] };
+    this.ctx = { ...opts, dockerIpam: opts.dockerIpam ?? new Ipam(), state: new State(), listeners: [] };
   }
 
   get state(): State {
@@ -61,6 +67,7 @@ export class Controller {
   async start(): Promise<void> {
     await this.queue.run(async () => {
       loadState(this.ctx);
+      restoreDockerPools(this.ctx);
       await replayJournal(this.ctx);
       restorePorts(this.ctx);
       removeOrphanFiles(this.ctx);
@@ -216,6 +223,60 @@ export class Controller {
     // Checked outside the queue first: every second, and the services are told only of a change.
     if (!hasVanishedAttachments(this.ctx)) return [];
     return this.mutate(() => removeVanishedAttachments(this.ctx));
+  }
+
+  // ---- handoffs: endpoints of Docker networks, through the Docker plugin (handoffs.ts) ----
+
+  /** The cnm network serving a Docker network, if any. */
+  dockerNetwork(dockerNetworkId: string): NetworkRecord | undefined {
+    return dockerNetwork(this.ctx, dockerNetworkId);
+  }
+
+  createHandoff(req: HandoffRequest): Promise<Handoff> {
+    return this.mutate(() => createHandoff(this.ctx, req));
+  }
+
+  /** The Docker endpoint's interface and gateways; undefined when cnm has no such endpoint. */
+  handoff(dockerEndpointId: string): Handoff | undefined {
+    const sandbox = handoffSandbox(this.ctx, dockerEndpointId);
+    return sandbox && describeHandoff(this.ctx, sandbox);
+  }
+
+  /** Idempotent: false when there was nothing to remove. */
+  deleteHandoff(dockerEndpointId: string): Promise<boolean> {
+    return this.mutate(() => deleteHandoff(this.ctx, dockerEndpointId));
+  }
+
+  /** Publishes a Docker endpoint's -p ports with cnm's NAT (replacing earlier ones). */
+  publishHandoff(dockerEndpointId: string, publish: PublishedPortRequest[]): Promise<PortBindingRecord[]> {
+    return this.mutate(() => publishHandoff(this.ctx, dockerEndpointId, publish));
+  }
+
+  revokeHandoff(dockerEndpointId: string): Promise<void> {
+    return this.mutate(() => revokeHandoff(this.ctx, dockerEndpointId));
+  }
+
+  /** Idempotent, and removes the network's remaining Docker endpoints first. */
+  deleteDockerNetwork(dockerNetworkId: string): Promise<boolean> {
+    return this.mutate(() => deleteDockerNetwork(this.ctx, dockerNetworkId));
+  }
+
+  // ---- Docker's IPAM plugin protocol (docker-ipam.ts): changes nothing the services follow ----
+
+  requestDockerPool(req: DockerPoolRequest): Promise<DockerPool> {
+    return this.queue.run(async () => requestDockerPool(this.ctx, req));
+  }
+
+  releaseDockerPool(poolId: string): Promise<void> {
+    return this.queue.run(async () => releaseDockerPool(this.ctx, poolId));
+  }
+
+  requestDockerAddress(poolId: string, preferred?: string): Promise<string> {
+    return this.queue.run(async () => requestDockerAddress(this.ctx, poolId, preferred));
+  }
+
+  releaseDockerAddress(poolId: string, address: string): Promise<void> {
+    return this.queue.run(async () => releaseDockerAddress(this.ctx, poolId, address));
   }
 
 

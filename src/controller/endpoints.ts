@@ -35,7 +35,7 @@ export function checkCanJoin(ctx: ControllerContext, sandbox: SandboxRecord, net
   }
   if (!creating) {
     if (network.driver === 'host') throw invalid('container cannot be disconnected from host network or connected to host network');
-    if (sandbox.mode.kind !== 'own' && sandbox.mode.kind !== 'attached') {
+    if (sandbox.mode.kind !== 'own' && sandbox.mode.kind !== 'attached' && sandbox.mode.kind !== 'handoff') {
       throw forbidden('container sharing network namespace with another container or host cannot be connected to any other network');
     }
   }
@@ -127,7 +127,8 @@ export async function joinKernel(ctx: ControllerContext, e: EndpointRecord, netw
   const sb = toDriverSandbox(ctx, sandbox);
   await driver.join(toDriverNetwork(network), toDriverEndpoint(e), sb);
   try {
-    if (e.ifName) await configureInterface(sb.nsPath, { ifName: e.ifName, addresses: [e.ipv4, e.ipv6].filter(Boolean) });
+    // A handoff interface gets its addresses from libnetwork once moved into the container.
+    if (e.ifName && sandbox.mode.kind !== 'handoff') await configureInterface(sb.nsPath, { ifName: e.ifName, addresses: [e.ipv4, e.ipv6].filter(Boolean) });
   } catch (err) {
     await leaveKernel(ctx, e, network, sandbox).catch(() => undefined);
     throw err;
@@ -138,7 +139,9 @@ export async function leaveKernel(ctx: ControllerContext, e: EndpointRecord, net
   const driver = ctx.drivers.get(network.driver);
   const sb = toDriverSandbox(ctx, sandbox);
   await driver.leave(toDriverNetwork(network), toDriverEndpoint(e), sb);
-  if (e.ifName && sandbox.mode.kind === 'own') await deleteInterfaces(sb.nsPath, [e.ifName]).catch(() => undefined);
+  // A handoff interface is back in the daemon's namespace under its temporary name once Docker
+  // released it (libnetwork moves non-veth links back), or gone with the container's namespace.
+  if (e.ifName && (sandbox.mode.kind === 'own' || sandbox.mode.kind === 'handoff')) await deleteInterfaces(sb.nsPath, [e.ifName]).catch(() => undefined);
 }
 
 /**

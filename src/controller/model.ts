@@ -28,7 +28,8 @@ export type SandboxMode =
   | { kind: 'own' } // its own namespace (bridge, user networks, none)
   | { kind: 'host' } // the daemon's namespace
   | { kind: 'container'; sandboxId: string } // another sandbox's namespace
-  | AttachedMode; // a container runtime's namespace (CNI), never cnm's to create or delete
+  | AttachedMode // a container runtime's namespace (CNI), never cnm's to create or delete
+  | HandoffMode; // a Docker endpoint: the interface is made in the daemon's namespace for dockerd to move
 
 /**
  * A namespace a runtime made and handed cnm through the CNI plugin. The path may be a
@@ -41,6 +42,18 @@ export interface AttachedMode {
   nsIdentity: string;
   /** the runtime's CNI_CONTAINERID */
   containerId: string;
+}
+
+/**
+ * An endpoint of Docker's remote network driver protocol: cnm makes the interface in the
+ * daemon's (and dockerd's) namespace under a temporary name, and libnetwork moves it into the
+ * container, renames it and gives it its addresses and routes. cnm never sees the container.
+ */
+export interface HandoffMode {
+  kind: 'handoff';
+  /** Docker's network and endpoint ids */
+  dockerNetworkId: string;
+  dockerEndpointId: string;
 }
 
 export interface ProcessState {

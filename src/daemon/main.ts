@@ -1,4 +1,5 @@
 /** cnmd: wires the store, IPAM, drivers, controller, services and API, and runs them. */
+import { DockerPluginServer } from '../docker-plugin/server';
 import crypto from 'node:crypto';
 import fs from 'node:fs';
 import path from 'node:path';
@@ -49,7 +50,8 @@ export async function startDaemon(opts: DaemonOptions, log: Logger): Promise<Dae
   if (cluster) drivers.register(new OverlayDriver(cluster.host.advertise));
   else drivers.markUnavailable('overlay', 'overlay networks need a cluster store: start cnmd with --cluster-store etcd://HOST:PORT and --cluster-advertise ADDRESS');
 
-  const ipam = new Ipam(opts.defaultAddressPools.length ? { defaultPools: opts.defaultAddressPools } : {});
+  const ipamOptions = opts.defaultAddressPools.length ? { defaultPools: opts.defaultAddressPools } : {};
+  const ipam = new Ipam(ipamOptions);
   const ports = new PortAllocator();
   // The resolver follows the host's resolv.conf (--dns replaces its servers, its search domains
   // still apply) and is the one source of the sandboxes' resolv.conf files: when the file changes,
@@ -65,7 +67,7 @@ export async function startDaemon(opts: DaemonOptions, log: Logger): Promise<Dae
     maxInflight: opts.dnsMaxInflight,
     log: (level, msg, fields) => dnsLog.log(level, msg, fields),
   });
-  const ctl = new Controller({ store, ipam, drivers, execRoot: opts.execRoot, hostResolv: () => resolver.hostResolvConf(), ports, ...(cluster ? { cluster } : {}), log });
+  const ctl = new Controller({ store, ipam, dockerIpam: new Ipam(ipamOptions), drivers, execRoot: opts.execRoot, hostResolv: () => resolver.hostResolvConf(), ports, ...(cluster ? { cluster } : {}), log });
 
   const natLog = log.child({ component: 'nat' });
   const firewall = Firewall.open({
@@ -100,9 +102,12 @@ export async function startDaemon(opts: DaemonOptions, log: Logger): Promise<Dae
 
   const api = new ApiServer(buildRouter(ctl, runtime, { execRoot: opts.execRoot, metrics: () => resolver.metrics() + processMetrics() }), log);
   await api.listenUnix(opts.socket, opts.socketGid);
+  const dockerPlugin = opts.dockerPlugin ? new DockerPluginServer(ctl, log) : undefined;
+  if (dockerPlugin) await dockerPlugin.listen(opts.dockerPlugin!);
   const tcpPort = opts.tcp ? await api.listenTcp(opts.tcp.host, opts.tcp.port) : undefined;
   log.log('info', 'cnmd is ready', {
     socket: opts.socket,
+    ...(opts.dockerPlugin ? { dockerPlugin: opts.dockerPlugin } : {}),
     fdLimit,
     ...(opts.tcp ? { tcpHost: opts.tcp.host, tcpPort } : {}),
     root: opts.root,
@@ -115,6 +120,7 @@ export async function startDaemon(opts: DaemonOptions, log: Logger): Promise<Dae
     async stop() {
       clearInterval(vanished);
       await api.close();
+      await dockerPlugin?.close();
       runtime.close();
       await resolver.close();
       await cluster?.close();

@@ -12,6 +12,8 @@ export interface DaemonOptions {
   socket: string;
   /** gid owning the socket (from --group NAME|GID) */
   socketGid?: number;
+  /** Unix socket serving Docker's remote network driver protocol (--docker-plugin) */
+  dockerPlugin?: string;
   /** loopback TCP listener */
   tcp?: { host: string; port: number };
   dns: string[];
@@ -43,6 +45,8 @@ Options:
       --cluster-store etcd://HOST:PORT[,HOST:PORT...]
                                     Shared store for overlay networks
       --cluster-advertise ADDRESS   This host's address on the underlay (with --cluster-store)
+      --docker-plugin PATH          Also serve Docker's network driver plugin protocol on the Unix
+                                    socket PATH (/run/docker/plugins/cnm.sock → docker network create -d cnm)
       --log-level LEVEL             debug, info, warn or error (default "info")
   -h, --help                        Print this help
 `;
@@ -86,6 +90,7 @@ export function parseDaemonArgs(argv: string[]): DaemonOptions | 'help' {
       case '--default-address-pool': o.defaultAddressPools.push(parseAddressPoolFlag(value())); break;
       case '--cluster-store': o.clusterStore = value(); break;
       case '--cluster-advertise': o.clusterAdvertise = value(); break;
+      case '--docker-plugin': o.dockerPlugin = path.resolve(value().replace(/^unix:\/\//, '')); break;
       case '--log-level': {
         const level = value();
         if (!LEVELS.has(level)) throw invalid(`invalid log level "${level}": use debug, info, warn or error`);

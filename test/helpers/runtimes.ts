@@ -34,17 +34,26 @@ export interface RunResult {
 /** Overlays on the directories runtimes write outside their roots; writes land in a tmpfs. */
 const SETUP_MOUNTS = `set -e
 d=$1; shift
+tops=$1; shift
 mount -t tmpfs cnm-lab "$d/ovl"
-for top in /var/lib /opt /etc/cni; do
+for top in $tops; do
   n=$(echo "$top" | tr / _)
   mkdir -p "$d/ovl/$n.up" "$d/ovl/$n.work"
   mount -t overlay cnm-lab -o "lowerdir=$top,upperdir=$d/ovl/$n.up,workdir=$d/ovl/$n.work" "$top"
 done
-mount -t tmpfs cnm-lab /run/netns
+if [ "$1" = docker ]; then
+  # dockerd writes /run/docker (its plugin directory too) and /etc/docker/key.json.
+  mount -t tmpfs cnm-lab /run
+  mkdir -p /run/netns /run/docker/plugins /etc/docker/plugins
+fi
+mountpoint -q /run/netns || mount -t tmpfs cnm-lab /run/netns
 mkdir -p /opt/cni/bin /etc/cni/net.d /var/lib/cni
 echo ready
 exec sleep infinity
 `;
+
+/** Where cnmd serves the Docker plugin in a docker lab: Docker calls the plugin "cnm". */
+export const DOCKER_PLUGIN_SOCKET = '/run/docker/plugins/cnm.sock';
 
 export class RuntimeLab {
   private containerd: ChildProcess | undefined;
@@ -62,14 +71,19 @@ export class RuntimeLab {
   }
 
   /** The busybox image (scripts/busybox-image.sh), podman's config, containerd running. */
-  static async start(t: Teardown): Promise<RuntimeLab> {
+  /**
+   * `docker`: for dockerd, /etc is an overlay and /run a tmpfs in the lab's mount namespace (it
+   * writes /etc/docker and /run/docker, which have no flag), and cnmd serves the Docker plugin
+   * socket at /run/docker/plugins/cnm.sock there; podman is not set up.
+   */
+  static async start(t: Teardown, opts: { docker?: boolean; daemonArgs?: string[] } = {}): Promise<RuntimeLab> {
     const image = (await execFileP(path.join(REPO, 'scripts', 'busybox-image.sh'))).stdout.trim();
     const dir = fs.mkdtempSync(path.join(os.tmpdir(), `cnmrt${crypto.randomBytes(3).toString('hex')}-`));
     const hostNs = path.join(dir, 'hostns');
     createNetns(hostNs);
     fs.mkdirSync(path.join(dir, 'ovl'));
     fs.writeFileSync(path.join(dir, 'mounts.sh'), SETUP_MOUNTS);
-    const keeper = spawn('nsenter', [`--net=${hostNs}`, 'unshare', '-m', '--propagation', 'private', 'sh', path.join(dir, 'mounts.sh'), dir], { stdio: ['ignore', 'pipe', 'pipe'] });
+    const keeper = spawn('nsenter', [`--net=${hostNs}`, 'unshare', '-m', '--propagation', 'private', 'sh', path.join(dir, 'mounts.sh'), dir, opts.docker ? '/var/lib /opt /etc' : '/var/lib /opt /etc/cni', opts.docker ? 'docker' : 'cni'], { stdio: ['ignore', 'pipe', 'pipe'] });
     let keeperOut = '';
     await new Promise<void>((resolve, reject) => {
       keeper.stdout!.on('data', (d: Buffer) => {
@@ -89,12 +103,15 @@ export class RuntimeLab {
         fs.rmSync(dir, { recursive: true, force: true });
       }
     });
-    lab = await Lab.start({ hostNs, mountNs: `/proc/${keeper.pid}/ns/mnt` });
+    lab = await Lab.start({ hostNs, mountNs: `/proc/${keeper.pid}/ns/mnt`, daemonArgs: [...(opts.docker ? ['--docker-plugin', DOCKER_PLUGIN_SOCKET] : []), ...(opts.daemonArgs ?? [])] });
     rl = new RuntimeLab(lab, dir, hostNs, keeper);
     fs.writeFileSync(path.join(dir, 'containers.conf'), podmanConf(dir));
     fs.cpSync(path.join(image, 'rootfs'), path.join(dir, 'rootfs'), { recursive: true, verbatimSymlinks: true });
-    const imported = await rl.podman(['import', path.join(image, 'bb-rootfs.tar'), 'localhost/bb:latest']);
-    if (imported.code !== 0) throw new Error(`podman import: ${imported.err}`);
+    fs.copyFileSync(path.join(image, 'bb-rootfs.tar'), path.join(dir, 'bb-rootfs.tar'));
+    if (!opts.docker) {
+      const imported = await rl.podman(['import', path.join(image, 'bb-rootfs.tar'), 'localhost/bb:latest']);
+      if (imported.code !== 0) throw new Error(`podman import: ${imported.err}`);
+    }
     await rl.startContainerd();
     return rl;
   }

@@ -1,0 +1,112 @@
+/**
+ * The pools and addresses of Docker's IPAM plugin protocol (docker network create --ipam-driver
+ * cnm): cnm's IPAM decides them, in an address space of their own ("cnm", as Docker keeps each
+ * IPAM driver's pools apart), so a pool handed to dockerd is not taken twice when a cnm-driven
+ * network then asks the main IPAM for that same subnet. Automatic pools avoid the subnets of
+ * cnm's networks. The state is kept in the store's meta table (one JSON document) and restored at
+ * start, like every IPAM decision.
+ */
+import { invalid, notFound } from '../errors';
+import { stripPrefixLength } from '../ipam';
+import { cidrContains, withPrefixLength } from '../ipam/cidr';
+import type { PoolConfig } from '../ipam';
+import type { ControllerContext } from './context';
+import { newId } from './ids';
+
+export const DOCKER_ADDRESS_SPACE = 'cnm';
+const META_KEY = 'dockerIpamPools';
+
+interface StoredPool {
+  pools: PoolConfig[];
+  used: string[];
+}
+
+export interface DockerPoolRequest {
+  pool?: string;
+  subPool?: string;
+  v6: boolean;
+}
+
+export interface DockerPool {
+  poolId: string;
+  /** the subnet, CIDR */
+  pool: string;
+}
+
+function stored(ctx: ControllerContext): Record<string, StoredPool> {
+  const text = ctx.store.getMeta(META_KEY);
+  return text ? (JSON.parse(text) as Record<string, StoredPool>) : {};
+}
+
+function save(ctx: ControllerContext, all: Record<string, StoredPool>): void {
+  ctx.store.transaction((tx) => tx.setMeta(META_KEY, JSON.stringify(all)));
+}
+
+/** At start: the pools handed to dockerd, with their addresses in use. */
+export function restoreDockerPools(ctx: ControllerContext): void {
+  for (const [poolId, p] of Object.entries(stored(ctx))) ctx.dockerIpam.restoreNetwork({ networkId: poolId, networkName: poolId, pools: p.pools, usedAddresses: p.used });
+}
+
+function requirePool(ctx: ControllerContext, poolId: string): Record<string, StoredPool> {
+  const all = stored(ctx);
+  if (!all[poolId]) throw notFound(`cnm's IPAM has no pool ${poolId}: it was released (docker network rm the network and create it again)`);
+  return all;
+}
+
+export function requestDockerPool(ctx: ControllerContext, req: DockerPoolRequest): DockerPool {
+  if (req.v6) throw invalid("cnm's IPAM driver hands out IPv4 pools only: use Docker's default IPAM driver for IPv6 (--ipv6 without --ipam-driver cnm)");
+  if (req.subPool && !req.pool) throw invalid('--ip-range needs --subnet');
+  const poolId = `cnm-${newId().slice(0, 16)}`;
+  // cnm's own networks' subnets (and other hosts' global ones) stay out of automatic pools.
+  const exclude = [...ctx.state.networks.values()].flatMap((n) => n.pools.map((p) => p.subnet));
+  const pools = ctx.dockerIpam.allocateNetwork({
+    networkId: poolId,
+    networkName: req.pool ?? poolId,
+    configs: req.pool ? [{ subnet: req.pool, ...(req.subPool ? { ipRange: req.subPool } : {}) }] : [],
+    enableIPv6: false,
+    reserveGateway: false,
+    exclude,
+  });
+  try {
+    save(ctx, { ...stored(ctx), [poolId]: { pools, used: [] } });
+  } catch (err) {
+    ctx.dockerIpam.abortNetwork(poolId);
+    throw err;
+  }
+  return { poolId, pool: pools[0]!.subnet };
+}
+
+/** Idempotent: a pool cnm no longer has is released already. */
+export function releaseDockerPool(ctx: ControllerContext, poolId: string): void {
+  const all = stored(ctx);
+  if (!all[poolId]) return;
+  delete all[poolId];
+  save(ctx, all);
+  ctx.dockerIpam.releaseNetwork(poolId);
+}
+
+/** An address (CIDR) from the pool: `preferred` when given (--ip, --gateway), else the lowest free. */
+export function requestDockerAddress(ctx: ControllerContext, poolId: string, preferred?: string): string {
+  const all = requirePool(ctx, poolId);
+  const address = ctx.dockerIpam.requestAddress(poolId, 4, preferred || undefined);
+  const pool = all[poolId]!;
+  const subnet = pool.pools.find((p) => cidrContains(p.subnet, address))!.subnet;
+  try {
+    save(ctx, { ...all, [poolId]: { ...pool, used: [...pool.used, address] } });
+  } catch (err) {
+    ctx.dockerIpam.releaseAddress(poolId, address);
+    throw err;
+  }
+  return withPrefixLength(address, subnet);
+}
+
+/** Idempotent. */
+export function releaseDockerAddress(ctx: ControllerContext, poolId: string, address: string): void {
+  const all = stored(ctx);
+  const pool = all[poolId];
+  if (!pool) return;
+  const bare = stripPrefixLength(address);
+  if (!pool.used.includes(bare)) return;
+  save(ctx, { ...all, [poolId]: { ...pool, used: pool.used.filter((a) => a !== bare) } });
+  ctx.dockerIpam.releaseAddress(poolId, bare);
+}
