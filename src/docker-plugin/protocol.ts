@@ -160,7 +160,7 @@ export function errorResponse(path: string, err: unknown): { Err: string } | { E
 
 export const CAPABILITIES = { Scope: 'local', ConnectivityScope: 'local' };
 
-// ---- IpamDriver (libnetwork docs/ipam.md) ----
+// ---- IpamDriver (libnetwork's IPAM plugin protocol, summarised in src/docker-plugin/README.md) ----
 
 export const IPAM_CAPABILITIES = { RequiresMACAddress: false, RequiresRequestReplay: false };
 
