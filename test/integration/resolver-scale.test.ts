@@ -52,7 +52,9 @@ t.test(`${SANDBOXES} sandboxes: under 10 KB each, small updates stay small`, asy
   }
   for (const [what, times] of Object.entries(costs)) {
     const median = times.sort((a, b) => a - b)[2]!;
-    t.ok(median < 50, `${what} at ${SANDBOXES} sandboxes: ${median.toFixed(2)} ms`);
+    // Reported, not asserted: a timed bound fails on a loaded machine and proves nothing on a
+    // quiet one; bench/dns measures updates.
+    t.comment(`${what} at ${SANDBOXES} sandboxes: ${median.toFixed(2)} ms`);
   }
   await lab.resolver.update(connected);
   t.same((await dig(nsPaths[SANDBOXES]!, `c${SANDBOXES}`)).answers.length, 1, 'the connected sandbox resolves at once');

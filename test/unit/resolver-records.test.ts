@@ -158,5 +158,6 @@ t.test('at 1,000 sandboxes a connect compiles one endpoint, not everyone’s', a
   t.equal(next.tables.get('side'), first.tables.get('side'), 'the other network keeps its table');
   t.same(addresses(await fresh(next, 'new', 'newcomer')), ['10.9.200.1']);
   const median = times.sort((a, b) => a - b)[4]!;
-  t.ok(median < 25, `connect at 1,000 sandboxes: ${median.toFixed(2)} ms (median)`);
+  // Reported, not asserted: speed is bench/dns's to measure; reuse above is what keeps it flat.
+  t.comment(`connect at 1,000 sandboxes: ${median.toFixed(2)} ms (median)`);
 });
