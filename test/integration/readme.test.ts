@@ -61,10 +61,18 @@ export function readmeBlocks(readme: string): ReadmeBlock[] {
   return blocks;
 }
 
+function shellQuote(text: string): string {
+  return `'${text.replace(/'/g, `'\\''`)}'`;
+}
+
 function bash(lab: Lab, command: string, timeoutMs = 60_000): Promise<{ code: number; out: string }> {
   return new Promise((resolve) => {
     const env = { ...process.env, PATH: `${path.join(REPO, 'bin')}:${process.env.PATH ?? ''}`, CNM_HOST: `unix://${lab.socket}` };
-    const child = spawn('nsenter', [`--net=${lab.hostNs}`, 'bash', '-o', 'pipefail', '-c', command], { env, stdio: ['pipe', 'pipe', 'pipe'] });
+    // An interactive command (`run -it ... sh`) gets a terminal, as a reader typing it would
+    // (script from bsdutils), and the reader types exit; the others read end of input.
+    const interactive = /\s-it\s/.test(command);
+    const argv = interactive ? ['script', '-qec', `bash -o pipefail -c ${shellQuote(command)}`, '/dev/null'] : ['bash', '-o', 'pipefail', '-c', command];
+    const child = spawn('nsenter', [`--net=${lab.hostNs}`, ...argv], { env, stdio: ['pipe', 'pipe', 'pipe'] });
     let out = '';
     child.stdout.on('data', (d: Buffer) => (out += d.toString()));
     child.stderr.on('data', (d: Buffer) => (out += d.toString()));
@@ -73,8 +81,7 @@ function bash(lab: Lab, command: string, timeoutMs = 60_000): Promise<{ code: nu
       clearTimeout(timer);
       resolve({ code: code ?? -1, out });
     });
-    // An interactive command (`run -it ... sh`) reads end of input and leaves.
-    child.stdin.end();
+    child.stdin.end(interactive ? 'exit\n' : undefined);
   });
 }
 
