@@ -14,13 +14,14 @@ import { createNetns, deleteNetns } from '../../src/os/native';
 import { GATEWAY_V4, GATEWAY_V6, queryFile, type Mix } from './lab-state';
 import { cnmd, cnmdJs } from './cnmd-server';
 import { aardvark, cFloor, cnm, cnmJs, dnsmasq, nodeFloor, unbound, type Lab, type Running, type ServerUnderTest } from './servers';
+import { cnmDns } from './podman-dns';
 import { benchSvg, type Cdf } from './svg';
 
 /**
  * cnm is the resolver in a harness, cnmd the real daemon with its sandboxes made through the API,
  * both with the native responder; `cnm js` and `cnmd js` the same with CNM_DNS_NATIVE=0.
  */
-const ALL_SERVERS = [cnm, cnmJs, cnmd, cnmdJs, cFloor, nodeFloor, dnsmasq, unbound, aardvark];
+const ALL_SERVERS = [cnm, cnmJs, cnmd, cnmdJs, cFloor, nodeFloor, dnsmasq, unbound, aardvark, cnmDns];
 
 const run = promisify(execFile);
 const SERVER_CPU = 0;
