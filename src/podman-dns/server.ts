@@ -12,6 +12,7 @@ import { QueryEngine, type ForwardPath, type ReplySink } from '../resolver/engin
 import { Forwarder } from '../resolver/forwarder';
 import { Metrics } from '../resolver/metrics';
 import { nameKey } from '../resolver/names';
+import { literalLookup, UdpSink } from '../resolver/listeners';
 import { buildSnapshot } from '../resolver/records';
 import { ResolvConfWatcher } from '../resolver/resolv-conf';
 import { TcpConnections, type TcpObserver } from '../resolver/tcp';
@@ -41,25 +42,6 @@ const MAX_INFLIGHT = 1024;
 const CACHE_ENTRIES = 10_000;
 /** An address the kernel does not have yet (an IPv6 gateway in DAD) is tried again this often. */
 const RETRY_BIND_MS = 200;
-
-class UdpSink implements ReplySink {
-  readonly tcp = false;
-  closed = false;
-  constructor(
-    readonly sandboxId: string,
-    private readonly socket: dgram.Socket,
-  ) {}
-
-  reply(response: Buffer, peer: unknown): void {
-    if (this.closed) return;
-    const to = peer as dgram.RemoteInfo;
-    this.socket.send(response, to.port, to.address);
-  }
-}
-
-function literalLookup(address: string, _options: unknown, callback: (err: Error | null, address: string, family: number) => void): void {
-  callback(null, address, address.includes(':') ? 6 : 4);
-}
 
 /** One gateway address: a UDP and a TCP socket, and the sinks of the views that ask there. */
 class GatewayListener {

@@ -38,11 +38,12 @@ export interface ListenerOptions {
  * Replies only ever go to the sender's address, an IP literal: skip dgram's default dns.lookup,
  * which validates the literal and defers every send by a tick (about a tenth of Node's per-datagram cost).
  */
-function literalLookup(address: string, _options: unknown, callback: (err: Error | null, address: string, family: number) => void): void {
-  callback(null, address, 4);
+export function literalLookup(address: string, _options: unknown, callback: (err: Error | null, address: string, family: number) => void): void {
+  callback(null, address, address.includes(':') ? 6 : 4);
 }
 
-class UdpSink implements ReplySink {
+/** Replies of one sandbox (one view) on a dgram socket. */
+export class UdpSink implements ReplySink {
   readonly tcp = false;
   /** Set when the sandbox goes: an upstream answer may still arrive for it, and send() would throw. */
   closed = false;
