@@ -13,7 +13,7 @@ import type { ExecStore } from '../runtime/exec';
 import { fileSize, LogFollower, logPath, parseRecords, toLines, type LogRecord } from '../runtime/log-file';
 import type { ProcessRuntime } from '../runtime/processes';
 import type { EngineEvent } from './event-filter';
-import { parseEventTime } from './event-filter';
+import { parseTimeRange } from './event-filter';
 import type { EventLog } from './events';
 import type { Router, StreamOut } from './http';
 import { empty, json } from './http';
@@ -176,14 +176,7 @@ export function addContainerIoRoutes(router: Router, ctl: Controller, runtime: P
     if (!enc.stdout && !enc.stderr) throw invalid('Bad parameters: you must choose at least one stream');
     const tailRaw = req.query.get('tail') ?? 'all';
     if (tailRaw !== 'all' && !/^\d+$/.test(tailRaw)) throw invalid(`invalid value for "tail": "${tailRaw}": a number of lines or "all"`);
-    let since: number | undefined;
-    let until: number | undefined;
-    try {
-      since = parseEventTime(req.query.get('since'), 'since');
-      until = parseEventTime(req.query.get('until'), 'until');
-    } catch (err) {
-      throw invalid((err as Error).message);
-    }
+    const { since, until } = parseTimeRange(req.query);
     const file = logPath(execRoot, s.id);
     const from = fileSize(file);
     const followIt = queryBool(req.query, 'follow') && runtime.isRunning(s);

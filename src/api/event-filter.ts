@@ -5,6 +5,7 @@
  * name, for events of that type only; event matches the action or, for "exec_start: sh -c ...",
  * its part before the colon).
  */
+import { invalid } from '../errors';
 import type { Filters } from './filters';
 import { labelMatch } from './filters';
 
@@ -62,4 +63,13 @@ export function parseEventTime(raw: string | null, what: string): number | undef
   const ms = Date.parse(raw);
   if (Number.isNaN(ms)) throw new Error(`invalid value for ${what}: ${raw}`);
   return ms * 1e6;
+}
+
+/** The since/until parameters of /events and /logs; a bad value is the client's error (400). */
+export function parseTimeRange(query: URLSearchParams): { since: number | undefined; until: number | undefined } {
+  try {
+    return { since: parseEventTime(query.get('since'), 'since'), until: parseEventTime(query.get('until'), 'until') };
+  } catch (err) {
+    throw invalid((err as Error).message);
+  }
 }

@@ -8,8 +8,7 @@
 import type { ChangeListener } from '../controller/context';
 import type { SandboxRecord } from '../controller/model';
 import type { State } from '../controller/state';
-import { invalid } from '../errors';
-import { EVENT_FILTERS, eventMatches, makeEvent, parseEventTime, type EngineEvent } from './event-filter';
+import { EVENT_FILTERS, eventMatches, makeEvent, parseTimeRange, type EngineEvent } from './event-filter';
 import { parseFilters } from './filters';
 import type { Router } from './http';
 
@@ -116,14 +115,7 @@ export class EventLog implements ChangeListener {
 export function addEventRoutes(router: Router, events: EventLog): void {
   router.add('GET', '/events', (req) => {
     const filters = parseFilters(req.query.get('filters'), EVENT_FILTERS);
-    let since: number | undefined;
-    let until: number | undefined;
-    try {
-      since = parseEventTime(req.query.get('since'), 'since');
-      until = parseEventTime(req.query.get('until'), 'until');
-    } catch (err) {
-      throw invalid((err as Error).message);
-    }
+    const { since, until } = parseTimeRange(req.query);
     return {
       status: 200,
       contentType: 'application/json',
