@@ -7,6 +7,7 @@ import { sampleState } from '../unit/resolver-fixtures';
 import { dig, makeLab, nodeIn, type Lab } from './resolver-lab';
 import { closedPort, startStub, type Stub, type StubBehaviour, type StubPlace } from './resolver-stub';
 import { Resolver, type ResolverOptions } from '../../src/resolver';
+import { until } from '../helpers/lab';
 
 type Test = Parameters<Parameters<typeof t.test>[0]>[0];
 
@@ -201,7 +202,7 @@ t.test('upstreams follow resolv.conf', async (t) => {
   t.same(lab.resolver.hostResolvConf(), { nameservers: [one.address], search: ['corp.test'], options: [] });
 
   writeFileSync(conf, `nameserver ${two.address}\noptions edns0\n`);
-  await new Promise((r) => setTimeout(r, 400));
+  await until(async () => lab.resolver.hostResolvConf().nameservers[0] === two.address, 5000, 'the new upstream');
   t.same((await dig(lab.ns('s1'), 'which.test')).answers.map((a) => a.data), ['192.0.2.102'], 'new upstream, cache flushed');
   t.same(lab.resolver.hostResolvConf(), { nameservers: [two.address], search: [], options: ['edns0'] });
 });
@@ -214,7 +215,8 @@ t.test('the change callback comes after forwarding switched; with fixed upstream
   t.teardown(() => resolver.close());
   t.same(resolver.hostResolvConf(), { nameservers: ['192.0.2.53'], search: ['a.test'], options: [] }, '--dns servers a resolv.conf can name, the file’s search');
   writeFileSync(conf, 'search b.test\nnameserver 192.0.2.2\n');
-  await new Promise((r) => setTimeout(r, 400));
+  await until(async () => seen.length > 0, 5000, 'the change callback');
+  await new Promise((r) => setTimeout(r, 150));
   t.same(seen, [['b.test']], 'told once, after the change');
   t.same(resolver.hostResolvConf().nameservers, ['192.0.2.53'], 'the --dns servers stay');
 });
