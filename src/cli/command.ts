@@ -36,6 +36,15 @@ export function needArgs(ctx: CommandContext, args: string[], min: number, max: 
   throw new UsageError(`"${ctx.path}" requires ${what}.\nSee '${ctx.path} --help'.\n\nUsage:  ${usage}`);
 }
 
+/**
+ * Docker's refusal of `-it` when stdin is not a terminal: a raw-mode session on a pipe would
+ * neither echo nor ever see the end of input. Exit code 1, as docker's.
+ */
+export function refuseTtyWithoutTerminal(ctx: CommandContext, interactive: boolean, tty: boolean): boolean {
+  if (!interactive || !tty || process.stdin.isTTY) return false;
+  ctx.io.err('the input device is not a TTY\n');
+  return true;
+}
 
 /** --filter key=value flags as the API's `filters` query parameter (omitted when empty). */
 export function filterQuery(items: string[]): { filters?: string } {

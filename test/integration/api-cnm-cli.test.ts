@@ -1,5 +1,5 @@
 /**
- * cnm's own CLI on the Engine API only: run (attached, --rm, -i, -it, -w, -P), a program that
+ * cnm's own CLI on the Engine API only: run (attached, --rm, -i, -it, -it refused without a terminal, -w, -P), a program that
  * does not exist (127, nothing left), exec (codes, -i, -it), logs -f, top, version, ps -n, and
  * exec/logs over --tcp from another network namespace (no setns in the client). Then the
  * --format templates of ps, network ls and inspect, printed by cnm and by the real docker CLIs
@@ -68,6 +68,19 @@ t.test('cnm run, exec, logs, top, version, ps -n', async (t) => {
     const it = await c(['run', '-it', '--rm', 'sh', '-c', 'tty; stty size; exit 3'], { wrapInPty: true });
     t.equal(it.code, 3, it.err);
     t.match(it.out, /\/dev\/pts\/\d+\r\n33 99\r\n/);
+  });
+
+  await t.test('-it with stdin not a terminal is refused as docker does, before anything is made', async (t) => {
+    const before = await count();
+    const run = await c(['run', '-it', '--rm', 'sh', '-c', 'exit 3'], { input: 'exit\n' });
+    t.same([run.code, run.err], [1, 'the input device is not a TTY\n'], 'run -it');
+    t.equal(await count(), before, 'no sandbox made');
+    const detached = await c(['run', '-dit', '--name', 'dit', 'sh', '-c', 'sleep 30'], { input: '' });
+    t.equal(detached.code, 0, `run -dit needs no terminal: ${detached.err}`);
+    const exec = await c(['exec', '-it', 'dit', 'true'], { input: '' });
+    t.same([exec.code, exec.err], [1, 'the input device is not a TTY\n'], 'exec -it');
+    t.equal((await c(['exec', '-i', 'dit', 'cat'], { input: 'piped\n' })).out, 'piped\n', 'exec -i alone takes the pipe');
+    t.equal((await c(['rm', '-f', 'dit'])).code, 0);
   });
 
   await t.test('a run that fails leaves nothing behind, with Docker\'s exit codes', async (t) => {

@@ -12,7 +12,7 @@ import { API_VERSION, CNM_VERSION } from '../../api/version';
 import { parsePublish } from '../../nat/publish';
 import { bool, keyValues, list, str, UsageError, type FlagSpec } from '../args';
 import { DaemonError, type Client } from '../client';
-import { filterQuery, forEachRef, needArgs, withHelp, type Command, type CommandContext } from '../command';
+import { filterQuery, forEachRef, needArgs, refuseTtyWithoutTerminal, withHelp, type Command, type CommandContext } from '../command';
 import { formatContainerList, formatInspect, formatPorts } from '../format';
 import { runSession } from '../session';
 
@@ -143,6 +143,7 @@ const run: Command = async (argv, ctx) => {
   const p = withHelp(argv, ctx, usage, 'Create a sandbox and run a host program inside it', RUN_FLAGS, { stopAtFirstOperand: true });
   if (!p) return 0;
   needArgs(ctx, p.args, 1, Infinity, usage);
+  if (!bool(p, 'detach') && refuseTtyWithoutTerminal(ctx, bool(p, 'interactive'), bool(p, 'tty'))) return 1;
   const { body, name } = createBody(p, p.args);
   const created = await ctx.client.request<{ Id: string; Warnings: string[] | null }>('POST', '/containers/create', body, { name });
   for (const w of created.Warnings ?? []) ctx.io.err(`WARNING: ${w}\n`);
@@ -192,6 +193,7 @@ const exec: Command = async (argv, ctx) => {
   const [ref, ...cmd] = p.args;
   const tty = bool(p, 'tty');
   const interactive = bool(p, 'interactive');
+  if (!bool(p, 'detach') && refuseTtyWithoutTerminal(ctx, interactive, tty)) return 1;
   const size = tty && process.stdout.isTTY && process.stdout.rows ? [process.stdout.rows, process.stdout.columns] : undefined;
   const created = await ctx.client.request<{ Id: string }>('POST', `/containers/${encodeURIComponent(ref!)}/exec`, {
     AttachStdin: interactive,
