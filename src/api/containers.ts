@@ -17,8 +17,18 @@ import type { EventLog } from './events';
 import type { Router } from './http';
 import { empty, json } from './http';
 import { parseEndpointConfig } from './network-requests';
-import { presentContainer, presentSummary } from './present';
+import { presentContainer, presentSummary, runsRuntimeProgram } from './present';
 import { object, optArray, optBool, optString, optStringArray, optStringMap, queryBool } from './validate';
+
+/**
+ * start, stop, kill and restart act on cnm's program: a sandbox a container runtime attached
+ * (CNI, Docker hand-off) runs the runtime's, which only that runtime can start or stop.
+ */
+function ownProgram(s: SandboxRecord, action: string): SandboxRecord {
+  if (!runsRuntimeProgram(s)) return s;
+  const runtime = s.mode.kind === 'attached' ? 'the container runtime that attached it through CNI' : 'dockerd';
+  throw new CnmError('conflict', `cannot ${action} container ${s.name}: its program is run by ${runtime}, not by cnm; use that runtime, or remove the attachment with rm -f`);
+}
 
 function parsePortBindings(raw: unknown): PublishedPortRequest[] {
   const bindings = object(raw, 'HostConfig.PortBindings', true);
@@ -126,7 +136,7 @@ export function addContainerRoutes(router: Router, ctl: Controller, runtime: Pro
     const createdOf = (id: string): string => ctl.state.sandboxes.get(id)?.created ?? '';
     const list = ctl
       .sandboxes()
-      .map((s) => ({ s, running: runtime.isRunning(s) }))
+      .map((s) => ({ s, running: runtime.isRunning(s) || runsRuntimeProgram(s) }))
       .filter(({ running }) => all || running || filters.has('status'))
       .map(({ s, running }) => presentSummary(s, ctl.state, { running, pid: s.process.pid }, now))
       .filter((c) => {
@@ -147,14 +157,14 @@ export function addContainerRoutes(router: Router, ctl: Controller, runtime: Pro
   router.add('GET', '/containers/{id}/json', (req) => json(200, inspect(ctl.sandbox(req.params.id!))));
 
   router.add('POST', '/containers/{id}/start', async (req) => {
-    const s = ctl.sandbox(req.params.id!);
+    const s = ownProgram(ctl.sandbox(req.params.id!), 'start');
     if (runtime.isRunning(s)) return empty(304);
     await runtime.start(s);
     return empty(204);
   });
 
   router.add('POST', '/containers/{id}/kill', async (req) => {
-    const s = ctl.sandbox(req.params.id!);
+    const s = ownProgram(ctl.sandbox(req.params.id!), 'kill');
     if (!runtime.isRunning(s)) throw new CnmError('forbidden', `Cannot kill container: ${req.params.id}: Container ${s.id} is not running`);
     const signal = (req.query.get('signal') || 'SIGKILL').toUpperCase();
     const name = (signal.startsWith('SIG') ? signal : `SIG${signal}`) as NodeJS.Signals;
@@ -164,7 +174,7 @@ export function addContainerRoutes(router: Router, ctl: Controller, runtime: Pro
   });
 
   router.add('POST', '/containers/{id}/stop', async (req) => {
-    const s = ctl.sandbox(req.params.id!);
+    const s = ownProgram(ctl.sandbox(req.params.id!), 'stop');
     const t = req.query.get('t') ?? '10';
     if (!/^\d+$/.test(t)) throw invalid(`invalid value for t: ${JSON.stringify(t)}: a number of seconds`);
     if (!runtime.isRunning(s)) return empty(304);
@@ -173,7 +183,7 @@ export function addContainerRoutes(router: Router, ctl: Controller, runtime: Pro
   });
 
   router.add('POST', '/containers/{id}/restart', async (req) => {
-    const s = ctl.sandbox(req.params.id!);
+    const s = ownProgram(ctl.sandbox(req.params.id!), 'restart');
     const t = req.query.get('t') ?? '10';
     if (!/^\d+$/.test(t)) throw invalid(`invalid value for t: ${JSON.stringify(t)}: a number of seconds`);
     if (runtime.isRunning(s)) await runtime.stop(s, Number(t));
@@ -186,7 +196,7 @@ export function addContainerRoutes(router: Router, ctl: Controller, runtime: Pro
     const filters = parseFilters(req.query.get('filters'), ['label', 'label!']);
     const deleted: string[] = [];
     for (const s of ctl.sandboxes()) {
-      if (runtime.isRunning(s)) continue;
+      if (runtime.isRunning(s) || runsRuntimeProgram(s)) continue;
       if (!(filters.get('label') ?? []).every((v) => labelMatch(v, s.labels))) continue;
       if ((filters.get('label!') ?? []).some((v) => labelMatch(v, s.labels))) continue;
       await ctl.removeSandbox(s.id);
@@ -198,7 +208,7 @@ export function addContainerRoutes(router: Router, ctl: Controller, runtime: Pro
 
   router.add('DELETE', '/containers/{id}', async (req) => {
     const s = ctl.sandbox(req.params.id!);
-    if (runtime.isRunning(s)) {
+    if (runtime.isRunning(s) || runsRuntimeProgram(s)) {
       if (!queryBool(req.query, 'force')) {
         throw new CnmError('conflict', `You cannot remove a running container ${s.id}. Stop the container before attempting removal or force remove`);
       }

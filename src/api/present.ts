@@ -131,7 +131,7 @@ export function presentContainer(s: SandboxRecord, state: State, proc: ProcessVi
     Args: s.cmd.slice(1),
     State: {
       Status: status,
-      Running: proc.running,
+      Running: status === 'running',
       Paused: false,
       Restarting: false,
       OOMKilled: false,
@@ -139,7 +139,7 @@ export function presentContainer(s: SandboxRecord, state: State, proc: ProcessVi
       Pid: proc.running ? proc.pid : 0,
       ExitCode: s.process.exitCode,
       Error: '',
-      StartedAt: goTime(s.process.startedAt),
+      StartedAt: goTime(runsRuntimeProgram(s) ? s.created : s.process.startedAt),
       FinishedAt: goTime(s.process.finishedAt),
     },
     Image: '',
@@ -211,13 +211,23 @@ export function presentSummary(s: SandboxRecord, state: State, proc: ProcessView
   };
 }
 
+/**
+ * A namespace a container runtime owns (CNI attach, Docker hand-off) runs the runtime's program,
+ * not one of cnm's: it is up for as long as cnm holds the attachment, since it was made.
+ */
+export function runsRuntimeProgram(s: SandboxRecord): boolean {
+  return s.mode.kind === 'attached' || s.mode.kind === 'handoff';
+}
+
 /** Docker's State: running, created or exited. */
 function stateOf(s: SandboxRecord, proc: ProcessView): 'running' | 'created' | 'exited' {
-  return proc.running ? 'running' : s.process.status === 'created' ? 'created' : 'exited';
+  if (proc.running || runsRuntimeProgram(s)) return 'running';
+  return s.process.status === 'created' ? 'created' : 'exited';
 }
 
 /** "Up 5 minutes", "Exited (0) 2 minutes ago", "Created" — docker ps's Status column. */
 export function statusText(s: SandboxRecord, proc: ProcessView, now: number): string {
+  if (runsRuntimeProgram(s)) return `Up ${humanDuration(now - Date.parse(s.created))}`;
   if (proc.running) return `Up ${humanDuration(now - Date.parse(s.process.startedAt))}`;
   if (s.process.status === 'created') return 'Created';
   return `Exited (${s.process.exitCode}) ${humanDuration(now - Date.parse(s.process.finishedAt))} ago`;

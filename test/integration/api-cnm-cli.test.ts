@@ -70,6 +70,27 @@ t.test('cnm run, exec, logs, top, version, ps -n', async (t) => {
     t.match(it.out, /\/dev\/pts\/\d+\r\n33 99\r\n/);
   });
 
+  await t.test('stop -t, restart, kill -s', async (t) => {
+    t.equal((await c(['run', '-d', '--name', 'lc', 'sleep', '300'])).code, 0);
+    const state = async (): Promise<string> => (await c(['inspect', '-f', '{{.State.Status}} {{.State.ExitCode}} {{.State.Pid}}', 'lc'])).out.trim();
+    const pid = (await state()).split(' ')[2];
+    const restarted = await c(['restart', '-t', '1', 'lc']);
+    t.same([restarted.code, restarted.out], [0, 'lc\n'], restarted.err);
+    const after = (await state()).split(' ');
+    t.equal(after[0], 'running');
+    t.not(after[2], pid, 'a new program');
+    const killed = await c(['kill', '-s', 'TERM', 'lc']);
+    t.same([killed.code, killed.out], [0, 'lc\n'], killed.err);
+    await until(async () => (await state()).startsWith('exited'), 5000, 'the program ended');
+    t.equal(await state(), 'exited 143 0', 'SIGTERM: 128 + 15');
+    const again = await c(['kill', 'lc']);
+    t.same([again.code, again.err], [1, 'Error response from daemon: Cannot kill container: lc: Container ' + (await c(['inspect', '-f', '{{.Id}}', 'lc'])).out.trim() + ' is not running\n']);
+    t.equal((await c(['start', 'lc'])).code, 0);
+    t.equal((await c(['stop', '-t', '0', 'lc'])).code, 0);
+    t.match(await state(), /^exited /);
+    t.equal((await c(['rm', 'lc'])).code, 0);
+  });
+
   await t.test('-it with stdin not a terminal is refused as docker does, before anything is made', async (t) => {
     const before = await count();
     const run = await c(['run', '-it', '--rm', 'sh', '-c', 'exit 3'], { input: 'exit\n' });

@@ -107,14 +107,30 @@ t.test('cnm CNI plugin, invoked directly', async (t) => {
     t.equal(await dig(nativeNs, 'web'), '10.77.0.50', 'a cnm run sandbox resolves it');
     t.match(await dig(podNs, 'native'), /^10\.77\.0\.\d+$/, 'and is resolved');
     t.match(await lab.inNs(ctrNs, ['ping', '-c', '1', '-W', '2', '10.77.0.50']), /1 received/);
-    const ps = await lab.cli('ps', '-a', '--format', '{{.Names}} {{.Networks}}');
-    t.match(ps.out, /web cninet/);
-    t.match(ps.out, /default-t1 cninet/);
+    const ps = await lab.cli('ps', '--format', '{{.Names}} {{.Networks}} {{.State}} {{.Status}}');
+    t.match(ps.out, /^web cninet running Up /m, 'an attachment is running in ps, without -a');
+    t.match(ps.out, /^default-t1 cninet running Up /m);
     const inspect = await lab.cli('network', 'inspect', 'cninet', '-f', '{{range .Containers}}{{.Name}} {{end}}');
     t.match(inspect.out, /web/);
     const api = await lab.api('GET', '/containers/web/json');
     t.equal((api.body as { Id: string }).Id, POD_ID, "the Engine API shows the runtime's container id");
     t.equal((api.body as { Config: { Labels: Record<string, string> } }).Config.Labels['io.cnm.cni.container-id'], POD_ID);
+  });
+
+  await t.test("cnm does not start, stop or prune a runtime's container", async (t) => {
+    for (const action of ['start', 'stop', 'kill', 'restart']) {
+      const r = await lab.cli(action, 'web');
+      t.equal(r.code, 1, action);
+      t.match(r.err, new RegExp(`cannot ${action} container web: its program is run by the container runtime that attached it through CNI, not by cnm`), action);
+    }
+    const rm = await lab.cli('rm', 'web');
+    t.match(rm.err, /You cannot remove a running container/, 'rm without -f is refused');
+    const pruned = await lab.api('POST', '/containers/prune');
+    t.equal(pruned.status, 200);
+    t.notMatch(JSON.stringify(pruned.body), POD_ID, 'prune leaves the attachment');
+    t.same(await rows(), ['default-t1', 'native', 'web'], 'all still there');
+    const inspect = (await lab.api('GET', '/containers/web/json')).body as { State: { Status: string; Running: boolean } };
+    t.same([inspect.State.Status, inspect.State.Running], ['running', true]);
   });
 
   await t.test('CHECK reports what is missing', async (t) => {

@@ -371,13 +371,22 @@ const port: Command = async (argv, ctx) => {
   return 0;
 };
 
-function simple(action: 'start' | 'stop', summary: string): Command {
+const TIME_FLAG: FlagSpec = { name: 'time', short: 't', kind: 'string', help: 'Seconds to wait before killing the program' };
+const SIGNAL_FLAG: FlagSpec = { name: 'signal', short: 's', kind: 'string', help: 'Signal to send to the program' };
+
+/** start, stop, restart and kill: one request per sandbox, with stop's -t and kill's -s as query parameters. */
+function simple(action: 'start' | 'stop' | 'restart' | 'kill', summary: string, flags: FlagSpec[] = []): Command {
   return async (argv, ctx) => {
-    const usage = `cnm ${action} CONTAINER [CONTAINER...]`;
-    const p = withHelp(argv, ctx, usage, summary, []);
+    const usage = `cnm ${action} [OPTIONS] CONTAINER [CONTAINER...]`;
+    const p = withHelp(argv, ctx, usage, summary, flags);
     if (!p) return 0;
     needArgs(ctx, p.args, 1, Infinity, usage);
-    return forEachRef(ctx, p.args, (ref) => ctx.client.request('POST', `/containers/${encodeURIComponent(ref)}/${action}`));
+    const query: Record<string, string> = {};
+    const time = str(p, 'time');
+    if (time !== undefined) query.t = time;
+    const signal = str(p, 'signal');
+    if (signal !== undefined) query.signal = signal;
+    return forEachRef(ctx, p.args, (ref) => ctx.client.request('POST', `/containers/${encodeURIComponent(ref)}/${action}`, undefined, query));
   };
 }
 
@@ -390,7 +399,9 @@ export const CONTAINER_COMMANDS: Record<string, { run: Command; summary: string 
   rm: { run: rm, summary: 'Remove one or more sandboxes' },
   run: { run, summary: 'Create a sandbox and run a host program inside it' },
   start: { run: simple('start', 'Start one or more stopped sandboxes'), summary: 'Start one or more stopped sandboxes' },
-  stop: { run: simple('stop', 'Stop one or more running sandboxes'), summary: 'Stop one or more running sandboxes' },
+  stop: { run: simple('stop', 'Stop one or more running sandboxes', [TIME_FLAG]), summary: 'Stop one or more running sandboxes' },
+  restart: { run: simple('restart', 'Restart one or more sandboxes', [TIME_FLAG]), summary: 'Restart one or more sandboxes' },
+  kill: { run: simple('kill', 'Kill one or more running sandboxes', [SIGNAL_FLAG]), summary: 'Kill one or more running sandboxes' },
   top: { run: top, summary: 'Display the running processes of a sandbox' },
   version: { run: version, summary: 'Show the cnm version information' },
 };
