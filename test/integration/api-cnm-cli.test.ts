@@ -5,41 +5,18 @@
  * --format templates of ps, network ls and inspect, printed by cnm and by the real docker CLIs
  * against the same cnmd, compared.
  */
-import { spawn } from 'node:child_process';
 import path from 'node:path';
 import t from 'tap';
+import { runClient, type ClientOptions, type ClientRun as Run } from '../helpers/client-process';
 import { Lab, until } from '../helpers/lab';
 import { docker, dockerClients } from './api-clients';
 
 const REPO = path.resolve(__dirname, '..', '..', '..');
 const CNM = path.join(REPO, 'bin', 'cnm');
 
-interface Run {
-  code: number;
-  out: string;
-  err: string;
-}
-
-/** bin/cnm as its own process; with wrapInPty, on a 33x99 terminal made by script(1); with netns, inside that namespace. */
-function cnm(host: string, args: string[], opts: { input?: string; wrapInPty?: boolean; netns?: string; timeoutMs?: number } = {}): Promise<Run> {
-  const argv = [process.execPath, CNM, '-H', host, ...args];
-  const quoted = argv.map((a) => `'${a.replace(/'/g, `'\\''`)}'`).join(' ');
-  let cmd = opts.wrapInPty ? ['script', '-qec', `stty rows 33 cols 99; ${quoted}`, '/dev/null'] : argv;
-  if (opts.netns) cmd = ['nsenter', `--net=${opts.netns}`, ...cmd];
-  return new Promise((resolve) => {
-    // script(1) types a NUL into the terminal when its stdin ends: under a pty, stdin stays open.
-    const child = spawn(cmd[0]!, cmd.slice(1), { stdio: [opts.input === undefined && !opts.wrapInPty ? 'ignore' : 'pipe', 'pipe', 'pipe'] });
-    let out = '';
-    let err = '';
-    child.stdout!.on('data', (d: Buffer) => (out += d.toString()));
-    child.stderr!.on('data', (d: Buffer) => (err += d.toString()));
-    const timer = setTimeout(() => child.kill('SIGKILL'), opts.timeoutMs ?? 20000);
-    child.on('close', (code) => {
-      clearTimeout(timer);
-      resolve({ code: code ?? -1, out, err });
-    });
-    if (opts.input !== undefined) child.stdin!.end(opts.input);
-  });
+/** bin/cnm as its own process (see runClient). */
+function cnm(host: string, args: string[], opts: ClientOptions = {}): Promise<Run> {
+  return runClient([process.execPath, CNM, '-H', host, ...args], opts);
 }
 
 const TCP_PORT = 20000 + Math.floor(Math.random() * 20000);

@@ -9,14 +9,9 @@ import { spawn } from 'node:child_process';
 import fs from 'node:fs';
 import path from 'node:path';
 import t from 'tap';
+import { runClient, type ClientRun as Run } from '../helpers/client-process';
 import { Lab, until } from '../helpers/lab';
 import { dockerClients, type DockerClient } from './api-clients';
-
-interface Run {
-  code: number;
-  out: string;
-  err: string;
-}
 
 /** The client with stdin (a string, or nothing), a private config and a deadline. */
 function dockerWith(client: DockerClient, lab: Lab, args: string[], opts: { input?: string; timeoutMs?: number; wrapInPty?: boolean } = {}): Promise<Run> {
@@ -26,23 +21,7 @@ function dockerWith(client: DockerClient, lab: Lab, args: string[], opts: { inpu
   for (const [k, v] of Object.entries(process.env)) if (!k.startsWith('DOCKER_')) env[k] = v;
   env.DOCKER_HOST = `unix://${lab.socket}`;
   env.DOCKER_CONFIG = config;
-  const quoted = [client.bin, ...args].map((a) => `'${a.replace(/'/g, `'\\''`)}'`).join(' ');
-  // -it needs a terminal: script(1) runs the client on a new pty of the given size.
-  const [bin, argv] = opts.wrapInPty ? ['script', ['-qec', `stty rows 33 cols 99; ${quoted}`, '/dev/null']] : [client.bin, args];
-  return new Promise((resolve) => {
-    // script(1) types a NUL into the terminal when its stdin ends: under a pty, stdin stays open.
-    const child = spawn(bin, argv, { env, stdio: [opts.input === undefined && !opts.wrapInPty ? 'ignore' : 'pipe', 'pipe', 'pipe'] });
-    let out = '';
-    let err = '';
-    child.stdout!.on('data', (d: Buffer) => (out += d.toString()));
-    child.stderr!.on('data', (d: Buffer) => (err += d.toString()));
-    const timer = setTimeout(() => child.kill('SIGKILL'), opts.timeoutMs ?? 20000);
-    child.on('close', (code) => {
-      clearTimeout(timer);
-      resolve({ code: code ?? -1, out, err });
-    });
-    if (opts.input !== undefined) child.stdin!.end(opts.input);
-  });
+  return runClient([client.bin, ...args], { ...opts, env });
 }
 
 async function sandboxCount(lab: Lab): Promise<number> {
