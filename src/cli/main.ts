@@ -18,16 +18,25 @@ function topUsage(): string {
   const lines = ['', 'Usage:  cnm [OPTIONS] COMMAND', '', "Docker's container network model, on real namespaces: networks, sandboxes and their embedded DNS", '', 'Options:'];
   lines.push('  -H, --host string   Daemon socket to connect to (default: $CNM_HOST or unix:///run/cnm/cnm.sock)');
   lines.push('  -v, --version       Print version information and quit', '', 'Commands:');
-  for (const [name, c] of Object.entries(CONTAINER_COMMANDS)) lines.push(`  ${name.padEnd(10)}${c.summary}`);
-  lines.push(`  ${'cni'.padEnd(10)}Let CNI runtimes (podman, ctr) use cnm networks`);
-  lines.push(`  ${'network'.padEnd(10)}Manage networks`, '', "Run 'cnm COMMAND --help' for more information on a command.", '');
+  for (const [name, c] of Object.entries(CONTAINER_COMMANDS).sort()) lines.push(`  ${name.padEnd(10)}${c.summary}`);
+  for (const [name, g] of Object.entries(GROUPS).sort()) lines.push(`  ${name.padEnd(10)}${g.summary}`);
+  lines.push('', "Run 'cnm COMMAND --help' for more information on a command.", '');
   return lines.join('\n');
 }
 
-function networkUsage(): string {
-  const lines = ['', 'Usage:  cnm network COMMAND', '', 'Manage networks', '', 'Commands:'];
-  for (const [name, c] of Object.entries(NETWORK_COMMANDS)) lines.push(`  ${name.padEnd(12)}${c.summary}`);
-  lines.push('', "Run 'cnm network COMMAND --help' for more information on a command.", '');
+type CommandTable = Record<string, { run: Command; summary: string }>;
+
+/** `cnm network ...` and `cnm cni ...`: commands under a group word, with the group's own help. */
+const GROUPS: Record<string, { summary: string; commands: CommandTable; aliases: Record<string, string> }> = {
+  network: { summary: 'Manage networks', commands: NETWORK_COMMANDS, aliases: NETWORK_ALIASES },
+  cni: { summary: 'Let CNI runtimes (podman, ctr) use cnm networks', commands: CNI_COMMANDS, aliases: {} },
+};
+
+function groupUsage(group: string): string {
+  const { summary, commands } = GROUPS[group]!;
+  const lines = ['', `Usage:  cnm ${group} COMMAND`, '', summary, '', 'Commands:'];
+  for (const [name, c] of Object.entries(commands)) lines.push(`  ${name.padEnd(12)}${c.summary}`);
+  lines.push('', `Run 'cnm ${group} COMMAND --help' for more information on a command.`, '');
   return lines.join('\n');
 }
 
@@ -75,30 +84,18 @@ export async function runCli(argv: string[], io: Io = terminalIo, env: NodeJS.Pr
   let path: string;
   let args: string[];
   let isRun = false;
-  if (rest[0] === 'network') {
-    const sub = NETWORK_ALIASES[rest[1] ?? ''] ?? rest[1];
+  const group = GROUPS[rest[0]!];
+  if (group) {
+    const sub = group.aliases[rest[1] ?? ''] ?? rest[1];
     if (!sub || sub === '--help' || sub === 'help') {
-      io.out(networkUsage());
+      io.out(groupUsage(rest[0]!));
       return 0;
     }
-    command = NETWORK_COMMANDS[sub]?.run;
-    path = `cnm network ${sub}`;
+    command = group.commands[sub]?.run;
+    path = `cnm ${rest[0]} ${sub}`;
     args = rest.slice(2);
     if (!command) {
-      io.err(`cnm: '${rest[1]}' is not a cnm network command.\nSee 'cnm network --help'\n`);
-      return 1;
-    }
-  } else if (rest[0] === 'cni') {
-    const sub = rest[1] ?? '';
-    if (!sub || sub === '--help' || sub === 'help') {
-      io.out(`\nUsage:  cnm cni COMMAND\n\nLet CNI runtimes (podman, ctr) use cnm networks\n\nCommands:\n${Object.entries(CNI_COMMANDS).map(([n, c]) => `  ${n.padEnd(12)}${c.summary}\n`).join('')}\n`);
-      return 0;
-    }
-    command = CNI_COMMANDS[sub]?.run;
-    path = `cnm cni ${sub}`;
-    args = rest.slice(2);
-    if (!command) {
-      io.err(`cnm: '${sub}' is not a cnm cni command.\nSee 'cnm cni --help'\n`);
+      io.err(`cnm: '${rest[1]}' is not a cnm ${rest[0]} command.\nSee 'cnm ${rest[0]} --help'\n`);
       return 1;
     }
   } else {
