@@ -5,7 +5,8 @@
  * a JSON line with what it did. Used by bench/soak and by test/integration/resolver-abuse.test.ts,
  * which asserts around them.
  */
-const CLIENT = `
+/** What every client script starts with: DNS over TCP framing to 127.0.0.11 (tests use it too). */
+export const DNS_CLIENT_PRELUDE = `
 const net = require('net'); const dgram = require('dgram');
 const packet = require('dns-packet');
 const frame = (id, name, type = 'A') => {
@@ -17,7 +18,7 @@ const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
 `;
 
 export function nonReaderScript(seconds: number, name: string): string {
-  return `${CLIENT}
+  return `${DNS_CLIENT_PRELUDE}
   (async () => {
     const batch = Buffer.concat(Array.from({ length: 500 }, (_, i) => frame(i, ${JSON.stringify(name)})));
     const sockets = await Promise.all([connect(), connect(), connect(), connect()]);
@@ -32,7 +33,7 @@ export function nonReaderScript(seconds: number, name: string): string {
 }
 
 export function slowClientsScript(seconds: number, connections = 64): string {
-  return `${CLIENT}
+  return `${DNS_CLIENT_PRELUDE}
   (async () => {
     const end = Date.now() + ${seconds * 1000}; let opened = 0; const lifetimes = [];
     const loris = async () => {
@@ -51,7 +52,7 @@ export function slowClientsScript(seconds: number, connections = 64): string {
 }
 
 export function udpForwardFloodScript(seconds: number, perTick = 50): string {
-  return `${CLIENT}
+  return `${DNS_CLIENT_PRELUDE}
   const s = dgram.createSocket('udp4'); let sent = 0, servfail = 0;
   s.on('message', (m) => { if ((m[3] & 15) === 2) servfail++; });
   const end = Date.now() + ${seconds * 1000};

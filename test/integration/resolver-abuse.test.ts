@@ -7,20 +7,12 @@ import '../helpers/private-netns';
 import { execFileSync } from 'node:child_process';
 import net from 'node:net';
 import t, { type Test } from 'tap';
-import { nonReaderScript, slowClientsScript } from '../../bench/soak/abusers';
+import { DNS_CLIENT_PRELUDE, nonReaderScript, slowClientsScript } from '../../bench/soak/abusers';
 import { MAX_CONNECTION_QUEUE, MAX_SANDBOX_QUEUE } from '../../src/resolver/tcp';
 import { sampleState } from '../unit/resolver-fixtures';
 import { makeLab, nodeIn, type Lab } from './resolver-lab';
 
-const CLIENT = `
-const net = require('net');
-const packet = require('dns-packet');
-const frame = (id, name, type = 'A') => {
-  const q = packet.encode({ type: 'query', id, flags: packet.RECURSION_DESIRED, questions: [{ type, name }] });
-  const f = Buffer.alloc(2 + q.length); f.writeUInt16BE(q.length, 0); q.copy(f, 2); return f;
-};
-const connect = () => new Promise((resolve, reject) => { const s = net.connect(53, '127.0.0.11', () => resolve(s)); s.on('error', reject); });
-const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+const CLIENT = `${DNS_CLIENT_PRELUDE}
 /** One query on a new connection: the first address, or the error. */
 async function ask(name) {
   try {

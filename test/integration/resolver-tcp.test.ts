@@ -2,19 +2,12 @@
 // Upstream stubs and the resolver's own upstream sockets live in this file's private namespace.
 import '../helpers/private-netns';
 import t from 'tap';
+import { DNS_CLIENT_PRELUDE } from '../../bench/soak/abusers';
 import { sampleState } from '../unit/resolver-fixtures';
 import { makeLab, nodeIn } from './resolver-lab';
 
 /** Client-side helpers shared by the scripts below (run inside the sandbox). */
-const CLIENT = `
-const net = require('net');
-const packet = require('dns-packet');
-const frame = (id, name, type = 'A') => {
-  const q = packet.encode({ type: 'query', id, flags: packet.RECURSION_DESIRED, questions: [{ type, name }] });
-  const f = Buffer.alloc(2 + q.length); f.writeUInt16BE(q.length, 0); q.copy(f, 2); return f;
-};
-const connect = () => new Promise((resolve, reject) => { const s = net.connect(53, '127.0.0.11', () => resolve(s)); s.on('error', reject); });
-const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+const CLIENT = `${DNS_CLIENT_PRELUDE}
 function collect(socket, count) {
   return new Promise((resolve) => {
     let buf = Buffer.alloc(0); const out = [];
