@@ -98,7 +98,7 @@ t.test('overlay across three hosts', async (t) => {
     t.equal(out.code, 0, `a sandbox reaches the outside: ${out.out}`);
     // What the outside sees as the source: the host's underlay address (masquerade).
     const listener = lab.inNs(lab.underlay, ['socat', '-T', '5', 'TCP-LISTEN:9000,reuseaddr', 'SYSTEM:echo $SOCAT_PEERADDR'], { allowFail: true });
-    await new Promise((r) => setTimeout(r, 300));
+    await until(async () => (await lab.inNs(lab.underlay, ['ss', '-Hltn', 'sport = :9000'])).includes(':9000'), 5000, 'the outside listener');
     const peer = await h2.cliProcess(['exec', 'b1', 'socat', '-T', '3', '-', `TCP:${OUTSIDE_ADDRESS}:9000`]);
     await listener;
     t.equal(peer.out.trim(), lab.hosts[1]!.address, "masqueraded to host 2's address");
