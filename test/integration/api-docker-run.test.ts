@@ -144,10 +144,18 @@ for (const client of clients) {
       let seen = '';
       follower.stdout.on('data', (b: Buffer) => (seen += b.toString()));
       t.teardown(() => follower.kill('SIGKILL'));
-      await new Promise((r) => setTimeout(r, 500));
-      t.equal((await d(['run', '-d', '--name', 'ev2', 'busybox', 'true'])).code, 0);
-      await until(async () => seen.includes('ev2\n'), 5000, 'the followed start event');
-      t.equal(seen, 'ev2\n', 'only start events');
+      // The client subscribes at some moment we cannot see: start sandboxes until it reports one.
+      let started = 0;
+      await until(async () => {
+        if (seen) return true;
+        t.equal((await d(['run', '-d', '--name', `ev2-${started++}`, 'busybox', 'true'])).code, 0);
+        await new Promise((r) => setTimeout(r, 200));
+        return seen !== '';
+      }, 15000, 'the followed start event');
+      await new Promise((r) => setTimeout(r, 300));
+      const lines = seen.trim().split('\n');
+      t.ok(lines.length >= 1 && lines.every((l) => /^ev2-\d+$/.test(l)), `only start events, of sandboxes started while following: ${JSON.stringify(seen)}`);
+      t.same(lines, [...lines].sort((a, b) => Number(a.slice(4)) - Number(b.slice(4))), 'in the order they happened');
     });
 
     await t.test('top and port (-P with --expose)', async (t) => {
