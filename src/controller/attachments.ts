@@ -61,11 +61,12 @@ function sandboxOfContainer(ctx: ControllerContext, containerId: string): (Sandb
   return attachedSandboxes(ctx).find((s) => s.mode.containerId === containerId);
 }
 
-/** The networks a runtime can attach to: user-defined bridge networks (veth pairs into any namespace). */
+/** The networks a runtime can attach to: user-defined networks of drivers that join any namespace. */
 export function attachableNetwork(ctx: ControllerContext, ref: string): NetworkRecord {
   const network = resolveRef(ctx.state.networks.values(), ref, 'network');
-  if (network.driver !== 'bridge') {
-    throw invalid(`network ${network.name} uses the ${network.driver} driver: the cnm CNI plugin attaches containers to bridge networks only`);
+  if (!ctx.drivers.get(network.driver).runtimeAttachable) {
+    const drivers = ctx.drivers.all().filter((d) => d.runtimeAttachable).map((d) => d.name);
+    throw invalid(`network ${network.name} uses the ${network.driver} driver: the cnm CNI plugin attaches containers to ${drivers.join(' or ')} networks only`);
   }
   if (network.predefined) {
     throw invalid(`network ${network.name} is cnm's default bridge, which has no DNS: create a network for containers (cnm network create NAME) and install that one`);

@@ -39,8 +39,6 @@ export interface ControllerContext {
   log: Logger;
 }
 
-export const DEFAULT_BRIDGE = 'bridge';
-
 export function toDriverNetwork(n: NetworkRecord): DriverNetwork {
   return { id: n.id, name: n.name, options: n.options, pools: n.pools, internal: n.internal, ipv6: n.enableIPv6 };
 }

@@ -6,6 +6,7 @@
 import { forbidden, invalid } from '../errors';
 import { addDefaultRoutes, configureInterface, deleteInterfaces, hasDefaultRoute } from '../os/sandbox-net';
 import { stripPrefixLength } from '../ipam';
+import type { JoinResult } from '../drivers/api';
 import type { ControllerContext } from './context';
 import { macFor, toDriverEndpoint, toDriverNetwork, toDriverSandbox } from './context';
 import { cidrContains, withPrefixLength } from '../ipam/cidr';
@@ -33,16 +34,14 @@ export function checkCanJoin(ctx: ControllerContext, sandbox: SandboxRecord, net
   if (ctx.state.endpointOf(network.id, sandbox.id)) {
     throw forbidden(`endpoint with name ${sandbox.name} already exists in network ${network.name}`);
   }
+  const driver = ctx.drivers.get(network.driver);
   if (!creating) {
-    if (network.driver === 'host') throw invalid('container cannot be disconnected from host network or connected to host network');
+    if (driver.sandboxNamespace === 'daemon') throw invalid('container cannot be disconnected from host network or connected to host network');
     if (sandbox.mode.kind !== 'own' && sandbox.mode.kind !== 'attached' && sandbox.mode.kind !== 'handoff') {
       throw forbidden('container sharing network namespace with another container or host cannot be connected to any other network');
     }
   }
-  const onNone = existing.some((e) => ctx.state.networks.get(e.networkId)?.driver === 'null');
-  if ((network.driver === 'null' && existing.length > 0) || onNone) {
-    throw forbidden('container cannot be connected to multiple networks with one of the networks in private (none) mode');
-  }
+  checkExclusive(ctx, network, existing);
   if ((req.ipv4 || req.ipv6) && network.predefined) {
     throw invalid('user specified IP address is supported on user defined networks only');
   }
@@ -52,6 +51,14 @@ export function checkCanJoin(ctx: ControllerContext, sandbox: SandboxRecord, net
     const pool = network.pools.find((p) => p.family === family);
     if (pool?.auto) throw invalid('user specified IP address is supported only when connecting to networks with user configured subnets');
     if (!pool && family === 6) throw invalid(`network ${network.name} has no IPv6 subnet: create it with --ipv6 --subnet <v6 CIDR> to use --ip6`);
+  }
+}
+
+/** A sandbox on an exclusive network (none) is on no other. */
+export function checkExclusive(ctx: ControllerContext, network: NetworkRecord, existing: EndpointRecord[]): void {
+  const exclusive = (n: NetworkRecord | undefined): boolean => n !== undefined && ctx.drivers.get(n.driver).exclusive;
+  if ((exclusive(network) && existing.length > 0) || existing.some((e) => exclusive(ctx.state.networks.get(e.networkId)))) {
+    throw forbidden('container cannot be connected to multiple networks with one of the networks in private (none) mode');
   }
 }
 
@@ -67,8 +74,7 @@ export function checkAliases(network: NetworkRecord, aliases: string[]): void {
  * inside the controller's serial queue, so local allocations never race.
  */
 export async function planEndpoint(ctx: ControllerContext, sandbox: SandboxRecord, network: NetworkRecord, req: EndpointRequest, seq: number): Promise<EndpointRecord> {
-  const driver = ctx.drivers.get(network.driver);
-  const hasInterface = driver.name !== 'host' && driver.name !== 'null';
+  const hasInterface = ctx.drivers.get(network.driver).hasInterface;
   const source = addressSource(ctx, network);
   const addresses: Record<4 | 6, string> = { 4: '', 6: '' };
   try {
@@ -121,11 +127,14 @@ export function joinJournal(ctx: ControllerContext, e: EndpointRecord, network: 
   return { op: 'join', driver: network.driver, network: toDriverNetwork(network), endpoint: toDriverEndpoint(e), sandbox: toDriverSandbox(ctx, sandbox) };
 }
 
-/** Kernel side of a join: the driver's interface, then addresses and link state inside. */
-export async function joinKernel(ctx: ControllerContext, e: EndpointRecord, network: NetworkRecord, sandbox: SandboxRecord): Promise<void> {
+/**
+ * Kernel side of a join: the driver's interface, then addresses and link state inside. Returns
+ * the endpoint with the gateways the driver's join reported (to record before the commit).
+ */
+export async function joinKernel(ctx: ControllerContext, e: EndpointRecord, network: NetworkRecord, sandbox: SandboxRecord): Promise<EndpointRecord> {
   const driver = ctx.drivers.get(network.driver);
   const sb = toDriverSandbox(ctx, sandbox);
-  await driver.join(toDriverNetwork(network), toDriverEndpoint(e), sb);
+  const joined = await driver.join(toDriverNetwork(network), toDriverEndpoint(e), sb);
   try {
     // A handoff interface gets its addresses from libnetwork once moved into the container.
     if (e.ifName && sandbox.mode.kind !== 'handoff') await configureInterface(sb.nsPath, { ifName: e.ifName, addresses: [e.ipv4, e.ipv6].filter(Boolean) });
@@ -133,6 +142,12 @@ export async function joinKernel(ctx: ControllerContext, e: EndpointRecord, netw
     await leaveKernel(ctx, e, network, sandbox).catch(() => undefined);
     throw err;
   }
+  return withGateways(e, joined);
+}
+
+function withGateways(e: EndpointRecord, joined: JoinResult): EndpointRecord {
+  const { gatewayV4: _v4, gatewayV6: _v6, ...rest } = e;
+  return { ...rest, ...(joined.gatewayV4 ? { gatewayV4: joined.gatewayV4 } : {}), ...(joined.gatewayV6 ? { gatewayV6: joined.gatewayV6 } : {}) };
 }
 
 export async function leaveKernel(ctx: ControllerContext, e: EndpointRecord, network: NetworkRecord, sandbox: SandboxRecord): Promise<void> {
@@ -153,21 +168,17 @@ export async function ensureDefaultRoutes(ctx: ControllerContext, sandbox: Sandb
   if (sandbox.mode.kind !== 'own' && sandbox.mode.kind !== 'attached') return;
   const nsPath = toDriverSandbox(ctx, sandbox).nsPath;
   for (const family of [4, 6] as const) {
-    const gw = gatewayEndpoint(ctx, endpoints, family);
+    const gw = defaultRouteEndpoint(endpoints, family);
     if (!gw || (await hasDefaultRoute(nsPath, family))) continue;
     await addDefaultRoutes(nsPath, [{ ifName: gw.endpoint.ifName, gateway: gw.gateway }]);
   }
 }
 
-function gatewayEndpoint(ctx: ControllerContext, endpoints: EndpointRecord[], family: 4 | 6): { endpoint: EndpointRecord; gateway: string } | undefined {
+/** The first endpoint, in connect order, whose driver gave it a gateway of the family. */
+function defaultRouteEndpoint(endpoints: EndpointRecord[], family: 4 | 6): { endpoint: EndpointRecord; gateway: string } | undefined {
   for (const e of [...endpoints].sort((a, b) => a.seq - b.seq)) {
-    const network = ctx.state.networks.get(e.networkId);
-    if (!network || network.internal || !e.ifName || !(family === 4 ? e.ipv4 : e.ipv6)) continue;
-    const driver = ctx.drivers.get(network.driver);
-    // No way out of its own: an isolated macvlan, or an overlay (its gateway bridge carries the route).
-    if (driver.isolated?.(toDriverNetwork(network)) || driver.needsGatewayBridge) continue;
-    const pool = network.pools.find((p) => p.family === family && p.gateway);
-    if (pool?.gateway) return { endpoint: e, gateway: pool.gateway };
+    const gateway = family === 4 ? e.gatewayV4 : e.gatewayV6;
+    if (gateway && e.ifName) return { endpoint: e, gateway };
   }
   return undefined;
 }

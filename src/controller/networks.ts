@@ -5,7 +5,7 @@ import { cidrsOverlap } from '../ipam/cidr';
 import { requireCluster } from './addresses';
 import { Rtnl } from '../os/links';
 import type { ControllerContext } from './context';
-import { DEFAULT_BRIDGE, toDriverNetwork } from './context';
+import { toDriverNetwork } from './context';
 import { newId, nowRfc3339Nano, VALID_NAME } from './ids';
 import type { JournalEntry } from './journal';
 import type { NetworkRecord } from './model';
@@ -26,8 +26,6 @@ export interface CreateNetworkRequest {
   configFrom?: string;
 }
 
-const PREDEFINED = new Set(['bridge', 'host', 'none']);
-
 /** Internal flag for the daemon's own networks. */
 export interface CreateNetworkInternal {
   predefined?: boolean;
@@ -37,8 +35,8 @@ export interface CreateNetworkInternal {
 export async function createNetwork(ctx: ControllerContext, req: CreateNetworkRequest, internal: CreateNetworkInternal = {}): Promise<NetworkRecord> {
   const name = req.name ?? '';
   if (!internal.predefined) {
-    if (name === DEFAULT_BRIDGE) throw forbidden(`operation is not permitted on predefined ${name} network`);
-    if (PREDEFINED.has(name)) throw forbidden(`network with name ${name} already exists`);
+    if (name === ctx.drivers.defaultNetwork().spec.name) throw forbidden(`operation is not permitted on predefined ${name} network`);
+    if (ctx.drivers.predefinedNetworks().some((p) => p.spec.name === name)) throw forbidden(`network with name ${name} already exists`);
   }
   if (!name) throw invalid('invalid name: a network needs a name');
   if (!VALID_NAME.test(name)) throw invalid(`invalid network name "${name}": use letters, digits, '_', '.' and '-', starting with a letter or digit`);
@@ -49,7 +47,7 @@ export async function createNetwork(ctx: ControllerContext, req: CreateNetworkRe
   const ipamDriver = req.ipamDriver || 'default';
   if (ipamDriver !== 'default') throw new CnmError('notFound', `plugin "${ipamDriver}" not found`);
 
-  const driverName = req.driver || 'bridge';
+  const driverName = req.driver || ctx.drivers.defaultNetwork().driver.name;
   const driver = internal.predefined ? ctx.drivers.get(driverName) : ctx.drivers.forCreate(driverName);
   const options = { ...(req.options ?? {}) };
   const enableIPv6 = Boolean(req.enableIPv6);
@@ -59,7 +57,7 @@ export async function createNetwork(ctx: ControllerContext, req: CreateNetworkRe
   for (const key of Object.keys(labels)) if (!key) throw invalid('invalid label: a label needs a key (--label key=value)');
 
   const id = newId();
-  const needsIpam = driver.name !== 'host' && driver.name !== 'null';
+  const needsIpam = driver.usesIpam;
   const global = driver.scope === 'global';
   const ipamRequest = {
     networkId: id,
@@ -158,50 +156,23 @@ export async function removeNetwork(ctx: ControllerContext, network: NetworkReco
   if (network.pools.length && network.scope === 'local') ctx.ipam.releaseNetwork(network.id);
 }
 
-/** The daemon's own networks, created once and kept (Docker gives `bridge` a new id each start). */
+/**
+ * The daemon's own networks, as the drivers declare them, created once and kept (Docker gives
+ * `bridge` a new id each start). The default one takes the first free pool.
+ */
 export async function ensurePredefinedNetworks(ctx: ControllerContext): Promise<void> {
-  if (!ctx.state.networkByName('none')) await createNetwork(ctx, { name: 'none', driver: 'null' }, { predefined: true });
-  if (!ctx.state.networkByName('host')) await createNetwork(ctx, { name: 'host', driver: 'host' }, { predefined: true });
-  if (!ctx.state.networkByName(DEFAULT_BRIDGE)) {
-    await createNetwork(
-      ctx,
-      {
-        name: DEFAULT_BRIDGE,
-        driver: 'bridge',
-        options: {
-          'com.docker.network.bridge.default_bridge': 'true',
-          'com.docker.network.bridge.enable_icc': 'true',
-          'com.docker.network.bridge.enable_ip_masquerade': 'true',
-          'com.docker.network.bridge.host_binding_ipv4': '0.0.0.0',
-          'com.docker.network.bridge.name': 'cnm0',
-          'com.docker.network.driver.mtu': '1500',
-        },
-      },
-      { predefined: true, pick: 'first' },
-    );
+  for (const p of ctx.drivers.predefinedNetworks()) {
+    if (ctx.state.networkByName(p.spec.name)) continue;
+    await createNetwork(ctx, { name: p.spec.name, driver: p.driver.name, options: { ...(p.spec.options ?? {}) } }, { predefined: true, ...(p.default ? { pick: 'first' as const } : {}) });
   }
 }
 
-/** Docker's docker_gwbridge: the local way out of sandboxes on overlay networks. */
-export const GATEWAY_BRIDGE = 'cnm_gwbridge';
-
+/** The local network that carries the way out of sandboxes on networks without one (Docker's docker_gwbridge). */
 export async function ensureGatewayBridge(ctx: ControllerContext): Promise<NetworkRecord> {
-  const existing = ctx.state.networkByName(GATEWAY_BRIDGE);
+  const { driver, spec } = ctx.drivers.gatewayBridge();
+  const existing = ctx.state.networkByName(spec.name);
   if (existing) return existing;
-  return createNetwork(
-    ctx,
-    {
-      name: GATEWAY_BRIDGE,
-      driver: 'bridge',
-      options: {
-        'com.docker.network.bridge.name': GATEWAY_BRIDGE,
-        // Sandboxes meet on their overlay, not here.
-        'com.docker.network.bridge.enable_icc': 'false',
-        'com.docker.network.bridge.enable_ip_masquerade': 'true',
-      },
-    },
-    { predefined: true },
-  );
+  return createNetwork(ctx, { name: spec.name, driver: driver.name, options: { ...(spec.options ?? {}) } }, { predefined: true });
 }
 
 /** The host's routed prefixes, which automatic pools must not overlap. */

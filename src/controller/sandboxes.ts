@@ -9,12 +9,12 @@ import { CnmError, conflict, forbidden, invalid } from '../errors';
 import { createNetns, deleteNetns } from '../os/native';
 import { stripPrefixLength } from '../ipam';
 import type { ControllerContext } from './context';
-import { DEFAULT_BRIDGE, netnsDir, ownNetnsPath } from './context';
+import { netnsDir, ownNetnsPath } from './context';
 import { allocatePorts, releasePorts } from './ports';
 import { isGlobal, programPeers, publishEndpoint, withdrawEndpoint } from './cluster-sync';
-import { ensureGatewayBridge, GATEWAY_BRIDGE } from './networks';
+import { ensureGatewayBridge } from './networks';
 import type { EndpointRequest } from './endpoints';
-import { checkAliases, checkCanJoin, ensureDefaultRoutes, joinJournal, joinKernel, leaveKernel, planEndpoint, releaseEndpointAddresses } from './endpoints';
+import { checkAliases, checkCanJoin, checkExclusive, ensureDefaultRoutes, joinJournal, joinKernel, leaveKernel, planEndpoint, releaseEndpointAddresses } from './endpoints';
 import { newId, nowRfc3339Nano, resolveRef, shortId, VALID_NAME } from './ids';
 import type { JournalEntry } from './journal';
 import type { EndpointRecord, NetworkRecord, PublishedPortRequest, SandboxMode, SandboxRecord } from './model';
@@ -67,9 +67,9 @@ function planMode(ctx: ControllerContext, req: CreateSandboxRequest): ModePlan {
     }
     return { mode: owner.mode.kind === 'host' ? { kind: 'host' } : { kind: 'container', sandboxId: owner.id }, primary: undefined };
   }
-  const networkRef = modeText === 'default' ? DEFAULT_BRIDGE : modeText;
+  const networkRef = modeText === 'default' ? ctx.drivers.defaultNetwork().spec.name : modeText;
   const primary = resolveRef(ctx.state.networks.values(), networkRef, 'network');
-  return { mode: primary.driver === 'host' ? { kind: 'host' } : { kind: 'own' }, primary };
+  return { mode: ctx.drivers.get(primary.driver).sandboxNamespace === 'daemon' ? { kind: 'host' } : { kind: 'own' }, primary };
 }
 
 function validateCreate(ctx: ControllerContext, req: CreateSandboxRequest): void {
@@ -134,9 +134,7 @@ export async function createSandbox(ctx: ControllerContext, req: CreateSandboxRe
   try {
     for (const j of joins) {
       checkCanJoin(ctx, sandbox, j.network, j.req, true);
-      if (endpoints.some((e) => ctx.state.networks.get(e.networkId)?.driver === 'null') || (j.network.driver === 'null' && endpoints.length)) {
-        throw forbidden('container cannot be connected to multiple networks with one of the networks in private (none) mode');
-      }
+      checkExclusive(ctx, j.network, endpoints);
       const e = await planEndpoint(ctx, sandbox, j.network, j.req, endpoints.length);
       endpoints.push(e);
       if (e.ifName) sandbox.nextInterface++;
@@ -146,11 +144,11 @@ export async function createSandbox(ctx: ControllerContext, req: CreateSandboxRe
       fs.mkdirSync(netnsDir(ctx.execRoot), { recursive: true });
       createNetns(ownNs);
     }
-    for (const e of endpoints) {
+    for (const [i, e] of endpoints.entries()) {
       const network = ctx.state.networks.get(e.networkId)!;
       journals.push(ctx.store.beginJournal(joinJournal(ctx, e, network, sandbox)));
-      await joinKernel(ctx, e, network, sandbox);
-      joined.push(e);
+      endpoints[i] = await joinKernel(ctx, e, network, sandbox);
+      joined.push(endpoints[i]!);
     }
     if (ownNs) await ensureDefaultRoutes(ctx, sandbox, endpoints);
     writeFiles(ctx, sandbox, endpoints);
@@ -225,7 +223,7 @@ export async function connect(ctx: ControllerContext, network: NetworkRecord, sa
   checkCanJoin(ctx, sandbox, network, req, false);
   const current = ctx.state.endpointsOfSandbox(sandbox.id);
   const seq = current.length ? Math.max(...current.map((e) => e.seq)) + 1 : 0;
-  const e = await planEndpoint(ctx, sandbox, network, req, seq);
+  let e = await planEndpoint(ctx, sandbox, network, req, seq);
   const next: SandboxRecord = { ...sandbox, nextInterface: sandbox.nextInterface + (e.ifName ? 1 : 0) };
   try {
     // A sandbox that had no way out (none, internal) publishes its ports once it gets one.
@@ -236,7 +234,7 @@ export async function connect(ctx: ControllerContext, network: NetworkRecord, sa
   }
   const journal = ctx.store.beginJournal(joinJournal(ctx, e, network, sandbox));
   try {
-    await joinKernel(ctx, e, network, sandbox);
+    e = await joinKernel(ctx, e, network, sandbox);
     try {
       await ensureDefaultRoutes(ctx, sandbox, [...current, e]);
       writeFiles(ctx, next, [...current, e]);
@@ -274,7 +272,7 @@ export async function connect(ctx: ControllerContext, network: NetworkRecord, sa
 }
 
 export async function disconnect(ctx: ControllerContext, network: NetworkRecord, sandbox: SandboxRecord): Promise<void> {
-  if (network.driver === 'host') throw invalid('container cannot be disconnected from host network or connected to host network');
+  if (ctx.drivers.get(network.driver).sandboxNamespace === 'daemon') throw invalid('container cannot be disconnected from host network or connected to host network');
   const e = ctx.state.endpointOf(network.id, sandbox.id);
   if (!e) throw new CnmError('forbidden', `container ${sandbox.id} is not connected to network ${network.name}`);
   await withdrawEndpoint(ctx, e);
@@ -292,7 +290,7 @@ export async function disconnect(ctx: ControllerContext, network: NetworkRecord,
   await ensureDefaultRoutes(ctx, sandbox, remaining);
   writeFiles(ctx, sandbox, remaining);
   refreshDependents(ctx, sandbox);
-  const gw = ctx.state.networkByName(GATEWAY_BRIDGE);
+  const gw = ctx.state.networkByName(ctx.drivers.gatewayBridge().spec.name);
   const stillNeeded = remaining.some((r) => ctx.drivers.get(ctx.state.networks.get(r.networkId)!.driver).needsGatewayBridge);
   if (gw && gw.id !== network.id && !stillNeeded && ctx.state.endpointOf(gw.id, sandbox.id)) await disconnect(ctx, gw, sandbox);
 }

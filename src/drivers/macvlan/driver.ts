@@ -8,6 +8,7 @@ import { linkReaper } from '../../os/link-reaper';
 import { isErrno, Rtnl } from '../../os/links';
 import { isNetnsMount } from '../../os/native';
 import type { DriverEndpoint, DriverNetwork, DriverSandbox, JoinResult, NetworkDriver } from '../api';
+import { poolGateways } from '../gateways';
 import { addHostRoutes, ensureShim, removeHostRoutes, removeShim } from './host-access';
 import { HOST_ACCESS_AUX, checkHostAccessAddress, hostRoutes, isolatedParentName, ownerOf, parentOf, parseMacvlanOptions, shimAddresses } from './options';
 import { ensureParent, removeOwnedParent } from './parent';
@@ -18,6 +19,11 @@ export class MacvlanDriver implements NetworkDriver {
   readonly serviceDiscovery = true;
   readonly needsGateway = true;
   readonly singleton = false;
+  readonly hasInterface = true;
+  readonly usesIpam = true;
+  readonly sandboxNamespace = 'own' as const;
+  readonly exclusive = false;
+  readonly runtimeAttachable = false;
 
   /** @param hostNs the namespace whose interfaces are parents; the daemon's own when omitted */
   constructor(private readonly hostNs?: string) {}
@@ -86,14 +92,7 @@ export class MacvlanDriver implements NetworkDriver {
         throw err;
       }
     });
-    if (this.isolated(network)) return {};
-    const result: JoinResult = {};
-    for (const pool of network.pools) {
-      if (!pool.gateway) continue;
-      if (pool.family === 4 && endpoint.ipv4) result.gatewayV4 ??= pool.gateway;
-      if (pool.family === 6 && endpoint.ipv6) result.gatewayV6 ??= pool.gateway;
-    }
-    return result;
+    return this.isolated(network) ? {} : poolGateways(network, endpoint);
   }
 
   /** Removes the host routes and the sandbox's macvlan; whatever is already gone is fine. */

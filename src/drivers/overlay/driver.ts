@@ -23,6 +23,11 @@ export class OverlayDriver implements NetworkDriver {
   readonly needsGateway = true;
   readonly needsGatewayBridge = true;
   readonly singleton = false;
+  readonly hasInterface = true;
+  readonly usesIpam = true;
+  readonly sandboxNamespace = 'own' as const;
+  readonly exclusive = false;
+  readonly runtimeAttachable = false;
   /** Last peer list per network, programmed when the network's VXLAN device (re)appears. */
   private readonly peers = new Map<string, RemotePeer[]>();
   /**
