@@ -4,7 +4,6 @@
  * follows is undone if anything later fails.
  */
 import { forbidden, invalid } from '../errors';
-import { addDefaultRoutes, configureInterface, deleteInterfaces, hasDefaultRoute } from '../os/sandbox-net';
 import { stripPrefixLength } from '../ipam';
 import type { JoinResult } from '../drivers/api';
 import type { ControllerContext } from './context';
@@ -13,6 +12,7 @@ import { cidrContains, withPrefixLength } from '../ipam/cidr';
 import { addressSource } from './addresses';
 import { newId, shortId } from './ids';
 import type { JournalEntry } from './journal';
+import type { UndoStack } from './undo';
 import type { EndpointRecord, NetworkRecord, SandboxRecord } from './model';
 
 export interface EndpointRequest {
@@ -70,24 +70,20 @@ export function checkAliases(network: NetworkRecord, aliases: string[]): void {
 }
 
 /**
- * Allocates what a new endpoint needs; release with releaseEndpointAddresses on failure. Runs
- * inside the controller's serial queue, so local allocations never race.
+ * Allocates what a new endpoint needs, each address with its undo. Runs inside the controller's
+ * serial queue, so local allocations never race.
  */
-export async function planEndpoint(ctx: ControllerContext, sandbox: SandboxRecord, network: NetworkRecord, req: EndpointRequest, seq: number): Promise<EndpointRecord> {
+export async function planEndpoint(ctx: ControllerContext, undo: UndoStack, sandbox: SandboxRecord, network: NetworkRecord, req: EndpointRequest, seq: number): Promise<EndpointRecord> {
   const hasInterface = ctx.drivers.get(network.driver).hasInterface;
   const source = addressSource(ctx, network);
   const addresses: Record<4 | 6, string> = { 4: '', 6: '' };
-  try {
-    for (const family of [4, 6] as const) {
-      if (!network.pools.some((p) => p.family === family)) continue;
-      const preferred = family === 4 ? req.ipv4 : req.ipv6;
-      const address = await source.request(family, preferred || undefined);
-      const pool = network.pools.find((p) => p.family === family && cidrContains(p.subnet, address))!;
-      addresses[family] = withPrefixLength(address, pool.subnet);
-    }
-  } catch (err) {
-    for (const cidr of Object.values(addresses)) if (cidr) await source.release(stripPrefixLength(cidr)).catch(() => undefined);
-    throw err;
+  for (const family of [4, 6] as const) {
+    if (!network.pools.some((p) => p.family === family)) continue;
+    const preferred = family === 4 ? req.ipv4 : req.ipv6;
+    const address = await source.request(family, preferred || undefined);
+    undo.push(`address ${address} of network ${network.name}`, () => source.release(address));
+    const pool = network.pools.find((p) => p.family === family && cidrContains(p.subnet, address))!;
+    addresses[family] = withPrefixLength(address, pool.subnet);
   }
   const ipv4 = addresses[4];
   const ipv6 = addresses[6];
@@ -129,19 +125,15 @@ export function joinJournal(ctx: ControllerContext, e: EndpointRecord, network: 
 
 /**
  * Kernel side of a join: the driver's interface, then addresses and link state inside. Returns
- * the endpoint with the gateways the driver's join reported (to record before the commit).
+ * the endpoint with the gateways the driver's join reported (to record before the commit). Half
+ * done when it fails: leaveKernel removes what it made.
  */
 export async function joinKernel(ctx: ControllerContext, e: EndpointRecord, network: NetworkRecord, sandbox: SandboxRecord): Promise<EndpointRecord> {
   const driver = ctx.drivers.get(network.driver);
   const sb = toDriverSandbox(ctx, sandbox);
   const joined = await driver.join(toDriverNetwork(network), toDriverEndpoint(e), sb);
-  try {
-    // A handoff interface gets its addresses from libnetwork once moved into the container.
-    if (e.ifName && sandbox.mode.kind !== 'handoff') await configureInterface(sb.nsPath, { ifName: e.ifName, addresses: [e.ipv4, e.ipv6].filter(Boolean) });
-  } catch (err) {
-    await leaveKernel(ctx, e, network, sandbox).catch(() => undefined);
-    throw err;
-  }
+  // A handoff interface gets its addresses from libnetwork once moved into the container.
+  if (e.ifName && sandbox.mode.kind !== 'handoff') await ctx.os.configureInterface(sb.nsPath, { ifName: e.ifName, addresses: [e.ipv4, e.ipv6].filter(Boolean) });
   return withGateways(e, joined);
 }
 
@@ -156,7 +148,7 @@ export async function leaveKernel(ctx: ControllerContext, e: EndpointRecord, net
   await driver.leave(toDriverNetwork(network), toDriverEndpoint(e), sb);
   // A handoff interface is back in the daemon's namespace under its temporary name once Docker
   // released it (libnetwork moves non-veth links back), or gone with the container's namespace.
-  if (e.ifName && (sandbox.mode.kind === 'own' || sandbox.mode.kind === 'handoff')) await deleteInterfaces(sb.nsPath, [e.ifName]).catch(() => undefined);
+  if (e.ifName && (sandbox.mode.kind === 'own' || sandbox.mode.kind === 'handoff') && ctx.os.namespaceAlive(sb.nsPath)) await ctx.os.deleteInterfaces(sb.nsPath, [e.ifName]);
 }
 
 /**
@@ -169,8 +161,8 @@ export async function ensureDefaultRoutes(ctx: ControllerContext, sandbox: Sandb
   const nsPath = toDriverSandbox(ctx, sandbox).nsPath;
   for (const family of [4, 6] as const) {
     const gw = defaultRouteEndpoint(endpoints, family);
-    if (!gw || (await hasDefaultRoute(nsPath, family))) continue;
-    await addDefaultRoutes(nsPath, [{ ifName: gw.endpoint.ifName, gateway: gw.gateway }]);
+    if (!gw || (await ctx.os.hasDefaultRoute(nsPath, family))) continue;
+    await ctx.os.addDefaultRoutes(nsPath, [{ ifName: gw.endpoint.ifName, gateway: gw.gateway }]);
   }
 }
 

@@ -4,6 +4,8 @@
  * remains: creations are undone, removals are finished.
  */
 import type { DriverEndpoint, DriverNetwork, DriverSandbox } from '../drivers/api';
+import type { ControllerContext } from './context';
+import type { UndoStack } from './undo';
 
 export type JournalEntry =
   | { op: 'createNetwork'; driver: string; network: DriverNetwork }
@@ -29,3 +31,17 @@ export interface ProcessStartEntry {
   pid?: number;
   startTicks?: number;
 }
+
+/**
+ * A journal entry for the operation, ended by its commit or by its undo. When an undo of the
+ * operation failed, the entry stays: the next start finishes what the undo could not.
+ */
+export function beginJournal(ctx: ControllerContext, undo: UndoStack, entry: JournalEntry): number {
+  const id = ctx.store.beginJournal(entry);
+  undo.push(`journal entry ${id} (${entry.op})`, () => {
+    if (!undo.failed) return ctx.store.endJournal(id);
+    ctx.log.log('warn', 'the journal entry of a failed operation stays for the next start to finish its undo', { operation: undo.operation, op: entry.op });
+  });
+  return id;
+}
+

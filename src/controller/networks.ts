@@ -3,11 +3,11 @@ import { CnmError, conflict, forbidden, invalid } from '../errors';
 import { Ipam, POOL_OVERLAP, type NetworkRequest, type PoolConfig, type SubnetRequest } from '../ipam';
 import { cidrsOverlap } from '../ipam/cidr';
 import { requireCluster } from './addresses';
-import { Rtnl } from '../os/links';
 import type { ControllerContext } from './context';
 import { toDriverNetwork } from './context';
 import { newId, nowRfc3339Nano, VALID_NAME } from './ids';
-import type { JournalEntry } from './journal';
+import { beginJournal } from './journal';
+import { withUndo } from './undo';
 import type { NetworkRecord } from './model';
 
 export interface CreateNetworkRequest {
@@ -68,53 +68,44 @@ export async function createNetwork(ctx: ControllerContext, req: CreateNetworkRe
     ...(internal.pick ? { pick: internal.pick } : {}),
     ...(driver.ownAddresses?.(options).length ? { pickAuxAddresses: driver.ownAddresses(options) } : {}),
   };
-  const pools = !needsIpam ? [] : global ? await globalPools(ctx, ipamRequest) : ctx.ipam.allocateNetwork({ ...ipamRequest, exclude: await hostRoutes() });
-  let record: NetworkRecord = {
-    id,
-    name,
-    driver: driver.name,
-    scope: driver.scope,
-    created: nowRfc3339Nano(),
-    enableIPv6,
-    internal: isInternal,
-    attachable: Boolean(req.attachable),
-    ipamDriver,
-    ipamOptions: req.ipamOptions === undefined ? null : req.ipamOptions,
-    pools,
-    options,
-    labels,
-    predefined: Boolean(internal.predefined),
-  };
-  // A global network exists once the cluster store has it (which also gives it its VXLAN id).
-  if (global) record = await requireCluster(ctx).createNetwork(record);
-  const dn = toDriverNetwork(record);
-  const journal = ctx.store.beginJournal({ op: 'createNetwork', driver: driver.name, network: dn } satisfies JournalEntry);
-  const undo = async (): Promise<void> => {
+  return withUndo(ctx.log, `create network ${name}`, async (undo) => {
+    const pools = !needsIpam ? [] : global ? await globalPools(ctx, ipamRequest) : ctx.ipam.allocateNetwork({ ...ipamRequest, exclude: await ctx.os.hostRoutes() });
     // abortNetwork also moves the cursor back: a failed create burns no pool (Docker's does).
-    if (needsIpam && !global) ctx.ipam.abortNetwork(id);
-    if (global) await requireCluster(ctx).deleteNetwork(id).catch((err) => ctx.log.log('error', 'could not undo a global network', { network: name, error: String(err) }));
-    ctx.store.endJournal(journal);
-  };
-  try {
+    if (needsIpam && !global) undo.push(`the pools of network ${name} in IPAM`, () => ctx.ipam.abortNetwork(id));
+    let record: NetworkRecord = {
+      id,
+      name,
+      driver: driver.name,
+      scope: driver.scope,
+      created: nowRfc3339Nano(),
+      enableIPv6,
+      internal: isInternal,
+      attachable: Boolean(req.attachable),
+      ipamDriver,
+      ipamOptions: req.ipamOptions === undefined ? null : req.ipamOptions,
+      pools,
+      options,
+      labels,
+      predefined: Boolean(internal.predefined),
+    };
+    // A global network exists once the cluster store has it (which also gives it its VXLAN id).
+    if (global) {
+      record = await requireCluster(ctx).createNetwork(record);
+      undo.push(`global network ${name} in the cluster store`, () => requireCluster(ctx).deleteNetwork(id));
+    }
+    const dn = toDriverNetwork(record);
+    const journal = beginJournal(ctx, undo, { op: 'createNetwork', driver: driver.name, network: dn });
     driver.checkConflicts?.(dn, [...ctx.state.networks.values()].filter((n) => n.driver === driver.name && n.id !== id).map(toDriverNetwork));
+    undo.push(`the ${driver.name} driver's network ${name}`, () => driver.deleteNetwork(dn));
     await driver.createNetwork(dn);
-  } catch (err) {
-    await undo();
-    throw err;
-  }
-  try {
     ctx.store.transaction((tx) => {
       tx.putNetwork(record);
       if (!global) tx.setMeta('ipamCursor', JSON.stringify(ctx.ipam.getCursor()));
       tx.endJournal(journal);
     });
-  } catch (err) {
-    await driver.deleteNetwork(dn).catch(() => undefined);
-    await undo();
-    throw err;
-  }
-  ctx.state.networks.set(id, record);
-  return record;
+    ctx.state.networks.set(id, record);
+    return record;
+  });
 }
 
 /** Docker's global-scope default pool: 10.0.0.0/8 in /24s. */
@@ -128,7 +119,7 @@ const GLOBAL_DEFAULT_POOLS = [{ base: '10.0.0.0/8', size: 24 }];
 async function globalPools(ctx: ControllerContext, request: Omit<NetworkRequest, 'exclude'>): Promise<PoolConfig[]> {
   const cluster = requireCluster(ctx);
   const local = [...ctx.state.networks.values()].filter((n) => n.scope === 'local').flatMap((n) => n.pools.map((p) => p.subnet));
-  const exclude = [...(await cluster.usedSubnets()), ...local, ...(await hostRoutes())];
+  const exclude = [...(await cluster.usedSubnets()), ...local, ...(await ctx.os.hostRoutes())];
   // A fresh allocator: it only chooses and validates; the cluster store holds global state.
   const pools = new Ipam({ defaultPools: GLOBAL_DEFAULT_POOLS }).allocateNetwork({ ...request, exclude });
   for (const pool of pools) {
@@ -146,11 +137,15 @@ export async function removeNetwork(ctx: ControllerContext, network: NetworkReco
   const dn = toDriverNetwork(network);
   // Refused by the cluster store while any host still has endpoints on it.
   if (network.scope === 'global') await requireCluster(ctx).deleteNetwork(network.id);
-  const journal = ctx.store.beginJournal({ op: 'removeNetwork', driver: driver.name, network: dn } satisfies JournalEntry);
-  await driver.deleteNetwork(dn);
-  ctx.store.transaction((tx) => {
-    tx.deleteNetwork(network.id);
-    tx.endJournal(journal);
+  await withUndo(ctx.log, `remove network ${network.name}`, async (undo) => {
+    const journal = beginJournal(ctx, undo, { op: 'removeNetwork', driver: driver.name, network: dn });
+    // A deleteNetwork that failed half-way: the record still says the network exists.
+    undo.push(`the ${driver.name} driver's network ${network.name}, half removed`, () => driver.createNetwork(dn));
+    await driver.deleteNetwork(dn);
+    ctx.store.transaction((tx) => {
+      tx.deleteNetwork(network.id);
+      tx.endJournal(journal);
+    });
   });
   ctx.state.networks.delete(network.id);
   if (network.pools.length && network.scope === 'local') ctx.ipam.releaseNetwork(network.id);
@@ -169,13 +164,10 @@ export async function ensurePredefinedNetworks(ctx: ControllerContext): Promise<
 
 /** The local network that carries the way out of sandboxes on networks without one (Docker's docker_gwbridge). */
 export async function ensureGatewayBridge(ctx: ControllerContext): Promise<NetworkRecord> {
-  const { driver, spec } = ctx.drivers.gatewayBridge();
+  const provided = ctx.drivers.gatewayBridge();
+  if (!provided) throw new CnmError('internal', 'no network driver provides the gateway bridge network');
+  const { driver, spec } = provided;
   const existing = ctx.state.networkByName(spec.name);
   if (existing) return existing;
   return createNetwork(ctx, { name: spec.name, driver: driver.name, options: { ...(spec.options ?? {}) } }, { predefined: true });
-}
-
-/** The host's routed prefixes, which automatic pools must not overlap. */
-async function hostRoutes(): Promise<string[]> {
-  return Rtnl.in(undefined, (nl) => nl.listRouteDestinations());
 }

@@ -57,10 +57,9 @@ export class DriverRegistry {
     return found;
   }
 
-  /** The local network that drivers with needsGatewayBridge have their sandboxes join. */
-  gatewayBridge(): DeclaredNetwork {
+  /** The local network that drivers with needsGatewayBridge have their sandboxes join, if a driver provides one. */
+  gatewayBridge(): DeclaredNetwork | undefined {
     const driver = this.all().find((d) => d.gatewayBridgeNetwork);
-    if (!driver) throw new CnmError('internal', 'no network driver provides a gateway bridge network');
-    return { driver, spec: driver.gatewayBridgeNetwork! };
+    return driver && { driver, spec: driver.gatewayBridgeNetwork! };
   }
 }

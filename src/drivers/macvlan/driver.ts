@@ -8,6 +8,7 @@ import { linkReaper } from '../../os/link-reaper';
 import { isErrno, Rtnl } from '../../os/links';
 import { isNetnsMount } from '../../os/native';
 import type { DriverEndpoint, DriverNetwork, DriverSandbox, JoinResult, NetworkDriver } from '../api';
+import { cleanUpAfter } from '../cleanup';
 import { poolGateways } from '../gateways';
 import { addHostRoutes, ensureShim, removeHostRoutes, removeShim } from './host-access';
 import { HOST_ACCESS_AUX, checkHostAccessAddress, hostRoutes, isolatedParentName, ownerOf, parentOf, parseMacvlanOptions, shimAddresses } from './options';
@@ -55,8 +56,7 @@ export class MacvlanDriver implements NetworkDriver {
     try {
       await this.ensureNetwork(network);
     } catch (err) {
-      await this.deleteNetwork(network).catch(() => undefined);
-      throw err;
+      await cleanUpAfter(err, `what was made for network ${network.name}`, () => this.deleteNetwork(network));
     }
   }
 
@@ -88,8 +88,7 @@ export class MacvlanDriver implements NetworkDriver {
       try {
         await addHostRoutes(nl, network, hostRoutes(endpoint, shimAddresses(network.pools)));
       } catch (err) {
-        await this.leave(network, endpoint, sandbox).catch(() => undefined);
-        throw err;
+        await cleanUpAfter(err, `interface ${endpoint.ifName} of endpoint ${endpoint.id}`, () => this.leave(network, endpoint, sandbox));
       }
     });
     return this.isolated(network) ? {} : poolGateways(network, endpoint);
