@@ -12,6 +12,8 @@ import type { ControllerContext } from './context';
 import { resolveRef, newId, nowRfc3339Nano, VALID_NAME } from './ids';
 import type { AttachedMode, EndpointRecord, NetworkRecord, PublishedPortRequest, SandboxRecord } from './model';
 import { connect, disconnect, removeSandbox } from './sandboxes';
+import { sandboxPaths } from './sandbox-files';
+import { forgetSandbox, teardownSandboxKernel } from './teardown';
 import { withUndo } from './undo';
 
 /** Labels that show the runtime's view of an attachment in `cnm ps`, inspect and the Engine API. */
@@ -109,7 +111,7 @@ export async function attach(ctx: ControllerContext, req: AttachRequest): Promis
   const existing = sandbox;
   return withUndo(ctx.log, `attach container ${req.containerId} to ${network.name}`, async (undo) => {
     const target = existing ?? newAttachedSandbox(ctx, req, identity);
-    if (!existing) undo.push(`the record of sandbox ${target.name}`, () => forgetSandbox(ctx, target));
+    if (!existing) undo.push(`the record of sandbox ${target.name}`, () => forgetEmptySandbox(ctx, target));
     // 127.0.0.11 lives on lo: the embedded DNS cannot listen in a namespace whose lo is down.
     await ctx.os.bringLoopbackUp(req.nsPath);
     const endpoint = await connect(ctx, network, target, {
@@ -154,10 +156,10 @@ function newAttachedSandbox(ctx: ControllerContext, req: AttachRequest, nsIdenti
   return sandbox;
 }
 
-function forgetSandbox(ctx: ControllerContext, sandbox: SandboxRecord): void {
-  ctx.store.transaction((tx) => tx.deleteSandbox(sandbox.id));
-  ctx.state.sandboxes.delete(sandbox.id);
-  fs.rmSync(`${ctx.execRoot}/sandboxes/${sandbox.id}`, { recursive: true, force: true });
+/** A sandbox record without endpoints goes, with its files. */
+async function forgetEmptySandbox(ctx: ControllerContext, sandbox: SandboxRecord): Promise<void> {
+  await forgetSandbox(ctx, sandbox);
+  await teardownSandboxKernel(ctx, [], null, sandboxPaths(ctx.execRoot, sandbox.id).dir);
 }
 
 /** DEL: the endpoint goes; with the container's last endpoint, the sandbox goes too. */
@@ -211,7 +213,7 @@ export async function removeVanishedAttachments(ctx: ControllerContext): Promise
       container: sandbox.mode.containerId,
     });
     try {
-      if (empty) forgetSandbox(ctx, sandbox);
+      if (empty) await forgetEmptySandbox(ctx, sandbox);
       else await removeSandbox(ctx, sandbox);
       removed.push(sandbox.name);
     } catch (err) {

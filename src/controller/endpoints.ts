@@ -12,6 +12,7 @@ import { cidrContains, withPrefixLength } from '../ipam/cidr';
 import { addressSource } from './addresses';
 import { newId, shortId } from './ids';
 import type { JournalEntry } from './journal';
+import { leaveEndpointKernel } from './teardown';
 import type { UndoStack } from './undo';
 import type { EndpointRecord, NetworkRecord, SandboxRecord } from './model';
 
@@ -120,7 +121,10 @@ export async function releaseEndpointAddresses(ctx: ControllerContext, e: Endpoi
 }
 
 export function joinJournal(ctx: ControllerContext, e: EndpointRecord, network: NetworkRecord, sandbox: SandboxRecord): Extract<JournalEntry, { op: 'join' }> {
-  return { op: 'join', driver: network.driver, network: toDriverNetwork(network), endpoint: toDriverEndpoint(e), sandbox: toDriverSandbox(ctx, sandbox) };
+  // A handoff interface is back in the daemon's namespace under its temporary name once Docker
+  // released it (libnetwork moves non-veth links back), or gone with the container's namespace.
+  const deleteInterface = sandbox.mode.kind === 'own' || sandbox.mode.kind === 'handoff';
+  return { op: 'join', driver: network.driver, network: toDriverNetwork(network), endpoint: toDriverEndpoint(e), sandbox: toDriverSandbox(ctx, sandbox), deleteInterface };
 }
 
 /**
@@ -142,13 +146,9 @@ function withGateways(e: EndpointRecord, joined: JoinResult): EndpointRecord {
   return { ...rest, ...(joined.gatewayV4 ? { gatewayV4: joined.gatewayV4 } : {}), ...(joined.gatewayV6 ? { gatewayV6: joined.gatewayV6 } : {}) };
 }
 
+/** Kernel side of a leave: the one endpoint teardown (teardown.ts), from the records. */
 export async function leaveKernel(ctx: ControllerContext, e: EndpointRecord, network: NetworkRecord, sandbox: SandboxRecord): Promise<void> {
-  const driver = ctx.drivers.get(network.driver);
-  const sb = toDriverSandbox(ctx, sandbox);
-  await driver.leave(toDriverNetwork(network), toDriverEndpoint(e), sb);
-  // A handoff interface is back in the daemon's namespace under its temporary name once Docker
-  // released it (libnetwork moves non-veth links back), or gone with the container's namespace.
-  if (e.ifName && (sandbox.mode.kind === 'own' || sandbox.mode.kind === 'handoff') && ctx.os.namespaceAlive(sb.nsPath)) await ctx.os.deleteInterfaces(sb.nsPath, [e.ifName]);
+  await leaveEndpointKernel(ctx, joinJournal(ctx, e, network, sandbox));
 }
 
 /**

@@ -15,6 +15,7 @@ import type { EndpointRecord, HandoffMode, NetworkRecord, PortBindingRecord, Pub
 import { allocatePorts, releasePorts } from './ports';
 import { connect, removeSandbox } from './sandboxes';
 import { removeNetwork } from './networks';
+import { forgetSandbox } from './teardown';
 import { withUndo } from './undo';
 
 /** The label that ties a cnm network to the Docker network it serves. */
@@ -114,10 +115,7 @@ export async function createHandoff(ctx: ControllerContext, req: HandoffRequest)
   await withUndo(ctx.log, `create Docker endpoint ${req.dockerEndpointId.slice(0, 12)}`, async (undo) => {
     ctx.store.transaction((tx) => tx.putSandbox(sandbox));
     ctx.state.sandboxes.set(sandbox.id, sandbox);
-    undo.push(`the record of sandbox ${sandbox.name}`, () => {
-      ctx.store.transaction((tx) => tx.deleteSandbox(sandbox.id));
-      ctx.state.sandboxes.delete(sandbox.id);
-    });
+    undo.push(`the record of sandbox ${sandbox.name}`, () => forgetSandbox(ctx, sandbox));
     await connect(ctx, network, sandbox, {
       ifName: handoffInterfaceName(req.dockerEndpointId),
       ...(req.ipv4 ? { ipv4: stripPrefixLength(req.ipv4) } : {}),

@@ -10,11 +10,25 @@ import type { UndoStack } from './undo';
 export type JournalEntry =
   | { op: 'createNetwork'; driver: string; network: DriverNetwork }
   | { op: 'removeNetwork'; driver: string; network: DriverNetwork }
-  | { op: 'join'; driver: string; network: DriverNetwork; endpoint: DriverEndpoint; sandbox: DriverSandbox }
-  | { op: 'leave'; driver: string; network: DriverNetwork; endpoint: DriverEndpoint; sandbox: DriverSandbox }
+  | ({ op: 'join' } & EndpointKernel)
+  | ({ op: 'leave' } & EndpointKernel)
   | { op: 'createSandbox'; sandboxId: string; nsPath: string | null; filesDir: string }
   | { op: 'removeSandbox'; sandboxId: string; nsPath: string | null; filesDir: string }
   | ProcessStartEntry;
+
+/** What an endpoint's kernel side is made of, as its teardown needs it (teardown.ts). */
+export interface EndpointKernel {
+  driver: string;
+  network: DriverNetwork;
+  endpoint: DriverEndpoint;
+  sandbox: DriverSandbox;
+  /**
+   * Whether the interface is cnm's to delete by name once the driver has left: in a sandbox's
+   * own namespace, or the daemon's for a handoff; not in a runtime's (CNI). Absent in entries
+   * written before it.
+   */
+  deleteInterface?: boolean;
+}
 
 /**
  * A sandbox program being started. Written before the spawn with the time (ticks since boot),

@@ -7,6 +7,7 @@ import type { ControllerContext } from './context';
 import { toDriverNetwork } from './context';
 import { newId, nowRfc3339Nano, VALID_NAME } from './ids';
 import { beginJournal } from './journal';
+import { forgetNetwork } from './teardown';
 import { withUndo } from './undo';
 import type { NetworkRecord } from './model';
 
@@ -142,13 +143,8 @@ export async function removeNetwork(ctx: ControllerContext, network: NetworkReco
     // A deleteNetwork that failed half-way: the record still says the network exists.
     undo.push(`the ${driver.name} driver's network ${network.name}, half removed`, () => driver.createNetwork(dn));
     await driver.deleteNetwork(dn);
-    ctx.store.transaction((tx) => {
-      tx.deleteNetwork(network.id);
-      tx.endJournal(journal);
-    });
+    forgetNetwork(ctx, network, [journal]);
   });
-  ctx.state.networks.delete(network.id);
-  if (network.pools.length && network.scope === 'local') ctx.ipam.releaseNetwork(network.id);
 }
 
 /**

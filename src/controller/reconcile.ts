@@ -6,12 +6,12 @@
  */
 import fs from 'node:fs';
 import path from 'node:path';
-import { deleteNetns, isNetnsMount } from '../os/native';
+import { isNetnsMount } from '../os/native';
 import { killProcesses, procStat, processesInNetns } from '../os/proc';
-import { deleteInterfaces } from '../os/sandbox-net';
 import type { ControllerContext } from './context';
 import { netnsDir, nsPathOf, ownNetnsPath, toDriverEndpoint, toDriverNetwork } from './context';
-import { ensureDefaultRoutes, joinKernel, leaveKernel, releaseEndpointAddresses } from './endpoints';
+import { ensureDefaultRoutes, joinKernel, leaveKernel } from './endpoints';
+import { forgetEndpoints, forgetNetwork, forgetSandbox, leaveEndpointKernel, teardownSandboxKernel } from './teardown';
 import type { JournalEntry, ProcessStartEntry } from './journal';
 import type { EndpointRecord, SandboxRecord } from './model';
 import { errorText } from './undo';
@@ -53,23 +53,14 @@ async function replayOne(ctx: ControllerContext, entry: JournalEntry): Promise<v
       return;
     case 'removeNetwork':
       await ctx.drivers.get(entry.driver).deleteNetwork(entry.network);
-      if (state.networks.has(entry.network.id)) {
-        ctx.store.transaction((tx) => tx.deleteNetwork(entry.network.id));
-        state.networks.delete(entry.network.id);
-        ctx.ipam.releaseNetwork(entry.network.id);
-      }
+      if (state.networks.has(entry.network.id)) forgetNetwork(ctx, entry.network);
       return;
     case 'join':
     case 'leave': {
       const committed = state.endpoints.get(entry.endpoint.id);
       if (entry.op === 'join' && committed) return;
-      await ctx.drivers.get(entry.driver).leave(entry.network, entry.endpoint, entry.sandbox);
-      if (entry.endpoint.ifName && isNetnsMount(entry.sandbox.nsPath)) await deleteInterfaces(entry.sandbox.nsPath, [entry.endpoint.ifName]);
-      if (committed) {
-        ctx.store.transaction((tx) => tx.deleteEndpoint(committed.id));
-        state.endpoints.delete(committed.id);
-        await releaseEndpointAddresses(ctx, committed);
-      }
+      await leaveEndpointKernel(ctx, entry);
+      if (committed) await forgetEndpoints(ctx, [committed]);
       return;
     }
     case 'startProcess':
@@ -80,19 +71,9 @@ async function replayOne(ctx: ControllerContext, entry: JournalEntry): Promise<v
       if (entry.op === 'createSandbox' && sandbox) return;
       if (sandbox) {
         await teardownSandbox(ctx, sandbox, entry.nsPath, entry.filesDir);
-        const endpoints = state.endpointsOfSandbox(sandbox.id);
-        ctx.store.transaction((tx) => {
-          for (const e of endpoints) tx.deleteEndpoint(e.id);
-          tx.deleteSandbox(sandbox.id);
-        });
-        for (const e of endpoints) {
-          state.endpoints.delete(e.id);
-          await releaseEndpointAddresses(ctx, e);
-        }
-        state.sandboxes.delete(sandbox.id);
+        await forgetSandbox(ctx, sandbox);
       } else {
-        if (entry.nsPath) deleteNetns(entry.nsPath);
-        fs.rmSync(entry.filesDir, { recursive: true, force: true });
+        await teardownSandboxKernel(ctx, [], entry.nsPath, entry.filesDir);
       }
       return;
     }
@@ -120,7 +101,7 @@ export function removeOrphanFiles(ctx: ControllerContext): void {
   for (const name of safeReaddir(dir)) {
     if (!own.has(name)) {
       ctx.log.log('warn', 'removing a namespace that belongs to no sandbox', { netns: name });
-      deleteNetns(path.join(dir, name));
+      ctx.os.deleteNetns(path.join(dir, name));
     }
   }
   const sandboxesDir = path.join(ctx.execRoot, 'sandboxes');

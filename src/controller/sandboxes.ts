@@ -13,9 +13,10 @@ import { allocatePorts, releasePorts } from './ports';
 import { isGlobal, programPeers, publishEndpoint, withdrawEndpoint } from './cluster-sync';
 import { ensureGatewayBridge } from './networks';
 import type { EndpointRequest } from './endpoints';
-import { checkAliases, checkCanJoin, checkExclusive, ensureDefaultRoutes, joinJournal, joinKernel, leaveKernel, planEndpoint, releaseEndpointAddresses } from './endpoints';
+import { checkAliases, checkCanJoin, checkExclusive, ensureDefaultRoutes, joinJournal, joinKernel, leaveKernel, planEndpoint } from './endpoints';
 import { newId, nowRfc3339Nano, resolveRef, shortId, VALID_NAME } from './ids';
 import { restoreSandbox } from './reconcile';
+import { forgetEndpoints, forgetSandbox, teardownSandboxKernel } from './teardown';
 import type { UndoStack } from './undo';
 import { withUndo } from './undo';
 import { beginJournal } from './journal';
@@ -218,28 +219,17 @@ export async function removeSandbox(ctx: ControllerContext, sandbox: SandboxReco
     // A teardown that failed half-way: the records still say the sandbox exists; the kernel follows them again.
     undo.push(`sandbox ${sandbox.name}, half removed`, () => restoreSandbox(ctx, sandbox, new Set(endpoints.map((e) => e.id))));
     await teardownSandbox(ctx, sandbox, ownNs, paths.dir);
-    ctx.store.transaction((tx) => {
-      for (const e of endpoints) tx.deleteEndpoint(e.id);
-      tx.deleteSandbox(sandbox.id);
-      tx.endJournal(journal);
-    });
+    await forgetSandbox(ctx, sandbox, [journal]);
   });
-  releasePorts(ctx, endpoints);
-  for (const e of endpoints) {
-    ctx.state.endpoints.delete(e.id);
-    await releaseEndpointAddresses(ctx, e);
-  }
-  ctx.state.sandboxes.delete(sandbox.id);
 }
 
-/** Kernel and files of a sandbox, removed idempotently (also used to finish a crashed removal). */
+/** Kernel and files of a recorded sandbox, removed idempotently (also to finish a crashed removal). */
 export async function teardownSandbox(ctx: ControllerContext, sandbox: SandboxRecord, ownNs: string | null, filesDir: string): Promise<void> {
-  for (const e of ctx.state.endpointsOfSandbox(sandbox.id)) {
+  const leaves = ctx.state.endpointsOfSandbox(sandbox.id).flatMap((e) => {
     const network = ctx.state.networks.get(e.networkId);
-    if (network) await leaveKernel(ctx, e, network, sandbox);
-  }
-  if (ownNs) ctx.os.deleteNetns(ownNs);
-  fs.rmSync(filesDir, { recursive: true, force: true });
+    return network ? [joinJournal(ctx, e, network, sandbox)] : [];
+  });
+  await teardownSandboxKernel(ctx, leaves, ownNs, filesDir);
 }
 
 /**
@@ -308,14 +298,8 @@ export async function disconnect(ctx: ControllerContext, network: NetworkRecord,
     await ensureDefaultRoutes(ctx, sandbox, remaining);
     undo.push(`the files of sandbox ${sandbox.name} as disconnected from ${network.name}`, () => writeFiles(ctx, sandbox, current));
     writeFiles(ctx, sandbox, remaining);
-    ctx.store.transaction((tx) => {
-      for (const l of leaving) tx.deleteEndpoint(l.id);
-      for (const j of journals) tx.endJournal(j);
-    });
+    await forgetEndpoints(ctx, leaving, journals);
   });
-  for (const l of leaving) ctx.state.endpoints.delete(l.id);
-  releasePorts(ctx, leaving);
-  for (const l of leaving) await releaseEndpointAddresses(ctx, l);
   if (leaving.some((l) => l.ports.length)) movePorts(ctx, sandbox, remaining);
   refreshDependents(ctx, sandbox);
 }
