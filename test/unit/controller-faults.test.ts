@@ -113,16 +113,32 @@ class World {
     return { records: this.records(), state: this.stateView(), ipam: ipamView(this.ipam), journal: this.store.pendingJournal(), kernel: this.kernel.view() };
   }
 
-  /** What the kernel must hold for the records: a namespace per own sandbox with its endpoints' interfaces, a network per record. */
+  /** Namespaces a container runtime made (CNI): theirs, there whatever cnm does. */
+  readonly runtimeNamespaces: string[] = [];
+
+  /** A runtime's namespace for the CNI attach, made outside the controller. */
+  runtimeNamespace(name: string): string {
+    const nsPath = path.join(this.dir, `runtime-${name}`);
+    fs.mkdirSync(this.dir, { recursive: true });
+    fs.writeFileSync(nsPath, '');
+    this.kernel.namespaces.set(nsPath, { interfaces: new Map([['lo', { addresses: ['127.0.0.1/8'], up: true }]]), routes: [] });
+    this.runtimeNamespaces.push(nsPath);
+    return nsPath;
+  }
+
+  /**
+   * What the kernel must hold for the records: a namespace per own sandbox and per runtime
+   * namespace, with its endpoints' interfaces; a network per record; a veth per endpoint.
+   */
   expectedKernel(): unknown {
     const stored = this.store.load();
-    const namespaces = stored.sandboxes
-      .filter((s) => s.mode.kind === 'own')
-      .map((s) => ({
-        path: ownNetnsPath(this.execRoot, s.id),
-        interfaces: ['lo', ...stored.endpoints.filter((e) => e.sandboxId === s.id && e.ifName).map((e) => e.ifName)].sort(),
-      }))
-      .sort((a, b) => a.path.localeCompare(b.path));
+    const interfacesOf = (ids: string[]): string[] => ['lo', ...stored.endpoints.filter((e) => ids.includes(e.sandboxId) && e.ifName).map((e) => e.ifName)].sort();
+    const own = stored.sandboxes.filter((s) => s.mode.kind === 'own').map((s) => ({ path: ownNetnsPath(this.execRoot, s.id), interfaces: interfacesOf([s.id]) }));
+    const runtime = this.runtimeNamespaces.map((p) => ({
+      path: p,
+      interfaces: interfacesOf(stored.sandboxes.filter((s) => s.mode.kind === 'attached' && s.mode.nsPath === p).map((s) => s.id)),
+    }));
+    const namespaces = [...own, ...runtime].sort((a, b) => a.path.localeCompare(b.path));
     return { namespaces, networks: stored.networks.map((n) => n.id).sort(), veths: stored.endpoints.filter((e) => e.ifName).map((e) => e.id).sort() };
   }
 
@@ -214,6 +230,23 @@ const SCENARIOS: Scenario[] = [
     },
     op: (w) => w.ctl.disconnect('n2', 's1', false),
   },
+  {
+    name: 'CNI attach',
+    setup: async (w) => {
+      await w.ctl.createNetwork({ name: 'n1' });
+      w.runtimeNamespace('c1');
+    },
+    op: (w) => w.ctl.attach({ network: 'n1', containerId: 'c1', ifName: 'eth0', nsPath: w.runtimeNamespaces[0]!, name: 'c1', aliases: ['app'], publish: [] }),
+  },
+  {
+    name: 'CNI detach',
+    setup: async (w) => {
+      await w.ctl.createNetwork({ name: 'n1' });
+      const nsPath = w.runtimeNamespace('c1');
+      await w.ctl.attach({ network: 'n1', containerId: 'c1', ifName: 'eth0', nsPath, name: 'c1', aliases: [], publish: [] });
+    },
+    op: (w) => w.ctl.detach('n1', 'c1', 'eth0'),
+  },
 ];
 
 async function world(s: Scenario): Promise<World> {
@@ -272,6 +305,7 @@ for (const s of SCENARIOS) {
       // The next daemon: the same paths, the kernel and the files as the crash left them.
       const next = new World(w.dir);
       next.kernel = crash.kernel;
+      next.runtimeNamespaces.push(...w.runtimeNamespaces);
       fs.rmSync(w.execRoot, { recursive: true, force: true });
       if (fs.existsSync(crash.execDir)) fs.cpSync(crash.execDir, w.execRoot, { recursive: true });
       await next.start(crash.storeDir);
