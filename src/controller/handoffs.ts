@@ -15,7 +15,6 @@ import type { EndpointRecord, HandoffMode, NetworkRecord, PortBindingRecord, Pub
 import { allocatePorts, releasePorts } from './ports';
 import { connect, removeSandbox } from './sandboxes';
 import { removeNetwork } from './networks';
-import { forgetSandbox } from './teardown';
 import { withUndo } from './undo';
 
 /** The label that ties a cnm network to the Docker network it serves. */
@@ -112,16 +111,12 @@ export async function createHandoff(ctx: ControllerContext, req: HandoffRequest)
     publish: [],
     process: { status: 'created', pid: 0, startTicks: 0, exitCode: 0, startedAt: '0001-01-01T00:00:00Z', finishedAt: '0001-01-01T00:00:00Z' },
   };
-  await withUndo(ctx.log, `create Docker endpoint ${req.dockerEndpointId.slice(0, 12)}`, async (undo) => {
-    ctx.store.transaction((tx) => tx.putSandbox(sandbox));
-    ctx.state.sandboxes.set(sandbox.id, sandbox);
-    undo.push(`the record of sandbox ${sandbox.name}`, () => forgetSandbox(ctx, sandbox));
-    await connect(ctx, network, sandbox, {
-      ifName: handoffInterfaceName(req.dockerEndpointId),
-      ...(req.ipv4 ? { ipv4: stripPrefixLength(req.ipv4) } : {}),
-      ...(req.ipv6 ? { ipv6: stripPrefixLength(req.ipv6) } : {}),
-      ...(req.mac ? { mac: req.mac } : {}),
-    });
+  // The sandbox is recorded by connect's commit, with its endpoint: a crash before leaves nothing.
+  await connect(ctx, network, sandbox, {
+    ifName: handoffInterfaceName(req.dockerEndpointId),
+    ...(req.ipv4 ? { ipv4: stripPrefixLength(req.ipv4) } : {}),
+    ...(req.ipv6 ? { ipv6: stripPrefixLength(req.ipv6) } : {}),
+    ...(req.mac ? { mac: req.mac } : {}),
   });
   return describeHandoff(ctx, ctx.state.sandboxes.get(sandbox.id) as HandoffSandbox)!;
 }

@@ -265,8 +265,9 @@ export async function connect(ctx: ControllerContext, network: NetworkRecord, sa
     writeFiles(ctx, next, [...current, ...endpoints]);
     await publishEndpoints(ctx, undo, sandbox, endpoints);
     ctx.store.transaction((tx) => {
-      for (const e of endpoints) tx.putEndpoint(e);
+      // The sandbox first: a Docker endpoint's sandbox is recorded by this commit (handoffs.ts).
       tx.putSandbox(next);
+      for (const e of endpoints) tx.putEndpoint(e);
       for (const j of journals) tx.endJournal(j);
     });
     return endpoints;

@@ -11,6 +11,9 @@ import { poolGateways } from '../../src/drivers/gateways';
 import type { ControllerOs } from '../../src/controller/os';
 import type { DefaultRoute, InterfaceConfig, InterfaceState } from '../../src/os/sandbox-net';
 
+/** The daemon's own namespace (host and handoff sandboxes), always there. */
+export const DAEMON_NS = `/proc/${process.pid}/ns/net`;
+
 interface FakeInterface {
   addresses: string[];
   up: boolean;
@@ -25,7 +28,8 @@ interface FakeNamespace {
 
 /** What the kernel holds, as plain data that can be copied (a crash keeps the kernel as it was). */
 export class FakeKernel {
-  namespaces = new Map<string, FakeNamespace>();
+  /** the daemon's own namespace is always there */
+  namespaces = new Map<string, FakeNamespace>([[DAEMON_NS, { interfaces: new Map([['lo', { addresses: ['127.0.0.1/8'], up: true }]]), routes: [] }]]);
   /** network ids the fake drivers made */
   networks = new Set<string>();
   /** endpoint id → where the inner end of its veth pair is */
@@ -33,6 +37,7 @@ export class FakeKernel {
 
   clone(): FakeKernel {
     const copy = new FakeKernel();
+    copy.namespaces.clear();
     for (const [path, ns] of this.namespaces) {
       copy.namespaces.set(path, { interfaces: new Map([...ns.interfaces].map(([n, i]) => [n, { ...i, addresses: [...i.addresses] }])), routes: ns.routes.map((r) => ({ ...r })) });
     }
@@ -69,9 +74,6 @@ export class FakeKernel {
     if (iface.endpointId) this.veths.delete(iface.endpointId);
   }
 }
-
-/** The daemon's own namespace (host and handoff sandboxes), always there. */
-export const DAEMON_NS = `/proc/${process.pid}/ns/net`;
 
 export class InjectedFailure extends Error {}
 

@@ -19,7 +19,8 @@ import { Ipam } from '../../src/ipam';
 import type { Logger } from '../../src/log';
 import type { StoreTx } from '../../src/store/sqlite';
 import { SqliteStore } from '../../src/store/sqlite';
-import { FakeDriver, FakeKernel, Faults, InjectedFailure, fakeOs } from '../helpers/fake-kernel';
+import { DOCKER_NETWORK_LABEL } from '../../src/controller/handoffs';
+import { DAEMON_NS, FakeDriver, FakeKernel, Faults, InjectedFailure, fakeOs } from '../helpers/fake-kernel';
 
 class FaultyStore extends SqliteStore {
   constructor(
@@ -138,7 +139,9 @@ class World {
       path: p,
       interfaces: interfacesOf(stored.sandboxes.filter((s) => s.mode.kind === 'attached' && s.mode.nsPath === p).map((s) => s.id)),
     }));
-    const namespaces = [...own, ...runtime].sort((a, b) => a.path.localeCompare(b.path));
+    // The daemon's namespace holds the interfaces of Docker endpoints until dockerd moves them.
+    const daemon = { path: DAEMON_NS, interfaces: interfacesOf(stored.sandboxes.filter((s) => s.mode.kind === 'handoff').map((s) => s.id)) };
+    const namespaces = [...own, ...runtime, daemon].sort((a, b) => a.path.localeCompare(b.path));
     return { namespaces, networks: stored.networks.map((n) => n.id).sort(), veths: stored.endpoints.filter((e) => e.ifName).map((e) => e.id).sort() };
   }
 
@@ -177,6 +180,9 @@ function ipamView(ipam: Ipam): unknown {
     }),
   );
 }
+
+const DOCKER_NETWORK = 'd'.repeat(64);
+const DOCKER_ENDPOINT = 'e'.repeat(64);
 
 interface Scenario {
   name: string;
@@ -246,6 +252,19 @@ const SCENARIOS: Scenario[] = [
       await w.ctl.attach({ network: 'n1', containerId: 'c1', ifName: 'eth0', nsPath, name: 'c1', aliases: [], publish: [] });
     },
     op: (w) => w.ctl.detach('n1', 'c1', 'eth0'),
+  },
+  {
+    name: 'Docker endpoint create',
+    setup: async (w) => void (await w.ctl.createNetwork({ name: 'd1', labels: { [DOCKER_NETWORK_LABEL]: DOCKER_NETWORK } })),
+    op: (w) => w.ctl.createHandoff({ dockerNetworkId: DOCKER_NETWORK, dockerEndpointId: DOCKER_ENDPOINT }),
+  },
+  {
+    name: 'Docker endpoint delete',
+    setup: async (w) => {
+      await w.ctl.createNetwork({ name: 'd1', labels: { [DOCKER_NETWORK_LABEL]: DOCKER_NETWORK } });
+      await w.ctl.createHandoff({ dockerNetworkId: DOCKER_NETWORK, dockerEndpointId: DOCKER_ENDPOINT });
+    },
+    op: (w) => w.ctl.deleteHandoff(DOCKER_ENDPOINT),
   },
 ];
 
