@@ -156,13 +156,16 @@ export async function leaveKernel(ctx: ControllerContext, e: EndpointRecord, net
  * with a way out, as in Docker; it is added when the sandbox has none (first join, or after the
  * endpoint that carried it left).
  */
-export async function ensureDefaultRoutes(ctx: ControllerContext, sandbox: SandboxRecord, endpoints: EndpointRecord[]): Promise<void> {
+export async function ensureDefaultRoutes(ctx: ControllerContext, sandbox: SandboxRecord, endpoints: EndpointRecord[], undo?: UndoStack): Promise<void> {
   if (sandbox.mode.kind !== 'own' && sandbox.mode.kind !== 'attached') return;
   const nsPath = toDriverSandbox(ctx, sandbox).nsPath;
   for (const family of [4, 6] as const) {
     const gw = defaultRouteEndpoint(endpoints, family);
     if (!gw || (await ctx.os.hasDefaultRoute(nsPath, family))) continue;
-    await ctx.os.addDefaultRoutes(nsPath, [{ ifName: gw.endpoint.ifName, gateway: gw.gateway }]);
+    const route = { ifName: gw.endpoint.ifName, gateway: gw.gateway };
+    // Through an interface the operation keeps, the route outlives an undo of its interfaces.
+    undo?.push(`the IPv${family} default route via ${route.ifName} in ${sandbox.name}`, () => ctx.os.deleteDefaultRoutes(nsPath, [route]));
+    await ctx.os.addDefaultRoutes(nsPath, [route]);
   }
 }
 

@@ -20,6 +20,8 @@ export interface ControllerOs {
   deleteInterfaces(nsPath: string, names: string[]): Promise<void>;
   listInterfaces(nsPath: string): Promise<string[]>;
   addDefaultRoutes(nsPath: string, routes: DefaultRoute[]): Promise<void>;
+  /** Idempotent: routes or interfaces already gone are fine. */
+  deleteDefaultRoutes(nsPath: string, routes: DefaultRoute[]): Promise<void>;
   hasDefaultRoute(nsPath: string, family: 4 | 6): Promise<boolean>;
   bringLoopbackUp(nsPath: string): Promise<void>;
   interfaceState(nsPath: string, ifName: string): Promise<InterfaceState | undefined>;
@@ -35,6 +37,13 @@ export const linuxOs: ControllerOs = {
   deleteInterfaces,
   listInterfaces: async (nsPath) => (await listInterfaces(nsPath)).map((l) => l.name),
   addDefaultRoutes,
+  deleteDefaultRoutes: (nsPath, routes) =>
+    Rtnl.in(nsPath, async (nl) => {
+      for (const r of routes) {
+        const link = await nl.getLink(r.ifName);
+        if (link) await nl.deleteRoute({ gateway: r.gateway, device: link.index });
+      }
+    }),
   hasDefaultRoute,
   bringLoopbackUp,
   interfaceState,

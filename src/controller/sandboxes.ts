@@ -260,7 +260,7 @@ export async function connect(ctx: ControllerContext, network: NetworkRecord, sa
     if (!current.some((c) => c.ports.length)) reservePorts(ctx, undo, sandbox, planned);
     const journals: number[] = [];
     const endpoints = await joinEndpoints(ctx, undo, sandbox, planned, journals);
-    await ensureDefaultRoutes(ctx, sandbox, [...current, ...endpoints]);
+    await ensureDefaultRoutes(ctx, sandbox, [...current, ...endpoints], undo);
     undo.push(`the files of sandbox ${sandbox.name} as connected to ${network.name}`, () => writeFiles(ctx, sandbox, current));
     writeFiles(ctx, next, [...current, ...endpoints]);
     await publishEndpoints(ctx, undo, sandbox, endpoints);
@@ -296,7 +296,7 @@ export async function disconnect(ctx: ControllerContext, network: NetworkRecord,
     const journals = leaving.map((l) => beginJournal(ctx, undo, { ...joinJournal(ctx, l, ctx.state.networks.get(l.networkId)!, sandbox), op: 'leave' }));
     undo.push(`the interfaces of ${sandbox.name} on the networks it was leaving`, () => restoreSandbox(ctx, sandbox, new Set(leaving.map((l) => l.id))));
     for (const l of leaving) await leaveKernel(ctx, l, ctx.state.networks.get(l.networkId)!, sandbox);
-    await ensureDefaultRoutes(ctx, sandbox, remaining);
+    await ensureDefaultRoutes(ctx, sandbox, remaining, undo);
     undo.push(`the files of sandbox ${sandbox.name} as disconnected from ${network.name}`, () => writeFiles(ctx, sandbox, current));
     writeFiles(ctx, sandbox, remaining);
     await forgetEndpoints(ctx, leaving, journals);

@@ -146,6 +146,11 @@ export function fakeOs(kernel: () => FakeKernel, faults: Faults): ControllerOs {
         if (!ns.routes.some((x) => x.family === family)) ns.routes.push({ family, ifName: r.ifName, gateway: r.gateway });
       }
     },
+    async deleteDefaultRoutes(nsPath: string, routes: DefaultRoute[]) {
+      faults.step('deleteDefaultRoutes');
+      const ns = kernel().ns(nsPath);
+      ns.routes = ns.routes.filter((x) => !routes.some((r) => r.ifName === x.ifName && r.gateway === x.gateway));
+    },
     async hasDefaultRoute(nsPath, family) {
       faults.step('hasDefaultRoute');
       return kernel().ns(nsPath).routes.some((r) => r.family === family);

@@ -237,6 +237,15 @@ const SCENARIOS: Scenario[] = [
     op: (w) => w.ctl.disconnect('n2', 's1', false),
   },
   {
+    name: 'disconnect from the network carrying the default route',
+    setup: async (w) => {
+      await w.ctl.createNetwork({ name: 'n1' });
+      await w.ctl.createNetwork({ name: 'n2' });
+      await w.ctl.createSandbox({ name: 's1', networkMode: 'n1', endpoints: { n2: {} } });
+    },
+    op: (w) => w.ctl.disconnect('n1', 's1', false),
+  },
+  {
     name: 'CNI attach',
     setup: async (w) => {
       await w.ctl.createNetwork({ name: 'n1' });
