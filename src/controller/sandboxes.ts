@@ -261,7 +261,11 @@ export async function connect(ctx: ControllerContext, network: NetworkRecord, sa
     const journals: number[] = [];
     const endpoints = await joinEndpoints(ctx, undo, sandbox, planned, journals);
     await ensureDefaultRoutes(ctx, sandbox, [...current, ...endpoints], undo);
-    undo.push(`the files of sandbox ${sandbox.name} as connected to ${network.name}`, () => writeFiles(ctx, sandbox, current));
+    // A sandbox this connect records (a Docker endpoint's) had no files before.
+    const recorded = ctx.state.sandboxes.has(sandbox.id);
+    undo.push(`the files of sandbox ${sandbox.name} as connected to ${network.name}`, () =>
+      recorded ? writeFiles(ctx, sandbox, current) : fs.rmSync(sandboxPaths(ctx.execRoot, sandbox.id).dir, { recursive: true, force: true }),
+    );
     writeFiles(ctx, next, [...current, ...endpoints]);
     await publishEndpoints(ctx, undo, sandbox, endpoints);
     ctx.store.transaction((tx) => {

@@ -111,7 +111,13 @@ class World {
   }
 
   view(): Record<string, unknown> {
-    return { records: this.records(), state: this.stateView(), ipam: ipamView(this.ipam), journal: this.store.pendingJournal(), kernel: this.kernel.view() };
+    return { records: this.records(), state: this.stateView(), ipam: ipamView(this.ipam), journal: this.store.pendingJournal(), kernel: this.kernel.view(), files: this.sandboxDirs() };
+  }
+
+  /** The sandboxes that have a directory of files (resolv.conf, hosts, hostname). */
+  sandboxDirs(): string[] {
+    const dir = path.join(this.execRoot, 'sandboxes');
+    return fs.existsSync(dir) ? fs.readdirSync(dir).sort() : [];
   }
 
   /** Namespaces a container runtime made (CNI): theirs, there whatever cnm does. */
@@ -343,6 +349,7 @@ for (const s of SCENARIOS) {
       const asAfter = JSON.stringify(records) === JSON.stringify(after.records);
       t.ok(asBefore || asAfter, `crash at step ${i} (${name}): the records are as before or as after the operation`);
       t.same(next.actualKernel(), next.expectedKernel(), `crash at step ${i} (${name}): the kernel matches the records`);
+      t.same(next.sandboxDirs(), next.store.load().sandboxes.map((x) => x.id).sort(), `crash at step ${i} (${name}): files for the recorded sandboxes only`);
       t.same(ipamView(next.ipam), asAfter ? after.ipam : before.ipam, `crash at step ${i} (${name}): IPAM matches the records`);
       t.same(next.stateView(), next.recordsAsState(), `crash at step ${i} (${name}): the in-memory state mirrors the records`);
       next.close();
