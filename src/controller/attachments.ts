@@ -8,11 +8,13 @@
  */
 import fs from 'node:fs';
 import { CnmError, conflict, invalid, notFound } from '../errors';
-import { bringLoopbackUp, hasDefaultRoute, interfaceState } from '../os/sandbox-net';
 import type { ControllerContext } from './context';
 import { resolveRef, newId, nowRfc3339Nano, VALID_NAME } from './ids';
 import type { AttachedMode, EndpointRecord, NetworkRecord, PublishedPortRequest, SandboxRecord } from './model';
 import { connect, disconnect, removeSandbox } from './sandboxes';
+import { sandboxPaths } from './sandbox-files';
+import { forgetSandbox, teardownSandboxKernel } from './teardown';
+import { withUndo } from './undo';
 
 /** Labels that show the runtime's view of an attachment in `cnm ps`, inspect and the Engine API. */
 export const CONTAINER_ID_LABEL = 'io.cnm.cni.container-id';
@@ -61,11 +63,12 @@ function sandboxOfContainer(ctx: ControllerContext, containerId: string): (Sandb
   return attachedSandboxes(ctx).find((s) => s.mode.containerId === containerId);
 }
 
-/** The networks a runtime can attach to: user-defined bridge networks (veth pairs into any namespace). */
+/** The networks a runtime can attach to: user-defined networks of drivers that join any namespace. */
 export function attachableNetwork(ctx: ControllerContext, ref: string): NetworkRecord {
   const network = resolveRef(ctx.state.networks.values(), ref, 'network');
-  if (network.driver !== 'bridge') {
-    throw invalid(`network ${network.name} uses the ${network.driver} driver: the cnm CNI plugin attaches containers to bridge networks only`);
+  if (!ctx.drivers.get(network.driver).runtimeAttachable) {
+    const drivers = ctx.drivers.all().filter((d) => d.runtimeAttachable).map((d) => d.name);
+    throw invalid(`network ${network.name} uses the ${network.driver} driver: the cnm CNI plugin attaches containers to ${drivers.join(' or ')} networks only`);
   }
   if (network.predefined) {
     throw invalid(`network ${network.name} is cnm's default bridge, which has no DNS: create a network for containers (cnm network create NAME) and install that one`);
@@ -105,11 +108,12 @@ export async function attach(ctx: ControllerContext, req: AttachRequest): Promis
       throw conflict(`container ${req.containerId} already has an interface ${req.ifName} from cnm: give this network another CNI_IFNAME`);
     }
   }
-  const created = sandbox ? undefined : newAttachedSandbox(ctx, req, identity);
-  const target = sandbox ?? created!;
-  try {
+  const existing = sandbox;
+  return withUndo(ctx.log, `attach container ${req.containerId} to ${network.name}`, async (undo) => {
+    const target = existing ?? newAttachedSandbox(ctx, req, identity);
+    if (!existing) undo.push(`the record of sandbox ${target.name}`, () => forgetEmptySandbox(ctx, target));
     // 127.0.0.11 lives on lo: the embedded DNS cannot listen in a namespace whose lo is down.
-    await bringLoopbackUp(req.nsPath);
+    await ctx.os.bringLoopbackUp(req.nsPath);
     const endpoint = await connect(ctx, network, target, {
       ifName: req.ifName,
       aliases: req.aliases,
@@ -118,10 +122,7 @@ export async function attach(ctx: ControllerContext, req: AttachRequest): Promis
       ...(req.mac ? { mac: req.mac } : {}),
     });
     return { sandbox: ctx.state.sandboxes.get(target.id) as Attachment['sandbox'], endpoint, network };
-  } catch (err) {
-    if (created) forgetSandbox(ctx, created);
-    throw err;
-  }
+  });
 }
 
 /** Records the sandbox (committed alone: a crash before its first endpoint leaves a record reconcile removes). */
@@ -155,10 +156,10 @@ function newAttachedSandbox(ctx: ControllerContext, req: AttachRequest, nsIdenti
   return sandbox;
 }
 
-function forgetSandbox(ctx: ControllerContext, sandbox: SandboxRecord): void {
-  ctx.store.transaction((tx) => tx.deleteSandbox(sandbox.id));
-  ctx.state.sandboxes.delete(sandbox.id);
-  fs.rmSync(`${ctx.execRoot}/sandboxes/${sandbox.id}`, { recursive: true, force: true });
+/** A sandbox record without endpoints goes, with its files. */
+async function forgetEmptySandbox(ctx: ControllerContext, sandbox: SandboxRecord): Promise<void> {
+  await forgetSandbox(ctx, sandbox);
+  await teardownSandboxKernel(ctx, [], null, sandboxPaths(ctx.execRoot, sandbox.id).dir);
 }
 
 /** DEL: the endpoint goes; with the container's last endpoint, the sandbox goes too. */
@@ -168,17 +169,17 @@ export async function detach(ctx: ControllerContext, a: Attachment): Promise<voi
 }
 
 /** CHECK: what the attachment lacks, in words (empty when complete). */
-export async function checkAttachment(a: Attachment): Promise<string[]> {
+export async function checkAttachment(ctx: ControllerContext, a: Attachment): Promise<string[]> {
   if (namespaceIdentity(a.sandbox.mode.nsPath) !== a.sandbox.mode.nsIdentity) return [`the network namespace ${a.sandbox.mode.nsPath} is gone`];
   const missing: string[] = [];
   const nsPath = a.sandbox.mode.nsPath;
-  const iface = await interfaceState(nsPath, a.endpoint.ifName);
+  const iface = await ctx.os.interfaceState(nsPath, a.endpoint.ifName);
   if (!iface) return [`interface ${a.endpoint.ifName}`];
   if (!iface.up) missing.push(`interface ${a.endpoint.ifName} is down`);
   for (const cidr of [a.endpoint.ipv4, a.endpoint.ipv6]) if (cidr && !iface.addresses.includes(cidr)) missing.push(`address ${cidr} on ${a.endpoint.ifName}`);
-  const lo = await interfaceState(nsPath, 'lo');
+  const lo = await ctx.os.interfaceState(nsPath, 'lo');
   if (!lo?.up) missing.push('lo is down (the embedded DNS at 127.0.0.11 needs it)');
-  if (!a.network.internal && a.endpoint.ipv4 && !(await hasDefaultRoute(nsPath, 4))) missing.push('the IPv4 default route');
+  if (!a.network.internal && a.endpoint.ipv4 && !(await ctx.os.hasDefaultRoute(nsPath, 4))) missing.push('the IPv4 default route');
   return missing;
 }
 
@@ -212,7 +213,7 @@ export async function removeVanishedAttachments(ctx: ControllerContext): Promise
       container: sandbox.mode.containerId,
     });
     try {
-      if (empty) forgetSandbox(ctx, sandbox);
+      if (empty) await forgetEmptySandbox(ctx, sandbox);
       else await removeSandbox(ctx, sandbox);
       removed.push(sandbox.name);
     } catch (err) {

@@ -62,7 +62,12 @@ export async function applySnapshot(ctx: ControllerContext, snap: ClusterSnapsho
   }
   for (const n of [...state.networks.values()]) {
     if (n.scope !== 'global' || seen.has(n.id) || state.endpointsOfNetwork(n.id).length) continue;
-    await ctx.drivers.get(n.driver).deleteNetwork(toDriverNetwork(n)).catch(() => undefined);
+    try {
+      await ctx.drivers.get(n.driver).deleteNetwork(toDriverNetwork(n));
+    } catch (err) {
+      // The record goes all the same (the network is gone from the cluster); what the driver left is logged.
+      ctx.log.log('error', 'could not remove the local part of a global network that is gone', { network: n.name, error: String(err) });
+    }
     ctx.store.transaction((tx) => tx.deleteNetwork(n.id));
     state.networks.delete(n.id);
   }

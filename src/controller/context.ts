@@ -12,6 +12,7 @@ import type { ResolvConf } from '../os/resolvconf';
 import type { ClusterStore } from '../store/cluster';
 import type { SqliteStore } from '../store/sqlite';
 import type { EndpointRecord, NetworkRecord, SandboxRecord } from './model';
+import type { ControllerOs } from './os';
 import type { State } from './state';
 
 /** Services told about every committed change (embedded DNS, NAT). */
@@ -37,9 +38,9 @@ export interface ControllerContext {
   /** Host ports for published ports (the NAT service's allocator); absent means no publishing. */
   ports?: PortAllocator;
   log: Logger;
+  /** the kernel work the controller does itself (namespaces, addresses, routes) */
+  os: ControllerOs;
 }
-
-export const DEFAULT_BRIDGE = 'bridge';
 
 export function toDriverNetwork(n: NetworkRecord): DriverNetwork {
   return { id: n.id, name: n.name, options: n.options, pools: n.pools, internal: n.internal, ipv6: n.enableIPv6 };

@@ -31,6 +31,8 @@ import { restorePorts } from './ports';
 import { loadState, reconcileKernel, removeOrphanFiles, replayJournal } from './reconcile';
 import type { CreateSandboxRequest } from './sandboxes';
 import { connect, createSandbox, disconnect, removeSandbox, updateAliases, writeFiles } from './sandboxes';
+import type { ControllerOs } from './os';
+import { linuxOs } from './os';
 import { SerialQueue } from './serial';
 import { State } from './state';
 
@@ -45,6 +47,8 @@ export interface ControllerOptions {
   ports?: PortAllocator;
   cluster?: ClusterStore;
   log: Logger;
+  /** the controller's own kernel work; Linux's unless a test gives a fake */
+  os?: ControllerOs;
 }
 
 export class Controller {
@@ -52,7 +56,7 @@ export class Controller {
   private readonly queue = new SerialQueue();
 
   constructor(opts: ControllerOptions) {
-    this.ctx = { ...opts, dockerIpam: opts.dockerIpam ?? new Ipam(), state: new State(), listeners: [] };
+    this.ctx = { ...opts, dockerIpam: opts.dockerIpam ?? new Ipam(), os: opts.os ?? linuxOs, state: new State(), listeners: [] };
   }
 
   get state(): State {
@@ -210,7 +214,7 @@ export class Controller {
     return this.queue.run(async () => {
       const a = findAttachment(this.ctx, network, containerId, ifName);
       if (!a) throw unknownAttachment(network, containerId, ifName);
-      return checkAttachment(a);
+      return checkAttachment(this.ctx, a);
     });
   }
 

@@ -4,14 +4,16 @@
  * follows is undone if anything later fails.
  */
 import { forbidden, invalid } from '../errors';
-import { addDefaultRoutes, configureInterface, deleteInterfaces, hasDefaultRoute } from '../os/sandbox-net';
 import { stripPrefixLength } from '../ipam';
+import type { JoinResult } from '../drivers/api';
 import type { ControllerContext } from './context';
 import { macFor, toDriverEndpoint, toDriverNetwork, toDriverSandbox } from './context';
 import { cidrContains, withPrefixLength } from '../ipam/cidr';
 import { addressSource } from './addresses';
 import { newId, shortId } from './ids';
 import type { JournalEntry } from './journal';
+import { leaveEndpointKernel } from './teardown';
+import type { UndoStack } from './undo';
 import type { EndpointRecord, NetworkRecord, SandboxRecord } from './model';
 
 export interface EndpointRequest {
@@ -33,16 +35,14 @@ export function checkCanJoin(ctx: ControllerContext, sandbox: SandboxRecord, net
   if (ctx.state.endpointOf(network.id, sandbox.id)) {
     throw forbidden(`endpoint with name ${sandbox.name} already exists in network ${network.name}`);
   }
+  const driver = ctx.drivers.get(network.driver);
   if (!creating) {
-    if (network.driver === 'host') throw invalid('container cannot be disconnected from host network or connected to host network');
+    if (driver.sandboxNamespace === 'daemon') throw invalid('container cannot be disconnected from host network or connected to host network');
     if (sandbox.mode.kind !== 'own' && sandbox.mode.kind !== 'attached' && sandbox.mode.kind !== 'handoff') {
       throw forbidden('container sharing network namespace with another container or host cannot be connected to any other network');
     }
   }
-  const onNone = existing.some((e) => ctx.state.networks.get(e.networkId)?.driver === 'null');
-  if ((network.driver === 'null' && existing.length > 0) || onNone) {
-    throw forbidden('container cannot be connected to multiple networks with one of the networks in private (none) mode');
-  }
+  checkExclusive(ctx, network, existing);
   if ((req.ipv4 || req.ipv6) && network.predefined) {
     throw invalid('user specified IP address is supported on user defined networks only');
   }
@@ -55,6 +55,14 @@ export function checkCanJoin(ctx: ControllerContext, sandbox: SandboxRecord, net
   }
 }
 
+/** A sandbox on an exclusive network (none) is on no other. */
+export function checkExclusive(ctx: ControllerContext, network: NetworkRecord, existing: EndpointRecord[]): void {
+  const exclusive = (n: NetworkRecord | undefined): boolean => n !== undefined && ctx.drivers.get(n.driver).exclusive;
+  if ((exclusive(network) && existing.length > 0) || existing.some((e) => exclusive(ctx.state.networks.get(e.networkId)))) {
+    throw forbidden('container cannot be connected to multiple networks with one of the networks in private (none) mode');
+  }
+}
+
 export function checkAliases(network: NetworkRecord, aliases: string[]): void {
   if (aliases.length && network.predefined) throw invalid('network-scoped aliases are only supported for user-defined networks');
   for (const alias of aliases) {
@@ -63,25 +71,20 @@ export function checkAliases(network: NetworkRecord, aliases: string[]): void {
 }
 
 /**
- * Allocates what a new endpoint needs; release with releaseEndpointAddresses on failure. Runs
- * inside the controller's serial queue, so local allocations never race.
+ * Allocates what a new endpoint needs, each address with its undo. Runs inside the controller's
+ * serial queue, so local allocations never race.
  */
-export async function planEndpoint(ctx: ControllerContext, sandbox: SandboxRecord, network: NetworkRecord, req: EndpointRequest, seq: number): Promise<EndpointRecord> {
-  const driver = ctx.drivers.get(network.driver);
-  const hasInterface = driver.name !== 'host' && driver.name !== 'null';
+export async function planEndpoint(ctx: ControllerContext, undo: UndoStack, sandbox: SandboxRecord, network: NetworkRecord, req: EndpointRequest, seq: number): Promise<EndpointRecord> {
+  const hasInterface = ctx.drivers.get(network.driver).hasInterface;
   const source = addressSource(ctx, network);
   const addresses: Record<4 | 6, string> = { 4: '', 6: '' };
-  try {
-    for (const family of [4, 6] as const) {
-      if (!network.pools.some((p) => p.family === family)) continue;
-      const preferred = family === 4 ? req.ipv4 : req.ipv6;
-      const address = await source.request(family, preferred || undefined);
-      const pool = network.pools.find((p) => p.family === family && cidrContains(p.subnet, address))!;
-      addresses[family] = withPrefixLength(address, pool.subnet);
-    }
-  } catch (err) {
-    for (const cidr of Object.values(addresses)) if (cidr) await source.release(stripPrefixLength(cidr)).catch(() => undefined);
-    throw err;
+  for (const family of [4, 6] as const) {
+    if (!network.pools.some((p) => p.family === family)) continue;
+    const preferred = family === 4 ? req.ipv4 : req.ipv6;
+    const address = await source.request(family, preferred || undefined);
+    undo.push(`address ${address} of network ${network.name}`, () => source.release(address));
+    const pool = network.pools.find((p) => p.family === family && cidrContains(p.subnet, address))!;
+    addresses[family] = withPrefixLength(address, pool.subnet);
   }
   const ipv4 = addresses[4];
   const ipv6 = addresses[6];
@@ -118,30 +121,34 @@ export async function releaseEndpointAddresses(ctx: ControllerContext, e: Endpoi
 }
 
 export function joinJournal(ctx: ControllerContext, e: EndpointRecord, network: NetworkRecord, sandbox: SandboxRecord): Extract<JournalEntry, { op: 'join' }> {
-  return { op: 'join', driver: network.driver, network: toDriverNetwork(network), endpoint: toDriverEndpoint(e), sandbox: toDriverSandbox(ctx, sandbox) };
-}
-
-/** Kernel side of a join: the driver's interface, then addresses and link state inside. */
-export async function joinKernel(ctx: ControllerContext, e: EndpointRecord, network: NetworkRecord, sandbox: SandboxRecord): Promise<void> {
-  const driver = ctx.drivers.get(network.driver);
-  const sb = toDriverSandbox(ctx, sandbox);
-  await driver.join(toDriverNetwork(network), toDriverEndpoint(e), sb);
-  try {
-    // A handoff interface gets its addresses from libnetwork once moved into the container.
-    if (e.ifName && sandbox.mode.kind !== 'handoff') await configureInterface(sb.nsPath, { ifName: e.ifName, addresses: [e.ipv4, e.ipv6].filter(Boolean) });
-  } catch (err) {
-    await leaveKernel(ctx, e, network, sandbox).catch(() => undefined);
-    throw err;
-  }
-}
-
-export async function leaveKernel(ctx: ControllerContext, e: EndpointRecord, network: NetworkRecord, sandbox: SandboxRecord): Promise<void> {
-  const driver = ctx.drivers.get(network.driver);
-  const sb = toDriverSandbox(ctx, sandbox);
-  await driver.leave(toDriverNetwork(network), toDriverEndpoint(e), sb);
   // A handoff interface is back in the daemon's namespace under its temporary name once Docker
   // released it (libnetwork moves non-veth links back), or gone with the container's namespace.
-  if (e.ifName && (sandbox.mode.kind === 'own' || sandbox.mode.kind === 'handoff')) await deleteInterfaces(sb.nsPath, [e.ifName]).catch(() => undefined);
+  const deleteInterface = sandbox.mode.kind === 'own' || sandbox.mode.kind === 'handoff';
+  return { op: 'join', driver: network.driver, network: toDriverNetwork(network), endpoint: toDriverEndpoint(e), sandbox: toDriverSandbox(ctx, sandbox), deleteInterface };
+}
+
+/**
+ * Kernel side of a join: the driver's interface, then addresses and link state inside. Returns
+ * the endpoint with the gateways the driver's join reported (to record before the commit). Half
+ * done when it fails: leaveKernel removes what it made.
+ */
+export async function joinKernel(ctx: ControllerContext, e: EndpointRecord, network: NetworkRecord, sandbox: SandboxRecord): Promise<EndpointRecord> {
+  const driver = ctx.drivers.get(network.driver);
+  const sb = toDriverSandbox(ctx, sandbox);
+  const joined = await driver.join(toDriverNetwork(network), toDriverEndpoint(e), sb);
+  // A handoff interface gets its addresses from libnetwork once moved into the container.
+  if (e.ifName && sandbox.mode.kind !== 'handoff') await ctx.os.configureInterface(sb.nsPath, { ifName: e.ifName, addresses: [e.ipv4, e.ipv6].filter(Boolean) });
+  return withGateways(e, joined);
+}
+
+function withGateways(e: EndpointRecord, joined: JoinResult): EndpointRecord {
+  const { gatewayV4: _v4, gatewayV6: _v6, ...rest } = e;
+  return { ...rest, ...(joined.gatewayV4 ? { gatewayV4: joined.gatewayV4 } : {}), ...(joined.gatewayV6 ? { gatewayV6: joined.gatewayV6 } : {}) };
+}
+
+/** Kernel side of a leave: the one endpoint teardown (teardown.ts), from the records. */
+export async function leaveKernel(ctx: ControllerContext, e: EndpointRecord, network: NetworkRecord, sandbox: SandboxRecord): Promise<void> {
+  await leaveEndpointKernel(ctx, joinJournal(ctx, e, network, sandbox));
 }
 
 /**
@@ -149,25 +156,24 @@ export async function leaveKernel(ctx: ControllerContext, e: EndpointRecord, net
  * with a way out, as in Docker; it is added when the sandbox has none (first join, or after the
  * endpoint that carried it left).
  */
-export async function ensureDefaultRoutes(ctx: ControllerContext, sandbox: SandboxRecord, endpoints: EndpointRecord[]): Promise<void> {
+export async function ensureDefaultRoutes(ctx: ControllerContext, sandbox: SandboxRecord, endpoints: EndpointRecord[], undo?: UndoStack): Promise<void> {
   if (sandbox.mode.kind !== 'own' && sandbox.mode.kind !== 'attached') return;
   const nsPath = toDriverSandbox(ctx, sandbox).nsPath;
   for (const family of [4, 6] as const) {
-    const gw = gatewayEndpoint(ctx, endpoints, family);
-    if (!gw || (await hasDefaultRoute(nsPath, family))) continue;
-    await addDefaultRoutes(nsPath, [{ ifName: gw.endpoint.ifName, gateway: gw.gateway }]);
+    const gw = defaultRouteEndpoint(endpoints, family);
+    if (!gw || (await ctx.os.hasDefaultRoute(nsPath, family))) continue;
+    const route = { ifName: gw.endpoint.ifName, gateway: gw.gateway };
+    // Through an interface the operation keeps, the route outlives an undo of its interfaces.
+    undo?.push(`the IPv${family} default route via ${route.ifName} in ${sandbox.name}`, () => ctx.os.deleteDefaultRoutes(nsPath, [route]));
+    await ctx.os.addDefaultRoutes(nsPath, [route]);
   }
 }
 
-function gatewayEndpoint(ctx: ControllerContext, endpoints: EndpointRecord[], family: 4 | 6): { endpoint: EndpointRecord; gateway: string } | undefined {
+/** The first endpoint, in connect order, whose driver gave it a gateway of the family. */
+function defaultRouteEndpoint(endpoints: EndpointRecord[], family: 4 | 6): { endpoint: EndpointRecord; gateway: string } | undefined {
   for (const e of [...endpoints].sort((a, b) => a.seq - b.seq)) {
-    const network = ctx.state.networks.get(e.networkId);
-    if (!network || network.internal || !e.ifName || !(family === 4 ? e.ipv4 : e.ipv6)) continue;
-    const driver = ctx.drivers.get(network.driver);
-    // No way out of its own: an isolated macvlan, or an overlay (its gateway bridge carries the route).
-    if (driver.isolated?.(toDriverNetwork(network)) || driver.needsGatewayBridge) continue;
-    const pool = network.pools.find((p) => p.family === family && p.gateway);
-    if (pool?.gateway) return { endpoint: e, gateway: pool.gateway };
+    const gateway = family === 4 ? e.gatewayV4 : e.gatewayV6;
+    if (gateway && e.ifName) return { endpoint: e, gateway };
   }
   return undefined;
 }

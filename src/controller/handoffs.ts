@@ -15,6 +15,7 @@ import type { EndpointRecord, HandoffMode, NetworkRecord, PortBindingRecord, Pub
 import { allocatePorts, releasePorts } from './ports';
 import { connect, removeSandbox } from './sandboxes';
 import { removeNetwork } from './networks';
+import { withUndo } from './undo';
 
 /** The label that ties a cnm network to the Docker network it serves. */
 export const DOCKER_NETWORK_LABEL = 'io.cnm.docker.network-id';
@@ -110,20 +111,13 @@ export async function createHandoff(ctx: ControllerContext, req: HandoffRequest)
     publish: [],
     process: { status: 'created', pid: 0, startTicks: 0, exitCode: 0, startedAt: '0001-01-01T00:00:00Z', finishedAt: '0001-01-01T00:00:00Z' },
   };
-  ctx.store.transaction((tx) => tx.putSandbox(sandbox));
-  ctx.state.sandboxes.set(sandbox.id, sandbox);
-  try {
-    await connect(ctx, network, sandbox, {
-      ifName: handoffInterfaceName(req.dockerEndpointId),
-      ...(req.ipv4 ? { ipv4: stripPrefixLength(req.ipv4) } : {}),
-      ...(req.ipv6 ? { ipv6: stripPrefixLength(req.ipv6) } : {}),
-      ...(req.mac ? { mac: req.mac } : {}),
-    });
-  } catch (err) {
-    ctx.store.transaction((tx) => tx.deleteSandbox(sandbox.id));
-    ctx.state.sandboxes.delete(sandbox.id);
-    throw err;
-  }
+  // The sandbox is recorded by connect's commit, with its endpoint: a crash before leaves nothing.
+  await connect(ctx, network, sandbox, {
+    ifName: handoffInterfaceName(req.dockerEndpointId),
+    ...(req.ipv4 ? { ipv4: stripPrefixLength(req.ipv4) } : {}),
+    ...(req.ipv6 ? { ipv6: stripPrefixLength(req.ipv6) } : {}),
+    ...(req.mac ? { mac: req.mac } : {}),
+  });
   return describeHandoff(ctx, ctx.state.sandboxes.get(sandbox.id) as HandoffSandbox)!;
 }
 
@@ -169,18 +163,17 @@ export async function publishHandoff(ctx: ControllerContext, dockerEndpointId: s
   const sandbox = handoffSandbox(ctx, dockerEndpointId);
   if (!sandbox) throw notFound(`cnm has no endpoint ${dockerEndpointId.slice(0, 12)}: it failed or was removed; start the container again`);
   const endpoints = ctx.state.endpointsOfSandbox(sandbox.id);
-  releasePorts(ctx, endpoints);
   const next: HandoffSandbox = { ...sandbox, publish };
   const copies = endpoints.map((e) => ({ ...e, ports: [] as PortBindingRecord[] }));
-  try {
+  await withUndo(ctx.log, `publish the ports of Docker endpoint ${dockerEndpointId.slice(0, 12)}`, async (undo) => {
+    releasePorts(ctx, endpoints);
+    undo.push('the host ports the endpoint had', () => restorePortsOf(ctx, endpoints));
     allocatePorts(ctx, next, copies);
-  } catch (err) {
-    restorePortsOf(ctx, endpoints);
-    throw err;
-  }
-  ctx.store.transaction((tx) => {
-    tx.putSandbox(next);
-    for (const e of copies) tx.putEndpoint(e);
+    undo.push('the host ports just allocated', () => releasePorts(ctx, copies));
+    ctx.store.transaction((tx) => {
+      tx.putSandbox(next);
+      for (const e of copies) tx.putEndpoint(e);
+    });
   });
   ctx.state.sandboxes.set(next.id, next);
   for (const e of copies) ctx.state.endpoints.set(e.id, e);

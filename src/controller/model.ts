@@ -129,4 +129,10 @@ export interface EndpointRecord {
   ports: PortBindingRecord[];
   /** connect order within the sandbox */
   seq: number;
+  /**
+   * Where the sandbox's default route goes through this endpoint, as the driver's join said;
+   * absent when the network has no way out of its own (and in records older than the field).
+   */
+  gatewayV4?: string;
+  gatewayV6?: string;
 }

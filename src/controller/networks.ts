@@ -3,11 +3,12 @@ import { CnmError, conflict, forbidden, invalid } from '../errors';
 import { Ipam, POOL_OVERLAP, type NetworkRequest, type PoolConfig, type SubnetRequest } from '../ipam';
 import { cidrsOverlap } from '../ipam/cidr';
 import { requireCluster } from './addresses';
-import { Rtnl } from '../os/links';
 import type { ControllerContext } from './context';
-import { DEFAULT_BRIDGE, toDriverNetwork } from './context';
+import { toDriverNetwork } from './context';
 import { newId, nowRfc3339Nano, VALID_NAME } from './ids';
-import type { JournalEntry } from './journal';
+import { beginJournal } from './journal';
+import { forgetNetwork } from './teardown';
+import { withUndo } from './undo';
 import type { NetworkRecord } from './model';
 
 export interface CreateNetworkRequest {
@@ -26,8 +27,6 @@ export interface CreateNetworkRequest {
   configFrom?: string;
 }
 
-const PREDEFINED = new Set(['bridge', 'host', 'none']);
-
 /** Internal flag for the daemon's own networks. */
 export interface CreateNetworkInternal {
   predefined?: boolean;
@@ -37,8 +36,8 @@ export interface CreateNetworkInternal {
 export async function createNetwork(ctx: ControllerContext, req: CreateNetworkRequest, internal: CreateNetworkInternal = {}): Promise<NetworkRecord> {
   const name = req.name ?? '';
   if (!internal.predefined) {
-    if (name === DEFAULT_BRIDGE) throw forbidden(`operation is not permitted on predefined ${name} network`);
-    if (PREDEFINED.has(name)) throw forbidden(`network with name ${name} already exists`);
+    if (name === ctx.drivers.defaultNetwork().spec.name) throw forbidden(`operation is not permitted on predefined ${name} network`);
+    if (ctx.drivers.predefinedNetworks().some((p) => p.spec.name === name)) throw forbidden(`network with name ${name} already exists`);
   }
   if (!name) throw invalid('invalid name: a network needs a name');
   if (!VALID_NAME.test(name)) throw invalid(`invalid network name "${name}": use letters, digits, '_', '.' and '-', starting with a letter or digit`);
@@ -49,7 +48,7 @@ export async function createNetwork(ctx: ControllerContext, req: CreateNetworkRe
   const ipamDriver = req.ipamDriver || 'default';
   if (ipamDriver !== 'default') throw new CnmError('notFound', `plugin "${ipamDriver}" not found`);
 
-  const driverName = req.driver || 'bridge';
+  const driverName = req.driver || ctx.drivers.defaultNetwork().driver.name;
   const driver = internal.predefined ? ctx.drivers.get(driverName) : ctx.drivers.forCreate(driverName);
   const options = { ...(req.options ?? {}) };
   const enableIPv6 = Boolean(req.enableIPv6);
@@ -59,7 +58,7 @@ export async function createNetwork(ctx: ControllerContext, req: CreateNetworkRe
   for (const key of Object.keys(labels)) if (!key) throw invalid('invalid label: a label needs a key (--label key=value)');
 
   const id = newId();
-  const needsIpam = driver.name !== 'host' && driver.name !== 'null';
+  const needsIpam = driver.usesIpam;
   const global = driver.scope === 'global';
   const ipamRequest = {
     networkId: id,
@@ -70,53 +69,44 @@ export async function createNetwork(ctx: ControllerContext, req: CreateNetworkRe
     ...(internal.pick ? { pick: internal.pick } : {}),
     ...(driver.ownAddresses?.(options).length ? { pickAuxAddresses: driver.ownAddresses(options) } : {}),
   };
-  const pools = !needsIpam ? [] : global ? await globalPools(ctx, ipamRequest) : ctx.ipam.allocateNetwork({ ...ipamRequest, exclude: await hostRoutes() });
-  let record: NetworkRecord = {
-    id,
-    name,
-    driver: driver.name,
-    scope: driver.scope,
-    created: nowRfc3339Nano(),
-    enableIPv6,
-    internal: isInternal,
-    attachable: Boolean(req.attachable),
-    ipamDriver,
-    ipamOptions: req.ipamOptions === undefined ? null : req.ipamOptions,
-    pools,
-    options,
-    labels,
-    predefined: Boolean(internal.predefined),
-  };
-  // A global network exists once the cluster store has it (which also gives it its VXLAN id).
-  if (global) record = await requireCluster(ctx).createNetwork(record);
-  const dn = toDriverNetwork(record);
-  const journal = ctx.store.beginJournal({ op: 'createNetwork', driver: driver.name, network: dn } satisfies JournalEntry);
-  const undo = async (): Promise<void> => {
+  return withUndo(ctx.log, `create network ${name}`, async (undo) => {
+    const pools = !needsIpam ? [] : global ? await globalPools(ctx, ipamRequest) : ctx.ipam.allocateNetwork({ ...ipamRequest, exclude: await ctx.os.hostRoutes() });
     // abortNetwork also moves the cursor back: a failed create burns no pool (Docker's does).
-    if (needsIpam && !global) ctx.ipam.abortNetwork(id);
-    if (global) await requireCluster(ctx).deleteNetwork(id).catch((err) => ctx.log.log('error', 'could not undo a global network', { network: name, error: String(err) }));
-    ctx.store.endJournal(journal);
-  };
-  try {
+    if (needsIpam && !global) undo.push(`the pools of network ${name} in IPAM`, () => ctx.ipam.abortNetwork(id));
+    let record: NetworkRecord = {
+      id,
+      name,
+      driver: driver.name,
+      scope: driver.scope,
+      created: nowRfc3339Nano(),
+      enableIPv6,
+      internal: isInternal,
+      attachable: Boolean(req.attachable),
+      ipamDriver,
+      ipamOptions: req.ipamOptions === undefined ? null : req.ipamOptions,
+      pools,
+      options,
+      labels,
+      predefined: Boolean(internal.predefined),
+    };
+    // A global network exists once the cluster store has it (which also gives it its VXLAN id).
+    if (global) {
+      record = await requireCluster(ctx).createNetwork(record);
+      undo.push(`global network ${name} in the cluster store`, () => requireCluster(ctx).deleteNetwork(id));
+    }
+    const dn = toDriverNetwork(record);
+    const journal = beginJournal(ctx, undo, { op: 'createNetwork', driver: driver.name, network: dn });
     driver.checkConflicts?.(dn, [...ctx.state.networks.values()].filter((n) => n.driver === driver.name && n.id !== id).map(toDriverNetwork));
+    undo.push(`the ${driver.name} driver's network ${name}`, () => driver.deleteNetwork(dn));
     await driver.createNetwork(dn);
-  } catch (err) {
-    await undo();
-    throw err;
-  }
-  try {
     ctx.store.transaction((tx) => {
       tx.putNetwork(record);
       if (!global) tx.setMeta('ipamCursor', JSON.stringify(ctx.ipam.getCursor()));
       tx.endJournal(journal);
     });
-  } catch (err) {
-    await driver.deleteNetwork(dn).catch(() => undefined);
-    await undo();
-    throw err;
-  }
-  ctx.state.networks.set(id, record);
-  return record;
+    ctx.state.networks.set(id, record);
+    return record;
+  });
 }
 
 /** Docker's global-scope default pool: 10.0.0.0/8 in /24s. */
@@ -130,7 +120,7 @@ const GLOBAL_DEFAULT_POOLS = [{ base: '10.0.0.0/8', size: 24 }];
 async function globalPools(ctx: ControllerContext, request: Omit<NetworkRequest, 'exclude'>): Promise<PoolConfig[]> {
   const cluster = requireCluster(ctx);
   const local = [...ctx.state.networks.values()].filter((n) => n.scope === 'local').flatMap((n) => n.pools.map((p) => p.subnet));
-  const exclude = [...(await cluster.usedSubnets()), ...local, ...(await hostRoutes())];
+  const exclude = [...(await cluster.usedSubnets()), ...local, ...(await ctx.os.hostRoutes())];
   // A fresh allocator: it only chooses and validates; the cluster store holds global state.
   const pools = new Ipam({ defaultPools: GLOBAL_DEFAULT_POOLS }).allocateNetwork({ ...request, exclude });
   for (const pool of pools) {
@@ -148,63 +138,32 @@ export async function removeNetwork(ctx: ControllerContext, network: NetworkReco
   const dn = toDriverNetwork(network);
   // Refused by the cluster store while any host still has endpoints on it.
   if (network.scope === 'global') await requireCluster(ctx).deleteNetwork(network.id);
-  const journal = ctx.store.beginJournal({ op: 'removeNetwork', driver: driver.name, network: dn } satisfies JournalEntry);
-  await driver.deleteNetwork(dn);
-  ctx.store.transaction((tx) => {
-    tx.deleteNetwork(network.id);
-    tx.endJournal(journal);
+  await withUndo(ctx.log, `remove network ${network.name}`, async (undo) => {
+    const journal = beginJournal(ctx, undo, { op: 'removeNetwork', driver: driver.name, network: dn });
+    // A deleteNetwork that failed half-way: the record still says the network exists.
+    undo.push(`the ${driver.name} driver's network ${network.name}, half removed`, () => driver.createNetwork(dn));
+    await driver.deleteNetwork(dn);
+    forgetNetwork(ctx, network, [journal]);
   });
-  ctx.state.networks.delete(network.id);
-  if (network.pools.length && network.scope === 'local') ctx.ipam.releaseNetwork(network.id);
 }
 
-/** The daemon's own networks, created once and kept (Docker gives `bridge` a new id each start). */
+/**
+ * The daemon's own networks, as the drivers declare them, created once and kept (Docker gives
+ * `bridge` a new id each start). The default one takes the first free pool.
+ */
 export async function ensurePredefinedNetworks(ctx: ControllerContext): Promise<void> {
-  if (!ctx.state.networkByName('none')) await createNetwork(ctx, { name: 'none', driver: 'null' }, { predefined: true });
-  if (!ctx.state.networkByName('host')) await createNetwork(ctx, { name: 'host', driver: 'host' }, { predefined: true });
-  if (!ctx.state.networkByName(DEFAULT_BRIDGE)) {
-    await createNetwork(
-      ctx,
-      {
-        name: DEFAULT_BRIDGE,
-        driver: 'bridge',
-        options: {
-          'com.docker.network.bridge.default_bridge': 'true',
-          'com.docker.network.bridge.enable_icc': 'true',
-          'com.docker.network.bridge.enable_ip_masquerade': 'true',
-          'com.docker.network.bridge.host_binding_ipv4': '0.0.0.0',
-          'com.docker.network.bridge.name': 'cnm0',
-          'com.docker.network.driver.mtu': '1500',
-        },
-      },
-      { predefined: true, pick: 'first' },
-    );
+  for (const p of ctx.drivers.predefinedNetworks()) {
+    if (ctx.state.networkByName(p.spec.name)) continue;
+    await createNetwork(ctx, { name: p.spec.name, driver: p.driver.name, options: { ...(p.spec.options ?? {}) } }, { predefined: true, ...(p.default ? { pick: 'first' as const } : {}) });
   }
 }
 
-/** Docker's docker_gwbridge: the local way out of sandboxes on overlay networks. */
-export const GATEWAY_BRIDGE = 'cnm_gwbridge';
-
+/** The local network that carries the way out of sandboxes on networks without one (Docker's docker_gwbridge). */
 export async function ensureGatewayBridge(ctx: ControllerContext): Promise<NetworkRecord> {
-  const existing = ctx.state.networkByName(GATEWAY_BRIDGE);
+  const provided = ctx.drivers.gatewayBridge();
+  if (!provided) throw new CnmError('internal', 'no network driver provides the gateway bridge network');
+  const { driver, spec } = provided;
+  const existing = ctx.state.networkByName(spec.name);
   if (existing) return existing;
-  return createNetwork(
-    ctx,
-    {
-      name: GATEWAY_BRIDGE,
-      driver: 'bridge',
-      options: {
-        'com.docker.network.bridge.name': GATEWAY_BRIDGE,
-        // Sandboxes meet on their overlay, not here.
-        'com.docker.network.bridge.enable_icc': 'false',
-        'com.docker.network.bridge.enable_ip_masquerade': 'true',
-      },
-    },
-    { predefined: true },
-  );
-}
-
-/** The host's routed prefixes, which automatic pools must not overlap. */
-async function hostRoutes(): Promise<string[]> {
-  return Rtnl.in(undefined, (nl) => nl.listRouteDestinations());
+  return createNetwork(ctx, { name: spec.name, driver: driver.name, options: { ...(spec.options ?? {}) } }, { predefined: true });
 }

@@ -9,7 +9,8 @@ import type { ControllerContext } from './context';
 import { toDriverNetwork } from './context';
 import type { EndpointRecord, SandboxRecord } from './model';
 
-export function gatewayEndpoint(ctx: ControllerContext, endpoints: EndpointRecord[]): EndpointRecord | undefined {
+/** The endpoint that carries the sandbox's published ports. */
+export function publishingEndpoint(ctx: ControllerContext, endpoints: EndpointRecord[]): EndpointRecord | undefined {
   for (const e of [...endpoints].sort((a, b) => a.seq - b.seq)) {
     const network = ctx.state.networks.get(e.networkId);
     if (!network || network.internal || !(e.ipv4 || e.ipv6)) continue;
@@ -36,7 +37,7 @@ const bare = (cidr: string): string | undefined => (cidr ? cidr.split('/')[0] : 
  */
 export function allocatePorts(ctx: ControllerContext, sandbox: SandboxRecord, endpoints: EndpointRecord[]): EndpointRecord | undefined {
   if (!sandbox.publish.length) return undefined;
-  const e = gatewayEndpoint(ctx, endpoints);
+  const e = publishingEndpoint(ctx, endpoints);
   if (!e) return undefined;
   if (!ctx.ports) throw new CnmError('unavailable', 'publishing ports needs the NAT service, which this daemon runs without');
   try {

@@ -6,14 +6,15 @@
  */
 import fs from 'node:fs';
 import path from 'node:path';
-import { createNetns, deleteNetns, isNetnsMount } from '../os/native';
+import { isNetnsMount } from '../os/native';
 import { killProcesses, procStat, processesInNetns } from '../os/proc';
-import { deleteInterfaces, listInterfaces } from '../os/sandbox-net';
 import type { ControllerContext } from './context';
-import { netnsDir, ownNetnsPath, toDriverEndpoint, toDriverNetwork } from './context';
-import { ensureDefaultRoutes, joinKernel, leaveKernel, releaseEndpointAddresses } from './endpoints';
+import { netnsDir, nsPathOf, ownNetnsPath, toDriverEndpoint, toDriverNetwork } from './context';
+import { ensureDefaultRoutes, joinKernel, leaveKernel } from './endpoints';
+import { forgetEndpoints, forgetNetwork, forgetSandbox, leaveEndpointKernel, teardownSandboxKernel } from './teardown';
 import type { JournalEntry, ProcessStartEntry } from './journal';
-import type { SandboxRecord } from './model';
+import type { EndpointRecord, SandboxRecord } from './model';
+import { errorText } from './undo';
 import { teardownSandbox, writeFiles } from './sandboxes';
 
 export function loadState(ctx: ControllerContext): void {
@@ -52,23 +53,14 @@ async function replayOne(ctx: ControllerContext, entry: JournalEntry): Promise<v
       return;
     case 'removeNetwork':
       await ctx.drivers.get(entry.driver).deleteNetwork(entry.network);
-      if (state.networks.has(entry.network.id)) {
-        ctx.store.transaction((tx) => tx.deleteNetwork(entry.network.id));
-        state.networks.delete(entry.network.id);
-        ctx.ipam.releaseNetwork(entry.network.id);
-      }
+      if (state.networks.has(entry.network.id)) forgetNetwork(ctx, entry.network);
       return;
     case 'join':
     case 'leave': {
       const committed = state.endpoints.get(entry.endpoint.id);
       if (entry.op === 'join' && committed) return;
-      await ctx.drivers.get(entry.driver).leave(entry.network, entry.endpoint, entry.sandbox);
-      if (entry.endpoint.ifName && isNetnsMount(entry.sandbox.nsPath)) await deleteInterfaces(entry.sandbox.nsPath, [entry.endpoint.ifName]);
-      if (committed) {
-        ctx.store.transaction((tx) => tx.deleteEndpoint(committed.id));
-        state.endpoints.delete(committed.id);
-        await releaseEndpointAddresses(ctx, committed);
-      }
+      await leaveEndpointKernel(ctx, entry);
+      if (committed) await forgetEndpoints(ctx, [committed]);
       return;
     }
     case 'startProcess':
@@ -79,19 +71,9 @@ async function replayOne(ctx: ControllerContext, entry: JournalEntry): Promise<v
       if (entry.op === 'createSandbox' && sandbox) return;
       if (sandbox) {
         await teardownSandbox(ctx, sandbox, entry.nsPath, entry.filesDir);
-        const endpoints = state.endpointsOfSandbox(sandbox.id);
-        ctx.store.transaction((tx) => {
-          for (const e of endpoints) tx.deleteEndpoint(e.id);
-          tx.deleteSandbox(sandbox.id);
-        });
-        for (const e of endpoints) {
-          state.endpoints.delete(e.id);
-          await releaseEndpointAddresses(ctx, e);
-        }
-        state.sandboxes.delete(sandbox.id);
+        await forgetSandbox(ctx, sandbox);
       } else {
-        if (entry.nsPath) deleteNetns(entry.nsPath);
-        fs.rmSync(entry.filesDir, { recursive: true, force: true });
+        await teardownSandboxKernel(ctx, [], entry.nsPath, entry.filesDir);
       }
       return;
     }
@@ -119,7 +101,7 @@ export function removeOrphanFiles(ctx: ControllerContext): void {
   for (const name of safeReaddir(dir)) {
     if (!own.has(name)) {
       ctx.log.log('warn', 'removing a namespace that belongs to no sandbox', { netns: name });
-      deleteNetns(path.join(dir, name));
+      ctx.os.deleteNetns(path.join(dir, name));
     }
   }
   const sandboxesDir = path.join(ctx.execRoot, 'sandboxes');
@@ -145,59 +127,66 @@ export async function reconcileKernel(ctx: ControllerContext): Promise<void> {
   }
   for (const sandbox of state.sandboxes.values()) {
     try {
-      await reconcileSandbox(ctx, sandbox, missing);
+      // A handoff's interface is in Docker's container, out of cnm's sight: nothing to re-make.
+      await restoreSandbox(ctx, sandbox, sandbox.mode.kind === 'handoff' ? new Set() : missing);
     } catch (err) {
       ctx.log.log('error', 'could not restore a sandbox completely', { sandbox: sandbox.name, error: err instanceof Error ? err.message : String(err) });
     }
   }
 }
 
-async function reconcileSandbox(ctx: ControllerContext, sandbox: SandboxRecord, missingByDriver: Set<string>): Promise<void> {
+/**
+ * Makes the kernel side of a sandbox match its records again: its namespace, its endpoints'
+ * interfaces (those missing and those in `rejoin` are made again), default routes and files.
+ * Runs at start for every sandbox, and as the undo of a removal that failed half-way.
+ */
+export async function restoreSandbox(ctx: ControllerContext, sandbox: SandboxRecord, rejoin: Set<string>): Promise<void> {
   const endpoints = ctx.state.endpointsOfSandbox(sandbox.id);
   if (sandbox.mode.kind === 'own') {
     const nsPath = ownNetnsPath(ctx.execRoot, sandbox.id);
-    if (!isNetnsMount(nsPath)) {
+    if (!ctx.os.namespaceAlive(nsPath)) {
       ctx.log.log('info', 're-creating a sandbox namespace', { sandbox: sandbox.name });
       fs.mkdirSync(netnsDir(ctx.execRoot), { recursive: true });
       fs.rmSync(nsPath, { force: true });
-      createNetns(nsPath);
+      ctx.os.createNetns(nsPath);
     }
-    const present = new Set((await listInterfaces(nsPath)).map((l) => l.name));
+    const present = new Set(await ctx.os.listInterfaces(nsPath));
     const expected = new Set(endpoints.map((e) => e.ifName).filter(Boolean));
     const strays = [...present].filter((name) => name !== 'lo' && !expected.has(name));
     if (strays.length) {
       ctx.log.log('warn', 'removing interfaces no endpoint explains', { sandbox: sandbox.name, interfaces: strays });
-      await deleteInterfaces(nsPath, strays);
+      await ctx.os.deleteInterfaces(nsPath, strays);
     }
     for (const e of endpoints) {
-      if (!e.ifName || (present.has(e.ifName) && !missingByDriver.has(e.id))) continue;
-      const network = ctx.state.networks.get(e.networkId)!;
-      ctx.log.log('info', 're-creating an endpoint', { sandbox: sandbox.name, network: network.name, interface: e.ifName });
-      await leaveKernel(ctx, e, network, sandbox).catch(() => undefined);
-      try {
-        await joinKernel(ctx, e, network, sandbox);
-      } catch (err) {
-        // One broken endpoint (its parent interface gone, say) must not keep the daemon down.
-        ctx.log.log('error', 'could not re-create an endpoint; disconnect and reconnect it once the cause is fixed', {
-          sandbox: sandbox.name,
-          network: network.name,
-          error: err instanceof Error ? err.message : String(err),
-        });
-      }
+      if (!e.ifName || (present.has(e.ifName) && !rejoin.has(e.id))) continue;
+      await rejoinEndpoint(ctx, sandbox, e);
     }
     await ensureDefaultRoutes(ctx, sandbox, endpoints);
-  } else if (sandbox.mode.kind === 'attached') {
-    // The runtime's namespace is alive (vanished ones were removed before): re-make what the driver lost.
-    for (const e of endpoints) {
-      if (!missingByDriver.has(e.id)) continue;
-      const network = ctx.state.networks.get(e.networkId)!;
-      ctx.log.log('info', 're-creating an endpoint', { sandbox: sandbox.name, network: network.name, interface: e.ifName });
-      await deleteInterfaces(sandbox.mode.nsPath, [e.ifName]);
-      await joinKernel(ctx, e, network, sandbox);
-    }
+  } else if (sandbox.mode.kind === 'attached' || sandbox.mode.kind === 'handoff') {
+    // The namespace is not cnm's (vanished ones were removed before): re-make what the driver lost.
+    for (const e of endpoints) if (rejoin.has(e.id)) await rejoinEndpoint(ctx, sandbox, e);
     await ensureDefaultRoutes(ctx, sandbox, endpoints);
   }
   writeFiles(ctx, sandbox);
+}
+
+/** What is left of the endpoint goes, then the driver makes it again. */
+async function rejoinEndpoint(ctx: ControllerContext, sandbox: SandboxRecord, e: EndpointRecord): Promise<void> {
+  const network = ctx.state.networks.get(e.networkId)!;
+  ctx.log.log('info', 're-creating an endpoint', { sandbox: sandbox.name, network: network.name, interface: e.ifName });
+  try {
+    await leaveKernel(ctx, e, network, sandbox);
+    const nsPath = nsPathOf(ctx, sandbox);
+    if (e.ifName && ctx.os.namespaceAlive(nsPath)) await ctx.os.deleteInterfaces(nsPath, [e.ifName]);
+    await joinKernel(ctx, e, network, sandbox);
+  } catch (err) {
+    // One broken endpoint (its parent interface gone, say) must not keep the daemon down.
+    ctx.log.log('error', 'could not re-create an endpoint; disconnect and reconnect it once the cause is fixed', {
+      sandbox: sandbox.name,
+      network: network.name,
+      error: errorText(err),
+    });
+  }
 }
 
 function safeReaddir(dir: string): string[] {

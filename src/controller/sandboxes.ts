@@ -6,17 +6,20 @@
 import fs from 'node:fs';
 import os from 'node:os';
 import { CnmError, conflict, forbidden, invalid } from '../errors';
-import { createNetns, deleteNetns } from '../os/native';
 import { stripPrefixLength } from '../ipam';
 import type { ControllerContext } from './context';
-import { DEFAULT_BRIDGE, netnsDir, ownNetnsPath } from './context';
+import { netnsDir, ownNetnsPath } from './context';
 import { allocatePorts, releasePorts } from './ports';
 import { isGlobal, programPeers, publishEndpoint, withdrawEndpoint } from './cluster-sync';
-import { ensureGatewayBridge, GATEWAY_BRIDGE } from './networks';
+import { ensureGatewayBridge } from './networks';
 import type { EndpointRequest } from './endpoints';
-import { checkAliases, checkCanJoin, ensureDefaultRoutes, joinJournal, joinKernel, leaveKernel, planEndpoint, releaseEndpointAddresses } from './endpoints';
+import { checkAliases, checkCanJoin, checkExclusive, ensureDefaultRoutes, joinJournal, joinKernel, leaveKernel, planEndpoint } from './endpoints';
 import { newId, nowRfc3339Nano, resolveRef, shortId, VALID_NAME } from './ids';
-import type { JournalEntry } from './journal';
+import { restoreSandbox } from './reconcile';
+import { forgetEndpoints, forgetSandbox, teardownSandboxKernel } from './teardown';
+import type { UndoStack } from './undo';
+import { withUndo } from './undo';
+import { beginJournal } from './journal';
 import type { EndpointRecord, NetworkRecord, PublishedPortRequest, SandboxMode, SandboxRecord } from './model';
 import { randomName } from './names';
 import { sandboxHosts, sandboxPaths, sandboxResolvConf, writeSandboxFiles } from './sandbox-files';
@@ -67,9 +70,9 @@ function planMode(ctx: ControllerContext, req: CreateSandboxRequest): ModePlan {
     }
     return { mode: owner.mode.kind === 'host' ? { kind: 'host' } : { kind: 'container', sandboxId: owner.id }, primary: undefined };
   }
-  const networkRef = modeText === 'default' ? DEFAULT_BRIDGE : modeText;
+  const networkRef = modeText === 'default' ? ctx.drivers.defaultNetwork().spec.name : modeText;
   const primary = resolveRef(ctx.state.networks.values(), networkRef, 'network');
-  return { mode: primary.driver === 'host' ? { kind: 'host' } : { kind: 'own' }, primary };
+  return { mode: ctx.drivers.get(primary.driver).sandboxNamespace === 'daemon' ? { kind: 'host' } : { kind: 'own' }, primary };
 }
 
 function validateCreate(ctx: ControllerContext, req: CreateSandboxRequest): void {
@@ -127,56 +130,71 @@ export async function createSandbox(ctx: ControllerContext, req: CreateSandboxRe
 
   const ownNs = plan.mode.kind === 'own' ? ownNetnsPath(ctx.execRoot, id) : null;
   const paths = sandboxPaths(ctx.execRoot, id);
-  const journals = [ctx.store.beginJournal({ op: 'createSandbox', sandboxId: id, nsPath: ownNs, filesDir: paths.dir } satisfies JournalEntry)];
-  const endpoints: EndpointRecord[] = [];
-  const joined: EndpointRecord[] = [];
-  const published: EndpointRecord[] = [];
-  try {
+  const endpoints = await withUndo(ctx.log, `create sandbox ${sandbox.name}`, async (undo) => {
+    const journals = [beginJournal(ctx, undo, { op: 'createSandbox', sandboxId: id, nsPath: ownNs, filesDir: paths.dir })];
+    const planned: EndpointRecord[] = [];
     for (const j of joins) {
       checkCanJoin(ctx, sandbox, j.network, j.req, true);
-      if (endpoints.some((e) => ctx.state.networks.get(e.networkId)?.driver === 'null') || (j.network.driver === 'null' && endpoints.length)) {
-        throw forbidden('container cannot be connected to multiple networks with one of the networks in private (none) mode');
-      }
-      const e = await planEndpoint(ctx, sandbox, j.network, j.req, endpoints.length);
-      endpoints.push(e);
+      checkExclusive(ctx, j.network, planned);
+      const e = await planEndpoint(ctx, undo, sandbox, j.network, j.req, planned.length);
+      planned.push(e);
       if (e.ifName) sandbox.nextInterface++;
     }
-    allocatePorts(ctx, sandbox, endpoints);
+    reservePorts(ctx, undo, sandbox, planned);
     if (ownNs) {
       fs.mkdirSync(netnsDir(ctx.execRoot), { recursive: true });
-      createNetns(ownNs);
+      undo.push(`namespace ${ownNs}`, () => ctx.os.deleteNetns(ownNs));
+      ctx.os.createNetns(ownNs);
     }
-    for (const e of endpoints) {
-      const network = ctx.state.networks.get(e.networkId)!;
-      journals.push(ctx.store.beginJournal(joinJournal(ctx, e, network, sandbox)));
-      await joinKernel(ctx, e, network, sandbox);
-      joined.push(e);
-    }
-    if (ownNs) await ensureDefaultRoutes(ctx, sandbox, endpoints);
-    writeFiles(ctx, sandbox, endpoints);
-    for (const e of endpoints) {
-      await publishEndpoint(ctx, sandbox, e);
-      published.push(e);
-    }
+    const joined = await joinEndpoints(ctx, undo, sandbox, planned, journals);
+    if (ownNs) await ensureDefaultRoutes(ctx, sandbox, joined);
+    undo.push(`the files of sandbox ${sandbox.name} in ${paths.dir}`, () => fs.rmSync(paths.dir, { recursive: true, force: true }));
+    writeFiles(ctx, sandbox, joined);
+    await publishEndpoints(ctx, undo, sandbox, joined);
     ctx.store.transaction((tx) => {
       tx.putSandbox(sandbox);
-      for (const e of endpoints) tx.putEndpoint(e);
+      for (const e of joined) tx.putEndpoint(e);
       for (const j of journals) tx.endJournal(j);
     });
-  } catch (err) {
-    for (const e of published) await withdrawEndpoint(ctx, e).catch(() => undefined);
-    for (const e of joined.reverse()) await leaveKernel(ctx, e, ctx.state.networks.get(e.networkId)!, sandbox).catch(() => undefined);
-    releasePorts(ctx, endpoints);
-    for (const e of endpoints) await releaseEndpointAddresses(ctx, e);
-    if (ownNs) deleteNetns(ownNs);
-    fs.rmSync(paths.dir, { recursive: true, force: true });
-    for (const j of journals) ctx.store.endJournal(j);
-    throw err;
-  }
+    return joined;
+  });
   ctx.state.sandboxes.set(id, sandbox);
   for (const e of endpoints) ctx.state.endpoints.set(e.id, e);
-  if (published.some((e) => isGlobal(ctx, e))) await programPeers(ctx);
+  if (endpoints.some((e) => isGlobal(ctx, e))) await programPeers(ctx);
   return sandbox;
+}
+
+/** Host ports for the sandbox's published ports, on the endpoint that carries them. */
+function reservePorts(ctx: ControllerContext, undo: UndoStack, sandbox: SandboxRecord, endpoints: EndpointRecord[]): void {
+  const holder = allocatePorts(ctx, sandbox, endpoints);
+  if (holder) undo.push(`the host ports of endpoint ${holder.id}`, () => releasePorts(ctx, [holder]));
+}
+
+/** Each endpoint's journal entry, then its kernel work; returns them with the gateways join reported. */
+async function joinEndpoints(ctx: ControllerContext, undo: UndoStack, sandbox: SandboxRecord, planned: EndpointRecord[], journals: number[]): Promise<EndpointRecord[]> {
+  const joined: EndpointRecord[] = [];
+  for (const e of planned) {
+    const network = ctx.state.networks.get(e.networkId)!;
+    journals.push(beginJournal(ctx, undo, joinJournal(ctx, e, network, sandbox)));
+    // Pushed first: a join that fails half-way leaves what leave removes.
+    undo.push(`the interface ${e.ifName || '(none)'} of ${sandbox.name} on ${network.name}`, () => leaveKernel(ctx, e, network, sandbox));
+    joined.push(await joinKernel(ctx, e, network, sandbox));
+  }
+  return joined;
+}
+
+async function publishEndpoints(ctx: ControllerContext, undo: UndoStack, sandbox: SandboxRecord, endpoints: EndpointRecord[]): Promise<void> {
+  for (const e of endpoints) {
+    await publishEndpoint(ctx, sandbox, e);
+    if (isGlobal(ctx, e)) undo.push(`endpoint ${e.id} in the cluster store`, () => withdrawEndpoint(ctx, e));
+  }
+}
+
+async function withdrawEndpoints(ctx: ControllerContext, undo: UndoStack, sandbox: SandboxRecord, endpoints: EndpointRecord[]): Promise<void> {
+  for (const e of endpoints) {
+    await withdrawEndpoint(ctx, e);
+    if (isGlobal(ctx, e)) undo.push(`endpoint ${e.id} missing from the cluster store`, () => publishEndpoint(ctx, sandbox, e));
+  }
 }
 
 function findEndpointRequest(endpoints: Record<string, EndpointRequest> | undefined, network: NetworkRecord): EndpointRequest | undefined {
@@ -194,107 +212,111 @@ export async function removeSandbox(ctx: ControllerContext, sandbox: SandboxReco
   const ownNs = sandbox.mode.kind === 'own' ? ownNetnsPath(ctx.execRoot, sandbox.id) : null;
   const paths = sandboxPaths(ctx.execRoot, sandbox.id);
   const endpoints = ctx.state.endpointsOfSandbox(sandbox.id);
-  // Other hosts stop sending first; without the cluster store this fails and nothing changes.
-  for (const e of endpoints) await withdrawEndpoint(ctx, e);
-  const journal = ctx.store.beginJournal({ op: 'removeSandbox', sandboxId: sandbox.id, nsPath: ownNs, filesDir: paths.dir } satisfies JournalEntry);
-  await teardownSandbox(ctx, sandbox, ownNs, paths.dir);
-  ctx.store.transaction((tx) => {
-    for (const e of endpoints) tx.deleteEndpoint(e.id);
-    tx.deleteSandbox(sandbox.id);
-    tx.endJournal(journal);
+  await withUndo(ctx.log, `remove sandbox ${sandbox.name}`, async (undo) => {
+    // Other hosts stop sending first; without the cluster store this fails and nothing changes.
+    await withdrawEndpoints(ctx, undo, sandbox, endpoints);
+    const journal = beginJournal(ctx, undo, { op: 'removeSandbox', sandboxId: sandbox.id, nsPath: ownNs, filesDir: paths.dir });
+    // A teardown that failed half-way: the records still say the sandbox exists; the kernel follows them again.
+    undo.push(`sandbox ${sandbox.name}, half removed`, () => restoreSandbox(ctx, sandbox, new Set(endpoints.map((e) => e.id))));
+    await teardownSandbox(ctx, sandbox, ownNs, paths.dir);
+    await forgetSandbox(ctx, sandbox, [journal]);
   });
-  releasePorts(ctx, endpoints);
-  for (const e of endpoints) {
-    ctx.state.endpoints.delete(e.id);
-    await releaseEndpointAddresses(ctx, e);
-  }
-  ctx.state.sandboxes.delete(sandbox.id);
 }
 
-/** Kernel and files of a sandbox, removed idempotently (also used to finish a crashed removal). */
+/** Kernel and files of a recorded sandbox, removed idempotently (also to finish a crashed removal). */
 export async function teardownSandbox(ctx: ControllerContext, sandbox: SandboxRecord, ownNs: string | null, filesDir: string): Promise<void> {
-  for (const e of ctx.state.endpointsOfSandbox(sandbox.id)) {
+  const leaves = ctx.state.endpointsOfSandbox(sandbox.id).flatMap((e) => {
     const network = ctx.state.networks.get(e.networkId);
-    if (network) await leaveKernel(ctx, e, network, sandbox);
-  }
-  if (ownNs) deleteNetns(ownNs);
-  fs.rmSync(filesDir, { recursive: true, force: true });
+    return network ? [joinJournal(ctx, e, network, sandbox)] : [];
+  });
+  await teardownSandboxKernel(ctx, leaves, ownNs, filesDir);
 }
 
+/**
+ * Connects the sandbox to the network, and to the gateway bridge when the network's driver needs
+ * one and the sandbox is not on it yet: all in one operation, all or nothing.
+ */
 export async function connect(ctx: ControllerContext, network: NetworkRecord, sandbox: SandboxRecord, req: EndpointRequest): Promise<EndpointRecord> {
   checkCanJoin(ctx, sandbox, network, req, false);
-  const current = ctx.state.endpointsOfSandbox(sandbox.id);
-  const seq = current.length ? Math.max(...current.map((e) => e.seq)) + 1 : 0;
-  const e = await planEndpoint(ctx, sandbox, network, req, seq);
-  const next: SandboxRecord = { ...sandbox, nextInterface: sandbox.nextInterface + (e.ifName ? 1 : 0) };
-  try {
-    // A sandbox that had no way out (none, internal) publishes its ports once it gets one.
-    if (!current.some((c) => c.ports.length)) allocatePorts(ctx, sandbox, [e]);
-  } catch (err) {
-    await releaseEndpointAddresses(ctx, e);
-    throw err;
-  }
-  const journal = ctx.store.beginJournal(joinJournal(ctx, e, network, sandbox));
-  try {
-    await joinKernel(ctx, e, network, sandbox);
-    try {
-      await ensureDefaultRoutes(ctx, sandbox, [...current, e]);
-      writeFiles(ctx, next, [...current, e]);
-      await publishEndpoint(ctx, sandbox, e);
-      try {
-        ctx.store.transaction((tx) => {
-          tx.putEndpoint(e);
-          tx.putSandbox(next);
-          tx.endJournal(journal);
-        });
-      } catch (err) {
-        await withdrawEndpoint(ctx, e).catch(() => undefined);
-        throw err;
-      }
-    } catch (err) {
-      await leaveKernel(ctx, e, network, sandbox).catch(() => undefined);
-      writeFiles(ctx, sandbox, current);
-      throw err;
-    }
-  } catch (err) {
-    releasePorts(ctx, [e]);
-    await releaseEndpointAddresses(ctx, e);
-    ctx.store.endJournal(journal);
-    throw err;
-  }
-  ctx.state.endpoints.set(e.id, e);
-  ctx.state.sandboxes.set(sandbox.id, next);
-  refreshDependents(ctx, next);
-  if (isGlobal(ctx, e)) await programPeers(ctx);
+  const targets = [{ network, req }];
   if (ctx.drivers.get(network.driver).needsGatewayBridge) {
     const gw = await ensureGatewayBridge(ctx);
-    if (!ctx.state.endpointOf(gw.id, sandbox.id)) await connect(ctx, gw, next, {});
+    if (!ctx.state.endpointOf(gw.id, sandbox.id)) {
+      checkCanJoin(ctx, sandbox, gw, {}, false);
+      targets.push({ network: gw, req: {} });
+    }
   }
-  return e;
+  const current = ctx.state.endpointsOfSandbox(sandbox.id);
+  const next: SandboxRecord = { ...sandbox };
+  const joined = await withUndo(ctx.log, `connect ${sandbox.name} to ${network.name}`, async (undo) => {
+    const planned: EndpointRecord[] = [];
+    let seq = current.length ? Math.max(...current.map((e) => e.seq)) + 1 : 0;
+    for (const t of targets) {
+      const e = await planEndpoint(ctx, undo, next, t.network, t.req, seq++);
+      planned.push(e);
+      if (e.ifName) next.nextInterface++;
+    }
+    // A sandbox that had no way out (none, internal) publishes its ports once it gets one.
+    if (!current.some((c) => c.ports.length)) reservePorts(ctx, undo, sandbox, planned);
+    const journals: number[] = [];
+    const endpoints = await joinEndpoints(ctx, undo, sandbox, planned, journals);
+    await ensureDefaultRoutes(ctx, sandbox, [...current, ...endpoints], undo);
+    // A sandbox this connect records (a Docker endpoint's) had no files before.
+    const recorded = ctx.state.sandboxes.has(sandbox.id);
+    undo.push(`the files of sandbox ${sandbox.name} as connected to ${network.name}`, () =>
+      recorded ? writeFiles(ctx, sandbox, current) : fs.rmSync(sandboxPaths(ctx.execRoot, sandbox.id).dir, { recursive: true, force: true }),
+    );
+    writeFiles(ctx, next, [...current, ...endpoints]);
+    await publishEndpoints(ctx, undo, sandbox, endpoints);
+    ctx.store.transaction((tx) => {
+      // The sandbox first: a Docker endpoint's sandbox is recorded by this commit (handoffs.ts).
+      tx.putSandbox(next);
+      for (const e of endpoints) tx.putEndpoint(e);
+      for (const j of journals) tx.endJournal(j);
+    });
+    return endpoints;
+  });
+  for (const e of joined) ctx.state.endpoints.set(e.id, e);
+  ctx.state.sandboxes.set(sandbox.id, next);
+  refreshDependents(ctx, next);
+  if (joined.some((e) => isGlobal(ctx, e))) await programPeers(ctx);
+  return joined[0]!;
 }
 
+/**
+ * Disconnects the sandbox from the network, and from the gateway bridge when no network left
+ * needs it: in one operation. A leave that fails half-way is undone by making the endpoints
+ * again from their records; the journal finishes the removal if even that fails.
+ */
 export async function disconnect(ctx: ControllerContext, network: NetworkRecord, sandbox: SandboxRecord): Promise<void> {
-  if (network.driver === 'host') throw invalid('container cannot be disconnected from host network or connected to host network');
+  if (ctx.drivers.get(network.driver).sandboxNamespace === 'daemon') throw invalid('container cannot be disconnected from host network or connected to host network');
   const e = ctx.state.endpointOf(network.id, sandbox.id);
   if (!e) throw new CnmError('forbidden', `container ${sandbox.id} is not connected to network ${network.name}`);
-  await withdrawEndpoint(ctx, e);
-  const journal = ctx.store.beginJournal({ ...joinJournal(ctx, e, network, sandbox), op: 'leave' } satisfies JournalEntry);
-  await leaveKernel(ctx, e, network, sandbox);
-  ctx.store.transaction((tx) => {
-    tx.deleteEndpoint(e.id);
-    tx.endJournal(journal);
+  const current = ctx.state.endpointsOfSandbox(sandbox.id);
+  const leaving = [e, ...unneededGatewayBridge(ctx, sandbox, network, current.filter((c) => c.id !== e.id))];
+  const remaining = current.filter((c) => !leaving.includes(c));
+  await withUndo(ctx.log, `disconnect ${sandbox.name} from ${network.name}`, async (undo) => {
+    await withdrawEndpoints(ctx, undo, sandbox, leaving);
+    const journals = leaving.map((l) => beginJournal(ctx, undo, { ...joinJournal(ctx, l, ctx.state.networks.get(l.networkId)!, sandbox), op: 'leave' }));
+    undo.push(`the interfaces of ${sandbox.name} on the networks it was leaving`, () => restoreSandbox(ctx, sandbox, new Set(leaving.map((l) => l.id))));
+    for (const l of leaving) await leaveKernel(ctx, l, ctx.state.networks.get(l.networkId)!, sandbox);
+    await ensureDefaultRoutes(ctx, sandbox, remaining, undo);
+    undo.push(`the files of sandbox ${sandbox.name} as disconnected from ${network.name}`, () => writeFiles(ctx, sandbox, current));
+    writeFiles(ctx, sandbox, remaining);
+    await forgetEndpoints(ctx, leaving, journals);
   });
-  ctx.state.endpoints.delete(e.id);
-  releasePorts(ctx, [e]);
-  await releaseEndpointAddresses(ctx, e);
-  const remaining = ctx.state.endpointsOfSandbox(sandbox.id);
-  if (e.ports.length) movePorts(ctx, sandbox, remaining);
-  await ensureDefaultRoutes(ctx, sandbox, remaining);
-  writeFiles(ctx, sandbox, remaining);
+  if (leaving.some((l) => l.ports.length)) movePorts(ctx, sandbox, remaining);
   refreshDependents(ctx, sandbox);
-  const gw = ctx.state.networkByName(GATEWAY_BRIDGE);
-  const stillNeeded = remaining.some((r) => ctx.drivers.get(ctx.state.networks.get(r.networkId)!.driver).needsGatewayBridge);
-  if (gw && gw.id !== network.id && !stillNeeded && ctx.state.endpointOf(gw.id, sandbox.id)) await disconnect(ctx, gw, sandbox);
+}
+
+/** The sandbox's gateway bridge endpoint, when no network it keeps needs it any more. */
+function unneededGatewayBridge(ctx: ControllerContext, sandbox: SandboxRecord, leaving: NetworkRecord, others: EndpointRecord[]): EndpointRecord[] {
+  const name = ctx.drivers.gatewayBridge()?.spec.name;
+  const gw = name === undefined ? undefined : ctx.state.networkByName(name);
+  if (!gw || gw.id === leaving.id) return [];
+  const stillNeeded = others.some((r) => ctx.drivers.get(ctx.state.networks.get(r.networkId)!.driver).needsGatewayBridge);
+  const e = ctx.state.endpointOf(gw.id, sandbox.id);
+  return !stillNeeded && e ? [e] : [];
 }
 
 export async function updateAliases(ctx: ControllerContext, network: NetworkRecord, sandbox: SandboxRecord, change: { add?: string[]; remove?: string[] }): Promise<EndpointRecord> {

@@ -7,7 +7,10 @@ export class SerialQueue {
 
   run<T>(fn: () => Promise<T>): Promise<T> {
     const result = this.tail.then(fn, fn);
-    this.tail = result.catch(() => undefined);
+    // The next operation waits for this one to settle, however it ends: its caller gets the error.
+    this.tail = result.then(settled, settled);
     return result;
   }
 }
+
+function settled(): void {}

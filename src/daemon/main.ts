@@ -42,9 +42,10 @@ export async function startDaemon(opts: DaemonOptions, log: Logger): Promise<Dae
   writeSysctl('net.ipv4.ip_forward', '1');
 
   const drivers = new DriverRegistry();
-  drivers.register(new BridgeDriver());
-  drivers.register(new HostDriver());
+  // In this order the daemon creates their predefined networks at first start: none, host, bridge.
   drivers.register(new NullDriver());
+  drivers.register(new HostDriver());
+  drivers.register(new BridgeDriver());
   drivers.register(new MacvlanDriver());
   const cluster = opts.clusterStore && opts.clusterAdvertise ? openCluster(opts.clusterStore, opts.clusterAdvertise, store, log) : undefined;
   if (cluster) drivers.register(new OverlayDriver(cluster.host.advertise));

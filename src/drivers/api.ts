@@ -34,12 +34,20 @@ export interface DriverSandbox {
   nsPath: string;
 }
 
-/** What join reports back: where the sandbox's default route should point, if anywhere. */
+/**
+ * What join reports back: where the sandbox's default route goes through this endpoint, per
+ * family; none when the network has no way out of its own (internal, isolated, overlay). The
+ * controller records it with the endpoint and routes by it.
+ */
 export interface JoinResult {
   gatewayV4?: string;
   gatewayV6?: string;
-  /** Extra routes to add inside the sandbox for this endpoint */
-  staticRoutes?: { destination: string; gateway?: string }[];
+}
+
+/** A network the daemon makes for a driver: its predefined one, or the gateway bridge. */
+export interface DriverNetworkSpec {
+  name: string;
+  options?: Record<string, string>;
 }
 
 export type DriverScope = 'local' | 'global';
@@ -77,6 +85,28 @@ export interface NetworkDriver {
   readonly needsGateway: boolean;
   /** Only one network of this driver can exist, created by the daemon (host, none). */
   readonly singleton: boolean;
+  /** Whether an endpoint is an interface in the sandbox; without, it is a record only (host, none). */
+  readonly hasInterface: boolean;
+  /** Whether its networks get subnets, and its endpoints addresses, from IPAM. */
+  readonly usesIpam: boolean;
+  /**
+   * Where a sandbox whose network mode this network is lives: a namespace of its own, or the
+   * daemon's (host). A sandbox in the daemon's namespace is connected to no other network, and
+   * none is connected to or disconnected from such a network after creation.
+   */
+  readonly sandboxNamespace: 'own' | 'daemon';
+  /** A sandbox on a network of this driver is on no other network (none). */
+  readonly exclusive: boolean;
+  /** Whether its endpoints can join a namespace a container runtime made (the CNI plugin). */
+  readonly runtimeAttachable: boolean;
+  /**
+   * The network the daemon creates for this driver at start and never removes (bridge, host,
+   * none); the one marked default is where sandboxes go without a network mode, and its driver
+   * is the default of `network create`.
+   */
+  readonly predefinedNetwork?: DriverNetworkSpec & { default?: boolean };
+  /** The local network this driver makes on demand for drivers with needsGatewayBridge. */
+  readonly gatewayBridgeNetwork?: DriverNetworkSpec;
 
   /** Rejects unknown or bad -o options with a message naming them. Pure. */
   validateOptions(options: Record<string, string>, ctx: { ipv6: boolean; internal: boolean }): void;

@@ -12,6 +12,11 @@ abstract class NoKernelDriver implements NetworkDriver {
   readonly serviceDiscovery = false;
   readonly needsGateway = false;
   readonly singleton = true;
+  readonly hasInterface = false;
+  readonly usesIpam = false;
+  readonly runtimeAttachable = false;
+  abstract readonly sandboxNamespace: 'own' | 'daemon';
+  abstract readonly exclusive: boolean;
 
   validateOptions(options: Record<string, string>): void {
     const keys = Object.keys(options);
@@ -28,8 +33,15 @@ abstract class NoKernelDriver implements NetworkDriver {
 
 export class HostDriver extends NoKernelDriver {
   readonly name = 'host';
+  readonly sandboxNamespace = 'daemon' as const;
+  readonly exclusive = false;
+  readonly predefinedNetwork = { name: 'host' };
 }
 
+/** "none": a sandbox with only lo, on no other network. */
 export class NullDriver extends NoKernelDriver {
   readonly name = 'null';
+  readonly sandboxNamespace = 'own' as const;
+  readonly exclusive = true;
+  readonly predefinedNetwork = { name: 'none' };
 }

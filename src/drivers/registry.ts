@@ -1,6 +1,12 @@
 /** Drivers by name, and the names Docker users may type that cnm cannot serve here. */
 import { CnmError } from '../errors';
-import type { NetworkDriver } from './api';
+import type { DriverNetworkSpec, NetworkDriver } from './api';
+
+/** A network the daemon makes itself, with the driver that declared it. */
+export interface DeclaredNetwork {
+  driver: NetworkDriver;
+  spec: DriverNetworkSpec;
+}
 
 export class DriverRegistry {
   private readonly drivers = new Map<string, NetworkDriver>();
@@ -37,5 +43,23 @@ export class DriverRegistry {
 
   all(): NetworkDriver[] {
     return [...this.drivers.values()];
+  }
+
+  /** The networks the drivers have the daemon create at start, in registration order. */
+  predefinedNetworks(): (DeclaredNetwork & { default: boolean })[] {
+    return this.all().flatMap((driver) => (driver.predefinedNetwork ? [{ driver, spec: driver.predefinedNetwork, default: Boolean(driver.predefinedNetwork.default) }] : []));
+  }
+
+  /** Where sandboxes go without a network mode; its driver is the default of network create. */
+  defaultNetwork(): DeclaredNetwork {
+    const found = this.predefinedNetworks().find((p) => p.default);
+    if (!found) throw new CnmError('internal', 'no network driver declares the default network');
+    return found;
+  }
+
+  /** The local network that drivers with needsGatewayBridge have their sandboxes join, if a driver provides one. */
+  gatewayBridge(): DeclaredNetwork | undefined {
+    const driver = this.all().find((d) => d.gatewayBridgeNetwork);
+    return driver && { driver, spec: driver.gatewayBridgeNetwork! };
   }
 }

@@ -7,6 +7,7 @@ import { Rtnl } from '../../os/links';
 import { writeSysctl } from '../../os/sysctl';
 import { invalid } from '../../errors';
 import type { DriverEndpoint, DriverNetwork, DriverSandbox, ExternalConnectivity, JoinResult, NetworkDriver } from '../api';
+import { poolGateways } from '../gateways';
 import { bridgeDeviceName, hostVethName, parseBridgeOptions } from './options';
 
 export class BridgeDriver implements NetworkDriver {
@@ -15,6 +16,34 @@ export class BridgeDriver implements NetworkDriver {
   readonly serviceDiscovery = true;
   readonly needsGateway = true;
   readonly singleton = false;
+  readonly hasInterface = true;
+  readonly usesIpam = true;
+  readonly sandboxNamespace = 'own' as const;
+  readonly exclusive = false;
+  readonly runtimeAttachable = true;
+  /** Docker's default network: sandboxes go here without a network mode. */
+  readonly predefinedNetwork = {
+    name: 'bridge',
+    default: true,
+    options: {
+      'com.docker.network.bridge.default_bridge': 'true',
+      'com.docker.network.bridge.enable_icc': 'true',
+      'com.docker.network.bridge.enable_ip_masquerade': 'true',
+      'com.docker.network.bridge.host_binding_ipv4': '0.0.0.0',
+      'com.docker.network.bridge.name': 'cnm0',
+      'com.docker.network.driver.mtu': '1500',
+    },
+  };
+  /** Docker's docker_gwbridge: the local way out of sandboxes on overlay networks. */
+  readonly gatewayBridgeNetwork = {
+    name: 'cnm_gwbridge',
+    options: {
+      'com.docker.network.bridge.name': 'cnm_gwbridge',
+      // Sandboxes meet on their overlay, not here.
+      'com.docker.network.bridge.enable_icc': 'false',
+      'com.docker.network.bridge.enable_ip_masquerade': 'true',
+    },
+  };
 
   validateOptions(options: Record<string, string>): void {
     parseBridgeOptions(options);
@@ -87,15 +116,7 @@ export class BridgeDriver implements NetworkDriver {
         throw err;
       }
     });
-    const result: JoinResult = {};
-    if (!network.internal) {
-      for (const pool of network.pools) {
-        if (!pool.gateway) continue;
-        if (pool.family === 4 && endpoint.ipv4) result.gatewayV4 ??= pool.gateway;
-        if (pool.family === 6 && endpoint.ipv6) result.gatewayV6 ??= pool.gateway;
-      }
-    }
-    return result;
+    return poolGateways(network, endpoint);
   }
 
   async leave(_network: DriverNetwork, endpoint: DriverEndpoint): Promise<void> {

@@ -8,6 +8,8 @@ import { linkReaper } from '../../os/link-reaper';
 import { isErrno, Rtnl } from '../../os/links';
 import { isNetnsMount } from '../../os/native';
 import type { DriverEndpoint, DriverNetwork, DriverSandbox, JoinResult, NetworkDriver } from '../api';
+import { cleanUpAfter } from '../cleanup';
+import { poolGateways } from '../gateways';
 import { addHostRoutes, ensureShim, removeHostRoutes, removeShim } from './host-access';
 import { HOST_ACCESS_AUX, checkHostAccessAddress, hostRoutes, isolatedParentName, ownerOf, parentOf, parseMacvlanOptions, shimAddresses } from './options';
 import { ensureParent, removeOwnedParent } from './parent';
@@ -18,6 +20,11 @@ export class MacvlanDriver implements NetworkDriver {
   readonly serviceDiscovery = true;
   readonly needsGateway = true;
   readonly singleton = false;
+  readonly hasInterface = true;
+  readonly usesIpam = true;
+  readonly sandboxNamespace = 'own' as const;
+  readonly exclusive = false;
+  readonly runtimeAttachable = false;
 
   /** @param hostNs the namespace whose interfaces are parents; the daemon's own when omitted */
   constructor(private readonly hostNs?: string) {}
@@ -49,8 +56,7 @@ export class MacvlanDriver implements NetworkDriver {
     try {
       await this.ensureNetwork(network);
     } catch (err) {
-      await this.deleteNetwork(network).catch(() => undefined);
-      throw err;
+      await cleanUpAfter(err, `what was made for network ${network.name}`, () => this.deleteNetwork(network));
     }
   }
 
@@ -82,18 +88,10 @@ export class MacvlanDriver implements NetworkDriver {
       try {
         await addHostRoutes(nl, network, hostRoutes(endpoint, shimAddresses(network.pools)));
       } catch (err) {
-        await this.leave(network, endpoint, sandbox).catch(() => undefined);
-        throw err;
+        await cleanUpAfter(err, `interface ${endpoint.ifName} of endpoint ${endpoint.id}`, () => this.leave(network, endpoint, sandbox));
       }
     });
-    if (this.isolated(network)) return {};
-    const result: JoinResult = {};
-    for (const pool of network.pools) {
-      if (!pool.gateway) continue;
-      if (pool.family === 4 && endpoint.ipv4) result.gatewayV4 ??= pool.gateway;
-      if (pool.family === 6 && endpoint.ipv6) result.gatewayV6 ??= pool.gateway;
-    }
-    return result;
+    return this.isolated(network) ? {} : poolGateways(network, endpoint);
   }
 
   /** Removes the host routes and the sandbox's macvlan; whatever is already gone is fine. */

@@ -10,6 +10,7 @@ import { linkReaper } from '../../os/link-reaper';
 import { Rtnl, type FdbEntry, type LinkInfo } from '../../os/links';
 import { writeSysctl } from '../../os/sysctl';
 import type { DriverEndpoint, DriverNetwork, DriverSandbox, JoinResult, NetworkDriver, RemotePeer } from '../api';
+import { cleanUpAfter } from '../cleanup';
 import { bridgeName, desiredFdb, diffFdb, hostVethName, isHostVethName, ownerOf, ownerTag, parseOverlayOptions, VXLAN_PORT, vxlanName } from './options';
 
 export class OverlayDriver implements NetworkDriver {
@@ -23,6 +24,11 @@ export class OverlayDriver implements NetworkDriver {
   readonly needsGateway = true;
   readonly needsGatewayBridge = true;
   readonly singleton = false;
+  readonly hasInterface = true;
+  readonly usesIpam = true;
+  readonly sandboxNamespace = 'own' as const;
+  readonly exclusive = false;
+  readonly runtimeAttachable = false;
   /** Last peer list per network, programmed when the network's VXLAN device (re)appears. */
   private readonly peers = new Map<string, RemotePeer[]>();
   /**
@@ -69,9 +75,10 @@ export class OverlayDriver implements NetworkDriver {
           await nl.setMaster(veth.index, bridge.index);
           await nl.setUp(veth.index);
         } catch (err) {
-          await linkReaper.delete(hostName, this.hostNs).catch(() => undefined);
-          await this.removeDataPlaneIfUnused(nl, network).catch(() => undefined);
-          throw err;
+          await cleanUpAfter(err, `veth ${hostName} or the data plane of network ${network.name}`, async () => {
+            await linkReaper.delete(hostName, this.hostNs);
+            await this.removeDataPlaneIfUnused(nl, network);
+          });
         }
       }),
     );
@@ -199,8 +206,9 @@ export class OverlayDriver implements NetworkDriver {
   }
 
   private serialized<T>(networkId: string, fn: () => Promise<T>): Promise<T> {
-    const run = (this.queues.get(networkId) ?? Promise.resolve()).catch(() => undefined).then(fn);
-    const tail = run.catch(() => undefined);
+    // Each change waits for the one before to settle, however it ended: its caller got the error.
+    const run = (this.queues.get(networkId) ?? Promise.resolve()).then(fn, fn);
+    const tail = run.then(settled, settled);
     this.queues.set(networkId, tail);
     void tail.then(() => {
       if (this.queues.get(networkId) === tail) this.queues.delete(networkId);
@@ -220,3 +228,5 @@ function withVni(network: DriverNetwork): NetworkSettings {
   if (settings.vni === undefined) throw new CnmError('internal', `overlay network ${network.name} has no VXLAN id`);
   return { vni: settings.vni, mtu: settings.mtu };
 }
+
+function settled(): void {}
