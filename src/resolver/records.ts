@@ -43,6 +43,18 @@ export interface NetworkTable {
   readonly names: ReadonlyMap<string, Records>;
   readonly reverse: ReadonlyMap<string, Records>;
   readonly endpoints: ReadonlyMap<string, CompiledEndpoint>;
+  /** How it differs from the table it was derived from (absent: made from scratch). */
+  readonly changes?: TableChanges;
+}
+
+/**
+ * The keys whose records differ between a table and its base: the native table re-encodes these
+ * only. The base is held weakly: tables derived one from another must not keep every ancestor.
+ */
+export interface TableChanges {
+  readonly base: WeakRef<NetworkTable>;
+  readonly names: readonly string[];
+  readonly reverse: readonly string[];
 }
 
 /** What one sandbox sees. Sandboxes with the same networks and options share one view. */
@@ -161,24 +173,25 @@ export function buildTable(prev: NetworkTable | undefined, network: DnsNetwork, 
   if (base !== undefined) {
     for (const old of base.endpoints.values()) if (endpoints.get(old.sandboxId) !== old) removed.push(old);
     if (added.length === 0 && removed.length === 0) {
-      return base.internal === network.internal ? base : { ...base, internal: network.internal };
+      return base.internal === network.internal ? base : { ...base, internal: network.internal, changes: { base: new WeakRef(base), names: [], reverse: [] } };
     }
   }
   const names = new Map(base?.names);
   const reverse = new Map(base?.reverse);
-  applyChanges(names, endpoints, removed, added, (e) => e.nameKeys);
-  applyChanges(reverse, endpoints, removed, added, (e) => e.reverseKeys);
-  return { id: network.id, name: network.name, internal: network.internal, ttl, names, reverse, endpoints };
+  const changedNames = applyChanges(names, endpoints, removed, added, (e) => e.nameKeys);
+  const changedReverse = applyChanges(reverse, endpoints, removed, added, (e) => e.reverseKeys);
+  const changes = base === undefined ? undefined : { base: new WeakRef(base), names: changedNames, reverse: changedReverse };
+  return { id: network.id, name: network.name, internal: network.internal, ttl, names, reverse, endpoints, ...(changes ? { changes } : {}) };
 }
 
-/** Recomputes only the keys that removed or added endpoints hold. */
+/** Recomputes only the keys that removed or added endpoints hold; returns those keys. */
 function applyChanges(
   table: Map<string, Records>,
   current: ReadonlyMap<string, CompiledEndpoint>,
   removed: readonly CompiledEndpoint[],
   added: readonly CompiledEndpoint[],
   keysOf: (e: CompiledEndpoint) => readonly string[],
-): void {
+): string[] {
   const affected = new Set<string>();
   for (const endpoint of removed) for (const key of keysOf(endpoint)) affected.add(key);
   const addedByKey = new Map<string, CompiledEndpoint[]>();
@@ -198,6 +211,7 @@ function applyChanges(
     if (records === undefined) table.delete(key);
     else table.set(key, records);
   }
+  return [...affected];
 }
 
 export function holdersOf(records: Records): readonly CompiledEndpoint[] {
