@@ -6,6 +6,7 @@
  */
 import { addressRecord, ptrRecord } from './answers';
 import { addressBytes, nameKey, reverseName, wireName } from './names';
+import { ShardedMap, type MapEditor } from './sharded-map';
 import type { DnsEndpoint, DnsNetwork, DnsSandbox, DnsState } from './state';
 
 /** One endpoint on one network, with its answers compiled (owner = the question). */
@@ -40,8 +41,9 @@ export interface NetworkTable {
   readonly name: string;
   readonly internal: boolean;
   readonly ttl: number;
-  readonly names: ReadonlyMap<string, Records>;
-  readonly reverse: ReadonlyMap<string, Records>;
+  /** Derived from the previous table's by copying only the shards a change touches. */
+  readonly names: ShardedMap<Records>;
+  readonly reverse: ShardedMap<Records>;
   readonly endpoints: ReadonlyMap<string, CompiledEndpoint>;
   /** How it differs from the table it was derived from (absent: made from scratch). */
   readonly changes?: TableChanges;
@@ -176,17 +178,17 @@ export function buildTable(prev: NetworkTable | undefined, network: DnsNetwork, 
       return base.internal === network.internal ? base : { ...base, internal: network.internal, changes: { base: new WeakRef(base), names: [], reverse: [] } };
     }
   }
-  const names = new Map(base?.names);
-  const reverse = new Map(base?.reverse);
-  const changedNames = applyChanges(names, endpoints, removed, added, (e) => e.nameKeys);
-  const changedReverse = applyChanges(reverse, endpoints, removed, added, (e) => e.reverseKeys);
+  let changedNames: string[] = [];
+  let changedReverse: string[] = [];
+  const names = (base?.names ?? ShardedMap.empty<Records>()).derive((edit) => (changedNames = applyChanges(edit, endpoints, removed, added, (e) => e.nameKeys)));
+  const reverse = (base?.reverse ?? ShardedMap.empty<Records>()).derive((edit) => (changedReverse = applyChanges(edit, endpoints, removed, added, (e) => e.reverseKeys)));
   const changes = base === undefined ? undefined : { base: new WeakRef(base), names: changedNames, reverse: changedReverse };
   return { id: network.id, name: network.name, internal: network.internal, ttl, names, reverse, endpoints, ...(changes ? { changes } : {}) };
 }
 
 /** Recomputes only the keys that removed or added endpoints hold; returns those keys. */
 function applyChanges(
-  table: Map<string, Records>,
+  table: MapEditor<Records>,
   current: ReadonlyMap<string, CompiledEndpoint>,
   removed: readonly CompiledEndpoint[],
   added: readonly CompiledEndpoint[],
