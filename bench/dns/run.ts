@@ -11,6 +11,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { promisify } from 'node:util';
 import { createNetns, deleteNetns } from '../../src/os/native';
+import { nsfsMountsUnder } from './mounts';
 import { GATEWAY_V4, GATEWAY_V6, queryFile, type Mix } from './lab-state';
 import { cnmd, cnmdJs } from './cnmd-server';
 import { aardvark, cFloor, cnm, cnmJs, dnsmasq, nodeFloor, unbound, type Lab, type Running, type ServerUnderTest } from './servers';
@@ -164,14 +165,38 @@ async function main(): Promise<void> {
   const dir = mkdtempSync(path.join(os.tmpdir(), 'cnm-dnsbench-'));
   const namespaces: string[] = [];
   const running = new Map<string, Running>();
+  /** Directories of namespaces the servers made (the daemons' labs), with how to remove each. */
+  const adopted = new Map<string, () => Promise<void>>();
   let stubPid = 0;
-  const cleanup = async (): Promise<void> => {
-    for (const r of running.values()) await r.stop();
-    if (stubPid > 0) process.kill(stubPid, 'SIGTERM');
-    for (const ns of namespaces) deleteNetns(ns);
-    rmSync(dir, { recursive: true, force: true });
-  };
-  process.on('SIGINT', () => void cleanup().then(() => process.exit(130)));
+  let cleaning: Promise<void> | null = null;
+  // Every step is tried even when one fails, and the bench's own namespaces go first: a server
+  // keeps a namespace it has sockets in alive without the mount, and an interrupted cleanup (the
+  // daemons' take longest) must not leave the 2,002 mounts behind.
+  const cleanup = (): Promise<void> =>
+    (cleaning ??= (async () => {
+      const step = async (what: string, fn: () => unknown): Promise<void> => {
+        try {
+          await fn();
+        } catch (err) {
+          console.error(`cleanup: ${what}: ${err instanceof Error ? err.message : String(err)}`);
+        }
+      };
+      for (const ns of namespaces) await step(`delete ${ns}`, () => deleteNetns(ns));
+      for (const [name, r] of running) await step(`stop ${name}`, () => r.stop());
+      // Also those of a server interrupted while it started (removing twice is harmless).
+      for (const [labDir, remove] of adopted) await step(`remove ${labDir}`, remove);
+      if (stubPid > 0) await step('stop the upstream stub', () => process.kill(stubPid, 'SIGTERM'));
+      const dirs = [dir, ...adopted.keys()];
+      const left = dirs.reduce((n, d) => n + nsfsMountsUnder(d), 0);
+      await step(`remove ${dir}`, () => rmSync(dir, { recursive: true, force: true }));
+      if (left > 0) {
+        console.error(`bench/dns left ${left} namespace mounts under ${dirs.join(', ')}`);
+        process.exitCode = 1;
+      } else {
+        console.log('cleanup: no namespace mount left');
+      }
+    })());
+  for (const signal of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) process.on(signal, () => void cleanup().then(() => process.exit(130)));
 
   try {
     const started = Date.now();
@@ -185,7 +210,15 @@ async function main(): Promise<void> {
       }
     }
     console.log(`${sandboxes + 1} sandbox namespaces in ${Date.now() - started} ms`);
-    const lab: Lab = { dir, clientNs: namespaces[0]!, sandboxes, serverCpu: SERVER_CPU, upstream: STUB_ADDRESS, containerAddress: '10.99.0.2' };
+    const lab: Lab = {
+      dir,
+      clientNs: namespaces[0]!,
+      sandboxes,
+      serverCpu: SERVER_CPU,
+      upstream: STUB_ADDRESS,
+      containerAddress: '10.99.0.2',
+      adopt: (labDir, remove) => void adopted.set(labDir, remove),
+    };
     // aardvark-dns listens on the network gateway and answers per container source address.
     for (const [family, address] of [['-4', `${GATEWAY_V4}/32`], ['-4', `${lab.containerAddress}/32`], ['-6', `${GATEWAY_V6}/128`]] as const) {
       await run('ip', ['-n', lab.clientNs, family, 'addr', 'add', address, 'dev', 'lo']).catch(() => run('nsenter', [`--net=${lab.clientNs}`, 'ip', family, 'addr', 'add', address, 'dev', 'lo']));

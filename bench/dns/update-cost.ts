@@ -6,12 +6,13 @@
  * Prints one line per mode with the medians (of the rounds after the first five) and leaves no
  * namespace or mount behind (checked at the end).
  */
-import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { createNetns, deleteNetns } from '../../src/os/native';
 import { Resolver, type DnsState } from '../../src/resolver';
 import { benchState } from './lab-state';
+import { nsfsMountsUnder } from './mounts';
 
 function option(name: string, fallback: string): string {
   const i = process.argv.indexOf(`--${name}`);
@@ -23,16 +24,6 @@ const gc = (): void => (globalThis as { gc?: () => void }).gc?.();
 
 type Kind = 'unchanged' | 'alias' | 'connect' | 'disconnect';
 const KINDS: Kind[] = ['unchanged', 'alias', 'connect', 'disconnect'];
-
-/** nsfs mounts under dir (a leftover namespace keeps one). */
-export function nsfsMountsUnder(dir: string): number {
-  return readFileSync('/proc/self/mounts', 'utf8')
-    .split('\n')
-    .filter((line) => {
-      const [, target, type] = line.split(' ');
-      return type === 'nsfs' && target !== undefined && target.startsWith(`${dir}/`);
-    }).length;
-}
 
 async function measureMode(native: boolean, n: number, rounds: number, nsPathOf: (i: number) => string, upstreamDir: string): Promise<Record<string, number>> {
   const resolver = new Resolver({ upstreams: ['127.0.0.1:53'], resolvConfPath: path.join(upstreamDir, 'resolv.conf'), nativeResponder: native });
