@@ -99,7 +99,10 @@ export function buildSnapshot(prev: Snapshot, state: DnsState, ttl: number): { s
     }
     sandboxes.set(sandbox.id, sandbox);
     const ndotsSet = (sandbox.ndots ?? 0) > 0;
-    const viewKey = `${ndotsSet}\0${sandbox.networkIds.join('\0')}`;
+    // Most sandboxes are on one network: its id is the key, no string made per sandbox (this
+    // loop runs over every sandbox on every update).
+    const ids = sandbox.networkIds;
+    const viewKey = ids.length === 1 && !ndotsSet ? ids[0]! : `${ndotsSet}\0${ids.join('\0')}`;
     let view = shared.get(viewKey);
     if (view === undefined) {
       const seen: NetworkTable[] = [];
@@ -152,9 +155,26 @@ export function compileEndpoint(endpoint: DnsEndpoint, network: string, ttl: num
   };
 }
 
+/**
+ * True when network lists base's endpoints in base's order with the same facts: the common
+ * update (another network changed, or nothing DNS-visible) then builds no map at all.
+ */
+function sameEndpoints(base: NetworkTable, network: DnsNetwork): boolean {
+  if (base.endpoints.size !== network.endpoints.length) return false;
+  let i = 0;
+  for (const compiled of base.endpoints.values()) {
+    const endpoint = network.endpoints[i++]!;
+    if (compiled.sandboxId !== endpoint.sandboxId || !unchanged(compiled, endpoint)) return false;
+  }
+  return true;
+}
+
 /** The table of one network, reusing prev's unchanged endpoints and entries. */
 export function buildTable(prev: NetworkTable | undefined, network: DnsNetwork, ttl: number, problems: string[]): NetworkTable {
   const base = prev !== undefined && prev.name === network.name && prev.ttl === ttl ? prev : undefined;
+  if (base !== undefined && sameEndpoints(base, network)) {
+    return base.internal === network.internal ? base : { ...base, internal: network.internal, changes: { base: new WeakRef(base), names: [], reverse: [] } };
+  }
   const endpoints = new Map<string, CompiledEndpoint>();
   const added: CompiledEndpoint[] = [];
   for (const endpoint of network.endpoints) {
