@@ -89,18 +89,54 @@ export function buildSnapshot(prev: Snapshot, state: DnsState, ttl: number): { s
     tables.set(network.id, buildTable(prev.tables.get(network.id), network, ttl, problems));
   }
 
+  // The common update changes no sandbox (a name, an alias, another network changed): the
+  // sandbox map is then the previous snapshot's, and its views too when no table changed, so
+  // that nothing is rebuilt (or left for the collector) per sandbox.
+  if (sameSandboxes(prev, state.sandboxes)) {
+    const sameTables = tables.size === prev.tables.size && [...tables].every(([id, table]) => prev.tables.get(id) === table);
+    const sandboxProblems: string[] = sameTables ? [...(viewProblems.get(prev) ?? [])] : [];
+    const views = sameTables ? prev.views : buildViews(tables, prev.sandboxes.values(), sandboxProblems);
+    problems.push(...sandboxProblems);
+    const snapshot = { tables, views, sandboxes: prev.sandboxes };
+    viewProblems.set(snapshot, sandboxProblems);
+    return { snapshot, problems };
+  }
   const sandboxes = new Map<string, DnsSandbox>();
+  const sandboxProblems: string[] = [];
+  for (const sandbox of state.sandboxes) {
+    if (sandboxes.has(sandbox.id)) sandboxProblems.push(`sandbox ${sandbox.id} is listed twice; the first one is used`);
+    else sandboxes.set(sandbox.id, sandbox);
+  }
+  const views = buildViews(tables, sandboxes.values(), sandboxProblems);
+  problems.push(...sandboxProblems);
+  const snapshot = { tables, views, sandboxes };
+  viewProblems.set(snapshot, sandboxProblems);
+  return { snapshot, problems };
+}
+
+/** What a snapshot's sandboxes had to be told (a reused sandbox map reports them again). */
+const viewProblems = new WeakMap<Snapshot, readonly string[]>();
+
+/** True when state lists prev's sandboxes, in the same order, with the same facts. */
+function sameSandboxes(prev: Snapshot, list: readonly DnsSandbox[]): boolean {
+  if (prev.sandboxes.size !== list.length || !viewProblems.has(prev)) return false;
+  let i = 0;
+  for (const before of prev.sandboxes.values()) {
+    const now = list[i++]!;
+    if (before.id !== now.id || before.nsPath !== now.nsPath || before.ndots !== now.ndots || before.networkIds.length !== now.networkIds.length) return false;
+    for (let k = 0; k < now.networkIds.length; k++) if (before.networkIds[k] !== now.networkIds[k]) return false;
+  }
+  return true;
+}
+
+/** Each sandbox's view; sandboxes with the same networks and options share one. */
+function buildViews(tables: ReadonlyMap<string, NetworkTable>, sandboxes: Iterable<DnsSandbox>, problems: string[]): Map<string, View> {
   const views = new Map<string, View>();
   const shared = new Map<string, View>();
-  for (const sandbox of state.sandboxes) {
-    if (sandboxes.has(sandbox.id)) {
-      problems.push(`sandbox ${sandbox.id} is listed twice; the first one is used`);
-      continue;
-    }
-    sandboxes.set(sandbox.id, sandbox);
+  for (const sandbox of sandboxes) {
     const ndotsSet = (sandbox.ndots ?? 0) > 0;
     // Most sandboxes are on one network: its id is the key, no string made per sandbox (this
-    // loop runs over every sandbox on every update).
+    // loop runs over every sandbox on every update that changes a table).
     const ids = sandbox.networkIds;
     const viewKey = ids.length === 1 && !ndotsSet ? ids[0]! : `${ndotsSet}\0${ids.join('\0')}`;
     let view = shared.get(viewKey);
@@ -116,7 +152,7 @@ export function buildSnapshot(prev: Snapshot, state: DnsState, ttl: number): { s
     }
     views.set(sandbox.id, view);
   }
-  return { snapshot: { tables, views, sandboxes }, problems };
+  return views;
 }
 
 function unchanged(compiled: CompiledEndpoint, endpoint: DnsEndpoint): boolean {
