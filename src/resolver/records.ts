@@ -44,7 +44,9 @@ export interface NetworkTable {
   /** Derived from the previous table's by copying only the shards a change touches. */
   readonly names: ShardedMap<Records>;
   readonly reverse: ShardedMap<Records>;
-  readonly endpoints: ReadonlyMap<string, CompiledEndpoint>;
+  readonly endpoints: ShardedMap<CompiledEndpoint>;
+  /** The endpoints' sandbox ids in the order the state listed them (each once). */
+  readonly order: readonly string[];
   /** How it differs from the table it was derived from (absent: made from scratch). */
   readonly changes?: TableChanges;
 }
@@ -196,11 +198,11 @@ export function compileEndpoint(endpoint: DnsEndpoint, network: string, ttl: num
  * update (another network changed, or nothing DNS-visible) then builds no map at all.
  */
 function sameEndpoints(base: NetworkTable, network: DnsNetwork): boolean {
-  if (base.endpoints.size !== network.endpoints.length) return false;
-  let i = 0;
-  for (const compiled of base.endpoints.values()) {
-    const endpoint = network.endpoints[i++]!;
-    if (compiled.sandboxId !== endpoint.sandboxId || !unchanged(compiled, endpoint)) return false;
+  if (base.order.length !== network.endpoints.length) return false;
+  for (let i = 0; i < base.order.length; i++) {
+    const endpoint = network.endpoints[i]!;
+    if (endpoint.sandboxId !== base.order[i]) return false;
+    if (!unchanged(base.endpoints.get(endpoint.sandboxId)!, endpoint)) return false;
   }
   return true;
 }
@@ -211,35 +213,41 @@ export function buildTable(prev: NetworkTable | undefined, network: DnsNetwork, 
   if (base !== undefined && sameEndpoints(base, network)) {
     return base.internal === network.internal ? base : { ...base, internal: network.internal, changes: { base: new WeakRef(base), names: [], reverse: [] } };
   }
-  const endpoints = new Map<string, CompiledEndpoint>();
+  // The endpoint map too is derived from base's: only the shards of changed endpoints are copied.
+  const listed = new Set<string>();
   const added: CompiledEndpoint[] = [];
-  for (const endpoint of network.endpoints) {
-    if (endpoints.has(endpoint.sandboxId)) {
-      problems.push(`sandbox ${endpoint.sandboxId} has two endpoints on ${network.name}; the first one is used`);
-      continue;
-    }
-    const before = base?.endpoints.get(endpoint.sandboxId);
-    if (before !== undefined && unchanged(before, endpoint)) {
-      endpoints.set(endpoint.sandboxId, before);
-    } else {
+  const removed: CompiledEndpoint[] = [];
+  const endpoints = (base?.endpoints ?? ShardedMap.empty<CompiledEndpoint>()).derive((edit) => {
+    for (const endpoint of network.endpoints) {
+      if (listed.has(endpoint.sandboxId)) {
+        problems.push(`sandbox ${endpoint.sandboxId} has two endpoints on ${network.name}; the first one is used`);
+        continue;
+      }
+      listed.add(endpoint.sandboxId);
+      const before = edit.get(endpoint.sandboxId);
+      if (before !== undefined && unchanged(before, endpoint)) continue;
+      if (before !== undefined) removed.push(before);
       const compiled = compileEndpoint(endpoint, network.name, ttl, problems);
-      endpoints.set(endpoint.sandboxId, compiled);
+      edit.set(endpoint.sandboxId, compiled);
       added.push(compiled);
     }
-  }
-  const removed: CompiledEndpoint[] = [];
-  if (base !== undefined) {
-    for (const old of base.endpoints.values()) if (endpoints.get(old.sandboxId) !== old) removed.push(old);
-    if (added.length === 0 && removed.length === 0) {
-      return base.internal === network.internal ? base : { ...base, internal: network.internal, changes: { base: new WeakRef(base), names: [], reverse: [] } };
+    if (base !== undefined && listed.size !== base.endpoints.size + added.length - removed.length) {
+      for (const old of base.endpoints.values()) {
+        if (listed.has(old.sandboxId)) continue;
+        removed.push(old);
+        edit.delete(old.sandboxId);
+      }
     }
+  });
+  if (base !== undefined && added.length === 0 && removed.length === 0) {
+    return base.internal === network.internal ? base : { ...base, internal: network.internal, changes: { base: new WeakRef(base), names: [], reverse: [] } };
   }
   let changedNames: string[] = [];
   let changedReverse: string[] = [];
   const names = (base?.names ?? ShardedMap.empty<Records>()).derive((edit) => (changedNames = applyChanges(edit, endpoints, removed, added, (e) => e.nameKeys)));
   const reverse = (base?.reverse ?? ShardedMap.empty<Records>()).derive((edit) => (changedReverse = applyChanges(edit, endpoints, removed, added, (e) => e.reverseKeys)));
   const changes = base === undefined ? undefined : { base: new WeakRef(base), names: changedNames, reverse: changedReverse };
-  return { id: network.id, name: network.name, internal: network.internal, ttl, names, reverse, endpoints, ...(changes ? { changes } : {}) };
+  return { id: network.id, name: network.name, internal: network.internal, ttl, names, reverse, endpoints, order: [...listed], ...(changes ? { changes } : {}) };
 }
 
 /** Recomputes only the keys that removed or added endpoints hold; returns those keys. */
