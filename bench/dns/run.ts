@@ -11,6 +11,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { promisify } from 'node:util';
 import { createNetns, deleteNetns } from '../../src/os/native';
+import { nsfsMountsUnder } from './mounts';
 import { GATEWAY_V4, GATEWAY_V6, queryFile, type Mix } from './lab-state';
 import { cnmd, cnmdJs } from './cnmd-server';
 import { aardvark, cFloor, cnm, cnmJs, dnsmasq, nodeFloor, unbound, type Lab, type Running, type ServerUnderTest } from './servers';
@@ -117,11 +118,22 @@ async function busyRuns(lab: Lab, server: ServerUnderTest, running: Running, fil
  * core: whatever else the machine does affects both alike, so their CPU per query compares
  * better than across runs. Returns [cnm, other] in µs per query.
  */
-async function paired(lab: Lab, cnm: [ServerUnderTest, Running], other: [ServerUnderTest, Running], file: string, seconds: number, rate: number): Promise<[number, number]> {
+interface Pair {
+  /** CPU µs per query: cnm, the other. */
+  cpu: [number, number];
+  /** p99 latency (ms) in the same window: whatever descheduling the machine caused hit both. */
+  p99: [number, number];
+}
+
+async function paired(lab: Lab, cnm: [ServerUnderTest, Running], other: [ServerUnderTest, Running], file: string, seconds: number, rate: number): Promise<Pair> {
   const before = [cpuMicros(cnm[1].pid), cpuMicros(other[1].pid)];
-  const outputs = await Promise.all([cnm, other].map(([server, running]) => dnsperf(lab, server, running, file, seconds, ['-c', '8', '-Q', String(rate)])));
+  const outputs = await Promise.all([cnm, other].map(([server, running]) => dnsperf(lab, server, running, file, seconds, ['-c', '8', '-Q', String(rate), '-v'])));
   const completed = outputs.map((out) => Number(/Queries completed:\s+(\d+)/.exec(out)?.[1] ?? 0));
-  return [(cpuMicros(cnm[1].pid) - before[0]!) / completed[0]!, (cpuMicros(other[1].pid) - before[1]!) / completed[1]!];
+  const p99 = outputs.map((out) => latencyOf(out).p99);
+  return {
+    cpu: [(cpuMicros(cnm[1].pid) - before[0]!) / completed[0]!, (cpuMicros(other[1].pid) - before[1]!) / completed[1]!],
+    p99: [p99[0]!, p99[1]!],
+  };
 }
 
 const median = (xs: number[]): number => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)]!;
@@ -164,14 +176,38 @@ async function main(): Promise<void> {
   const dir = mkdtempSync(path.join(os.tmpdir(), 'cnm-dnsbench-'));
   const namespaces: string[] = [];
   const running = new Map<string, Running>();
+  /** Directories of namespaces the servers made (the daemons' labs), with how to remove each. */
+  const adopted = new Map<string, () => Promise<void>>();
   let stubPid = 0;
-  const cleanup = async (): Promise<void> => {
-    for (const r of running.values()) await r.stop();
-    if (stubPid > 0) process.kill(stubPid, 'SIGTERM');
-    for (const ns of namespaces) deleteNetns(ns);
-    rmSync(dir, { recursive: true, force: true });
-  };
-  process.on('SIGINT', () => void cleanup().then(() => process.exit(130)));
+  let cleaning: Promise<void> | null = null;
+  // Every step is tried even when one fails, and the bench's own namespaces go first: a server
+  // keeps a namespace it has sockets in alive without the mount, and an interrupted cleanup (the
+  // daemons' take longest) must not leave the 2,002 mounts behind.
+  const cleanup = (): Promise<void> =>
+    (cleaning ??= (async () => {
+      const step = async (what: string, fn: () => unknown): Promise<void> => {
+        try {
+          await fn();
+        } catch (err) {
+          console.error(`cleanup: ${what}: ${err instanceof Error ? err.message : String(err)}`);
+        }
+      };
+      for (const ns of namespaces) await step(`delete ${ns}`, () => deleteNetns(ns));
+      for (const [name, r] of running) await step(`stop ${name}`, () => r.stop());
+      // Also those of a server interrupted while it started (removing twice is harmless).
+      for (const [labDir, remove] of adopted) await step(`remove ${labDir}`, remove);
+      if (stubPid > 0) await step('stop the upstream stub', () => process.kill(stubPid, 'SIGTERM'));
+      const dirs = [dir, ...adopted.keys()];
+      const left = dirs.reduce((n, d) => n + nsfsMountsUnder(d), 0);
+      await step(`remove ${dir}`, () => rmSync(dir, { recursive: true, force: true }));
+      if (left > 0) {
+        console.error(`bench/dns left ${left} namespace mounts under ${dirs.join(', ')}`);
+        process.exitCode = 1;
+      } else {
+        console.log('cleanup: no namespace mount left');
+      }
+    })());
+  for (const signal of ['SIGINT', 'SIGTERM', 'SIGHUP'] as const) process.on(signal, () => void cleanup().then(() => process.exit(130)));
 
   try {
     const started = Date.now();
@@ -185,7 +221,15 @@ async function main(): Promise<void> {
       }
     }
     console.log(`${sandboxes + 1} sandbox namespaces in ${Date.now() - started} ms`);
-    const lab: Lab = { dir, clientNs: namespaces[0]!, sandboxes, serverCpu: SERVER_CPU, upstream: STUB_ADDRESS, containerAddress: '10.99.0.2' };
+    const lab: Lab = {
+      dir,
+      clientNs: namespaces[0]!,
+      sandboxes,
+      serverCpu: SERVER_CPU,
+      upstream: STUB_ADDRESS,
+      containerAddress: '10.99.0.2',
+      adopt: (labDir, remove) => void adopted.set(labDir, remove),
+    };
     // aardvark-dns listens on the network gateway and answers per container source address.
     for (const [family, address] of [['-4', `${GATEWAY_V4}/32`], ['-4', `${lab.containerAddress}/32`], ['-6', `${GATEWAY_V6}/128`]] as const) {
       await run('ip', ['-n', lab.clientNs, family, 'addr', 'add', address, 'dev', 'lo']).catch(() => run('nsenter', [`--net=${lab.clientNs}`, 'ip', family, 'addr', 'add', address, 'dev', 'lo']));
@@ -218,14 +262,14 @@ async function main(): Promise<void> {
       }
     }
     // Paired runs: each other server against cnm, simultaneously, at the latency rate.
-    const pairs = new Map<string, [number, number][]>();
+    const pairs = new Map<string, Pair[]>();
     const cnmServer = servers.find((s) => s.name === 'cnm');
     for (let round = 1; cnmServer !== undefined && round <= rounds; round++) {
       for (const mix of MIXES) {
         for (const other of servers.filter((s) => s !== cnmServer)) {
           const pair = await paired(lab, [cnmServer, running.get('cnm')!], [other, running.get(other.name)!], files[mix], seconds, rate);
           pairs.set(`${other.name}/${mix}`, [...(pairs.get(`${other.name}/${mix}`) ?? []), pair]);
-          console.log(`paired ${round} ${mix.padEnd(5)} cnm ${pair[0].toFixed(1)} µs/q, ${other.name} ${pair[1].toFixed(1)} µs/q`);
+          console.log(`paired ${round} ${mix.padEnd(5)} cnm ${pair.cpu[0].toFixed(1)} µs/q p99 ${pair.p99[0].toFixed(3)} ms, ${other.name} ${pair.cpu[1].toFixed(1)} µs/q p99 ${pair.p99[1].toFixed(3)} ms`);
         }
       }
     }
@@ -241,12 +285,17 @@ async function main(): Promise<void> {
     console.log(`\n${sandboxes} sandboxes, ${rounds} interleaved rounds of ${seconds} s, latency at ${rate} QPS, medians (ratio to cnm)\n`);
     console.log(table(servers, results, rss));
     if (pairs.size > 0) {
-      console.log(`\nPaired: server CPU µs/query with cnm and the server loaded at the same time, ${rate} QPS each (median ratio of the pairs to cnm)\n`);
+      console.log(`\nPaired: server CPU µs/query and p99 latency with cnm and the server loaded at the same time, ${rate} QPS each (medians; the ratio is the median of the pairs' other/cnm)\n`);
       for (const [key, list] of pairs) {
         const [name, mix] = key.split('/');
-        const cnmCost = median(list.map((p) => p[0]));
-        const otherCost = median(list.map((p) => p[1]));
-        console.log(`  ${mix!.padEnd(5)} ${name!.padEnd(12)} ${otherCost.toFixed(1).padStart(6)} vs cnm ${cnmCost.toFixed(1).padStart(6)}  (${median(list.map((p) => p[1] / p[0])).toFixed(2)}×)`);
+        const cnmCost = median(list.map((p) => p.cpu[0]));
+        const otherCost = median(list.map((p) => p.cpu[1]));
+        const cnmP99 = median(list.map((p) => p.p99[0]));
+        const otherP99 = median(list.map((p) => p.p99[1]));
+        console.log(
+          `  ${mix!.padEnd(5)} ${name!.padEnd(12)} ${otherCost.toFixed(1).padStart(6)} vs cnm ${cnmCost.toFixed(1).padStart(6)} µs/q (${median(list.map((p) => p.cpu[1] / p.cpu[0])).toFixed(2)}×)` +
+            `  p99 ${otherP99.toFixed(3).padStart(7)} vs cnm ${cnmP99.toFixed(3).padStart(7)} ms (${median(list.map((p) => p.p99[1] / p.p99[0])).toFixed(2)}×)`,
+        );
       }
     }
     if (busy.size > 0) {

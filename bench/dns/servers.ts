@@ -19,6 +19,12 @@ export interface Lab {
   upstream: string;
   /** Source address of the asking container (aardvark-dns answers per source address). */
   containerAddress: string;
+  /**
+   * Told as soon as a server has a directory of namespaces of its own (before it is ready, which
+   * for a daemon with 1,000 containers takes minutes): the bench's cleanup removes it with this
+   * even when interrupted while the server starts. Calling it twice must be harmless.
+   */
+  adopt?(dir: string, remove: () => Promise<void>): void;
 }
 
 export interface Running {

@@ -13,8 +13,25 @@
 #define CNM_DNS_BUCKETS 32
 
 typedef struct cnm_dns_table cnm_dns_table;
+typedef struct cnm_dns_network cnm_dns_network;
 
-/* Copies and indexes a compiled table; NULL (and *problem) when it is malformed. */
+/* A network's entries (the part of a table after its count), copied and indexed; reference
+ * count 1. NULL (and *problem, unless out of memory) when malformed. */
+cnm_dns_network *cnm_dns_network_build(const uint8_t *entries, size_t length, uint32_t count, const char **problem);
+/* A new network: base with the delta's entries applied. Each delta entry replaces base's entry
+ * of the same kind and key (kinds 0 and 1), or removes it (kinds 2 and 3: names and reverse,
+ * no records). base is not changed: readers may still hold it. */
+cnm_dns_network *cnm_dns_network_derive(const cnm_dns_network *base, const uint8_t *delta, size_t length, uint32_t count, const char **problem);
+/* Reference counts change on one thread only (the addon's: JavaScript's). */
+void cnm_dns_network_ref(cnm_dns_network *network);
+void cnm_dns_network_unref(cnm_dns_network *network);
+/* Bytes held by every network alive (to tell the JavaScript engine). */
+size_t cnm_dns_live_bytes(void);
+
+/* A table from its head (magic up to the slots, as in the compiled format) and its networks,
+ * each referenced by the table until it is freed. */
+cnm_dns_table *cnm_dns_table_assemble(const uint8_t *head, size_t length, cnm_dns_network *const *networks, uint32_t count, const char **problem);
+/* A whole compiled table, copied and indexed; NULL (and *problem) when it is malformed. */
 cnm_dns_table *cnm_dns_table_build(const uint8_t *data, size_t length, const char **problem);
 void cnm_dns_table_free(cnm_dns_table *table);
 

@@ -7,7 +7,9 @@
  *
  * Concurrency: the thread holds `lock` while it serves one epoll batch and never while it
  * waits. A new table is swapped in under the lock, so a batch sees one table from start to
- * end; the old table is freed after the swap, when no batch can still hold it. Sockets are
+ * end; the old table is freed after the swap, when no batch can still hold it. A table is made
+ * of one sub-table per network, built once and shared by the tables that follow until that
+ * network changes (reference counts, changed on the JavaScript thread only). Sockets are
  * closed under the lock too, so the thread never reads an fd that has been closed or reused.
  *
  * The answers must be byte for byte those of src/resolver/{wire,answers,local}.ts: the parse
@@ -59,7 +61,6 @@ typedef struct responder {
   int stop_fd;
   napi_threadsafe_function tsfn;
   cnm_dns_table *table;
-  napi_ref table_buffer; /* keeps the table's bytes alive (the table points into them) */
   registration *slots;
   uint32_t slot_capacity;
   /* Metrics, written by the thread under the lock, read by JS under the lock. */
@@ -226,9 +227,13 @@ static void stop_and_free(responder *r) {
   r->counts = NULL;
 }
 
-static void release_table_buffer(napi_env env, responder *r) {
-  if (r->table_buffer != NULL) napi_delete_reference(env, r->table_buffer);
-  r->table_buffer = NULL;
+/* Tells V8 how much the networks and tables hold, so that it weighs them when it collects the
+ * handles keeping them alive. */
+static void report_memory(napi_env env) {
+  static int64_t reported;
+  int64_t live = (int64_t)cnm_dns_live_bytes(), ignored;
+  if (live != reported) napi_adjust_external_memory(env, live - reported, &ignored);
+  reported = live;
 }
 
 static void finalize(napi_env env, void *data, void *hint) {
@@ -236,7 +241,7 @@ static void finalize(napi_env env, void *data, void *hint) {
   responder *r = data;
   if (!r->closed) {
     stop_and_free(r);
-    release_table_buffer(env, r);
+    report_memory(env);
     napi_release_threadsafe_function(r->tsfn, napi_tsfn_abort);
   }
   pthread_mutex_destroy(&r->lock);
@@ -402,7 +407,25 @@ static napi_value responder_unwatch(napi_env env, napi_callback_info info) {
   return NULL;
 }
 
-/* dnsResponderInstall(handle, table: Buffer): validates and indexes the table, then swaps it in. */
+/* Swaps a built table in; the old one is freed once no batch can hold it (batches read the
+ * table under the lock). */
+static void swap_table(napi_env env, responder *r, cnm_dns_table *table) {
+  pthread_mutex_lock(&r->lock);
+  cnm_dns_table *old = r->table;
+  r->table = table;
+  pthread_mutex_unlock(&r->lock);
+  cnm_dns_table_free(old);
+  report_memory(env);
+}
+
+static void throw_problem(napi_env env, const char *what, const char *problem) {
+  char message[160];
+  snprintf(message, sizeof message, "%s: %s", what, problem ? problem : "out of memory");
+  cnm_throw_message(env, message);
+}
+
+/* dnsResponderInstall(handle, table: Buffer): a whole compiled table, validated, indexed and
+ * swapped in (tests, tools: the resolver installs networks). */
 static napi_value responder_install(napi_env env, napi_callback_info info) {
   size_t argc = 2;
   napi_value argv[2];
@@ -418,25 +441,149 @@ static napi_value responder_install(napi_env env, napi_callback_info info) {
   const char *problem = NULL;
   cnm_dns_table *table = cnm_dns_table_build(data, length, &problem);
   if (table == NULL) {
-    char message[160];
-    snprintf(message, sizeof message, "dnsResponderInstall: %s", problem ? problem : "out of memory");
-    cnm_throw_message(env, message);
+    report_memory(env);
+    throw_problem(env, "dnsResponderInstall", problem);
     return NULL;
   }
-  napi_ref buffer;
-  if (napi_create_reference(env, argv[1], 1, &buffer) != napi_ok) {
-    cnm_dns_table_free(table);
+  swap_table(env, r, table);
+  return NULL;
+}
+
+/* A network sub-table as JavaScript holds it: released explicitly or when collected. */
+typedef struct {
+  cnm_dns_network *network;
+} network_handle;
+
+static void network_finalize(napi_env env, void *data, void *hint) {
+  (void)hint;
+  network_handle *h = data;
+  cnm_dns_network_unref(h->network);
+  free(h);
+  report_memory(env);
+}
+
+static network_handle *unwrap_network(napi_env env, napi_value value) {
+  network_handle *h = NULL;
+  if (napi_get_value_external(env, value, (void **)&h) != napi_ok || h == NULL || h->network == NULL) {
+    napi_throw_type_error(env, NULL, "not a live DNS network handle");
     return NULL;
   }
-  pthread_mutex_lock(&r->lock);
-  cnm_dns_table *old = r->table;
-  napi_ref old_buffer = r->table_buffer;
-  r->table = table;
-  r->table_buffer = buffer;
-  pthread_mutex_unlock(&r->lock);
-  /* No batch can hold the old table: batches read the table under the lock. */
-  cnm_dns_table_free(old);
-  if (old_buffer != NULL) napi_delete_reference(env, old_buffer);
+  return h;
+}
+
+static napi_value wrap_network(napi_env env, cnm_dns_network *network) {
+  network_handle *h = malloc(sizeof *h);
+  napi_value result;
+  if (h == NULL || napi_create_external(env, h, network_finalize, NULL, &result) != napi_ok) {
+    free(h);
+    cnm_dns_network_unref(network);
+    report_memory(env);
+    cnm_throw_errno(env, ENOMEM, "malloc", "DNS network handle");
+    return NULL;
+  }
+  h->network = network;
+  report_memory(env);
+  return result;
+}
+
+/* dnsNetworkBuild(entries: Buffer, count) -> handle: one network's entries, copied and indexed. */
+static napi_value network_build(napi_env env, napi_callback_info info) {
+  size_t argc = 2;
+  napi_value argv[2];
+  napi_get_cb_info(env, info, &argc, argv, NULL, NULL);
+  uint8_t *data;
+  size_t length;
+  uint32_t count;
+  if (argc < 2 || napi_get_buffer_info(env, argv[0], (void **)&data, &length) != napi_ok || napi_get_value_uint32(env, argv[1], &count) != napi_ok) {
+    napi_throw_type_error(env, NULL, "dnsNetworkBuild(entries: Buffer, count)");
+    return NULL;
+  }
+  const char *problem = NULL;
+  cnm_dns_network *network = cnm_dns_network_build(data, length, count, &problem);
+  if (network == NULL) {
+    throw_problem(env, "dnsNetworkBuild", problem);
+    return NULL;
+  }
+  return wrap_network(env, network);
+}
+
+/* dnsNetworkDerive(base, delta: Buffer, count) -> handle: base with the delta applied (base
+ * stays as it was: a table in force may use it). */
+static napi_value network_derive(napi_env env, napi_callback_info info) {
+  size_t argc = 3;
+  napi_value argv[3];
+  napi_get_cb_info(env, info, &argc, argv, NULL, NULL);
+  network_handle *base = argc == 3 ? unwrap_network(env, argv[0]) : NULL;
+  if (base == NULL) return NULL;
+  uint8_t *data;
+  size_t length;
+  uint32_t count;
+  if (napi_get_buffer_info(env, argv[1], (void **)&data, &length) != napi_ok || napi_get_value_uint32(env, argv[2], &count) != napi_ok) {
+    napi_throw_type_error(env, NULL, "dnsNetworkDerive(base, delta: Buffer, count)");
+    return NULL;
+  }
+  const char *problem = NULL;
+  cnm_dns_network *network = cnm_dns_network_derive(base->network, data, length, count, &problem);
+  if (network == NULL) {
+    report_memory(env);
+    throw_problem(env, "dnsNetworkDerive", problem);
+    return NULL;
+  }
+  return wrap_network(env, network);
+}
+
+/* dnsNetworkRelease(handle): JavaScript is done with it (tables in force keep their own). */
+static napi_value network_release(napi_env env, napi_callback_info info) {
+  size_t argc = 1;
+  napi_value argv[1];
+  napi_get_cb_info(env, info, &argc, argv, NULL, NULL);
+  network_handle *h = argc == 1 ? unwrap_network(env, argv[0]) : NULL;
+  if (h == NULL) return NULL;
+  cnm_dns_network_unref(h->network);
+  h->network = NULL;
+  report_memory(env);
+  return NULL;
+}
+
+/* dnsResponderInstallNetworks(handle, head: Buffer, networks: handle[]): a table from its head
+ * (views and slots) and its networks' sub-tables, swapped in whole. */
+static napi_value responder_install_networks(napi_env env, napi_callback_info info) {
+  size_t argc = 3;
+  napi_value argv[3];
+  napi_get_cb_info(env, info, &argc, argv, NULL, NULL);
+  responder *r = argc == 3 ? unwrap(env, argv[0]) : NULL;
+  if (r == NULL) return NULL;
+  uint8_t *head;
+  size_t length;
+  uint32_t count;
+  bool is_array = false;
+  if (napi_get_buffer_info(env, argv[1], (void **)&head, &length) != napi_ok || napi_is_array(env, argv[2], &is_array) != napi_ok || !is_array ||
+      napi_get_array_length(env, argv[2], &count) != napi_ok || count > 65535) {
+    napi_throw_type_error(env, NULL, "dnsResponderInstallNetworks(handle, head: Buffer, networks: handle[])");
+    return NULL;
+  }
+  cnm_dns_network **networks = calloc(count + 1, sizeof *networks);
+  if (networks == NULL) {
+    cnm_throw_errno(env, ENOMEM, "calloc", "DNS table");
+    return NULL;
+  }
+  for (uint32_t i = 0; i < count; i++) {
+    napi_value element;
+    network_handle *h = NULL;
+    if (napi_get_element(env, argv[2], i, &element) != napi_ok || (h = unwrap_network(env, element)) == NULL) {
+      free(networks);
+      return NULL;
+    }
+    networks[i] = h->network;
+  }
+  const char *problem = NULL;
+  cnm_dns_table *table = cnm_dns_table_assemble(head, length, networks, count, &problem);
+  free(networks);
+  if (table == NULL) {
+    throw_problem(env, "dnsResponderInstallNetworks", problem);
+    return NULL;
+  }
+  swap_table(env, r, table);
   return NULL;
 }
 
@@ -527,7 +674,7 @@ static napi_value responder_close(napi_env env, napi_callback_info info) {
   responder *r = NULL;
   if (argc < 1 || napi_get_value_external(env, argv[0], (void **)&r) != napi_ok || r == NULL || r->closed) return NULL;
   stop_and_free(r);
-  release_table_buffer(env, r);
+  report_memory(env);
   napi_release_threadsafe_function(r->tsfn, napi_tsfn_abort);
   r->closed = 1;
   return NULL;
@@ -539,6 +686,10 @@ napi_value cnm_responder_init(napi_env env, napi_value exports) {
       {"dnsResponderWatch", NULL, responder_watch, NULL, NULL, NULL, napi_default, NULL},
       {"dnsResponderUnwatch", NULL, responder_unwatch, NULL, NULL, NULL, napi_default, NULL},
       {"dnsResponderInstall", NULL, responder_install, NULL, NULL, NULL, napi_default, NULL},
+      {"dnsResponderInstallNetworks", NULL, responder_install_networks, NULL, NULL, NULL, napi_default, NULL},
+      {"dnsNetworkBuild", NULL, network_build, NULL, NULL, NULL, napi_default, NULL},
+      {"dnsNetworkDerive", NULL, network_derive, NULL, NULL, NULL, napi_default, NULL},
+      {"dnsNetworkRelease", NULL, network_release, NULL, NULL, NULL, napi_default, NULL},
       {"dnsResponderSend", NULL, responder_send, NULL, NULL, NULL, napi_default, NULL},
       {"dnsResponderAnswer", NULL, responder_answer, NULL, NULL, NULL, napi_default, NULL},
       {"dnsResponderStats", NULL, responder_stats, NULL, NULL, NULL, napi_default, NULL},

@@ -21,6 +21,10 @@ interface NativeAddon {
   dnsResponderWatch(handle: DnsResponderHandle, slot: number, fd: number): void;
   dnsResponderUnwatch(handle: DnsResponderHandle, slot: number): void;
   dnsResponderInstall(handle: DnsResponderHandle, table: Buffer): void;
+  dnsResponderInstallNetworks(handle: DnsResponderHandle, head: Buffer, networks: DnsNetworkHandle[]): void;
+  dnsNetworkBuild(entries: Buffer, count: number): DnsNetworkHandle;
+  dnsNetworkDerive(base: DnsNetworkHandle, delta: Buffer, count: number): DnsNetworkHandle;
+  dnsNetworkRelease(handle: DnsNetworkHandle): void;
   dnsResponderSend(handle: DnsResponderHandle, slot: number, reply: Buffer, address: string, port: number): void;
   dnsResponderAnswer(handle: DnsResponderHandle, slot: number, msg: Buffer): Buffer | null;
   dnsResponderStats(handle: DnsResponderHandle): Float64Array;
@@ -29,6 +33,8 @@ interface NativeAddon {
 
 /** The resolver's native UDP responder (src/native/responder.c); see src/resolver/native-responder.ts. */
 export type DnsResponderHandle = { readonly __brand: 'DnsResponderHandle' };
+/** One network's part of the native table, built in C; shared by the tables that use it. */
+export type DnsNetworkHandle = { readonly __brand: 'DnsNetworkHandle' };
 /** A message the native responder leaves to JavaScript: the listener's slot, the client, the bytes. */
 export type DnsFallback = (slot: number, address: string, port: number, msg: Buffer) => void;
 
@@ -39,6 +45,10 @@ export type DnsResponderAddon = Pick<
   | 'dnsResponderWatch'
   | 'dnsResponderUnwatch'
   | 'dnsResponderInstall'
+  | 'dnsResponderInstallNetworks'
+  | 'dnsNetworkBuild'
+  | 'dnsNetworkDerive'
+  | 'dnsNetworkRelease'
   | 'dnsResponderSend'
   | 'dnsResponderAnswer'
   | 'dnsResponderStats'
@@ -47,7 +57,7 @@ export type DnsResponderAddon = Pick<
 
 /** The responder's functions, or undefined when the built addon predates them. */
 export function dnsResponderAddon(): DnsResponderAddon | undefined {
-  return typeof addon.dnsResponderOpen === 'function' ? addon : undefined;
+  return typeof addon.dnsResponderOpen === 'function' && typeof addon.dnsNetworkDerive === 'function' ? addon : undefined;
 }
 
 /** An in-process libnftables context (src/native/nftables.c), bound to one network namespace. */

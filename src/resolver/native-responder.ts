@@ -54,12 +54,14 @@ export class NativeResponder {
    */
   private closedSlots: number[] = [];
   private slotCount = 0;
-  private readonly compiler = new NativeTableCompiler();
+  private readonly compiler: NativeTableCompiler;
 
   private constructor(
     private readonly addon: DnsResponderAddon,
     private readonly handle: DnsResponderHandle,
-  ) {}
+  ) {
+    this.compiler = new NativeTableCompiler(addon);
+  }
 
   /** Starts the thread; throws (with the system's reason) when it cannot. */
   static start(engine: QueryEngine): NativeResponder {
@@ -128,7 +130,7 @@ export class NativeResponder {
     const table = this.compiler.compile(snapshot, this.slotOf, this.slotCount);
     if (table !== null) {
       try {
-        this.installTable(table);
+        this.addon.dnsResponderInstallNetworks(this.handle, table.head, table.networks);
       } catch (err) {
         this.compiler.forget();
         throw err;
@@ -139,8 +141,12 @@ export class NativeResponder {
     this.freeSlots.push(...closed);
   }
 
-  /** Swaps in a compiled table; throws (keeping the current one) when C finds it malformed. */
+  /**
+   * Swaps in a whole compiled table (compileNativeTable: tests, tools); throws (keeping the
+   * current one) when C finds it malformed. The next install() compiles a table again.
+   */
   installTable(table: Buffer): void {
+    this.compiler.forget();
     this.addon.dnsResponderInstall(this.handle, table);
   }
 
@@ -178,6 +184,7 @@ export class NativeResponder {
     for (const sink of this.sinks.values()) sink.closed = true;
     this.sinks.clear();
     this.addon.dnsResponderClose(this.handle);
+    this.compiler.close();
   }
 }
 

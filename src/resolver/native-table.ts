@@ -14,78 +14,126 @@
  * An A or AAAA length of 0xFFFF means several records (a shared alias): their order is shuffled
  * per answer, which the TypeScript path does, so C hands such queries to it.
  *
- * An endpoint's entries do not depend on anything else while it holds its names alone, so they
- * are encoded once per compiled endpoint (records.ts reuses unchanged ones across snapshots) and
- * a network's entries once per network table: an update re-encodes only what changed.
+ * The resolver does not send this whole buffer on every update: each network's entries are
+ * built into a sub-table in C once (dnsNetworkBuild) and, when the network changes, derived from
+ * the previous one with only the changed keys (dnsNetworkDerive: entries of the same format, kind
+ * 2 or 3 removing a name or reverse key). A table is then its head (everything before the
+ * entries) and the list of its networks' sub-tables, swapped in whole (one pointer): an update
+ * costs the keys it changes and the head (views and slots), not every sandbox's records.
  */
-import type { CompiledEndpoint, NetworkTable, Records, Snapshot, View } from './records';
+import type { DnsNetworkHandle, DnsResponderAddon } from '../os/native';
+import type { NetworkTable, Records, Snapshot, TableChanges, View } from './records';
 
 const MAGIC = 0x544d4e43; // "CNMT"
 const VERSION = 2;
 const KIND_NAMES = 0;
 const KIND_REVERSE = 1;
+/** Added to a kind in a delta: the key goes. */
+const DELETE = 2;
 export const SEVERAL = 0xffff;
 const A_BYTES = 16;
 const AAAA_BYTES = 28;
 
-/** One entry to encode: kind, key, the records it answers with. */
-type Entry = readonly [number, string, Records];
+/** One entry to encode: kind, key, the records it answers with (null: a deletion). */
+type Entry = readonly [number, string, Records | null];
 
-interface EncodedNetwork {
-  readonly entries: number;
+interface Encoded {
   readonly bytes: Buffer;
+  readonly count: number;
 }
 
-const endpointEntries = new WeakMap<CompiledEndpoint, Buffer>();
-const networkEntries = new WeakMap<NetworkTable, EncodedNetwork>();
+/** The parts of a table the responder assembles: its head and its networks' sub-tables. */
+export interface TableParts {
+  readonly head: Buffer;
+  readonly networks: DnsNetworkHandle[];
+}
+
+type NetworkAddon = Pick<DnsResponderAddon, 'dnsNetworkBuild' | 'dnsNetworkDerive' | 'dnsNetworkRelease'>;
 
 /**
- * The table for snapshot, with slot s mapped to the view of the sandbox listening on it
- * (slots: sandbox id → slot of its UDP listener; slotCount: one past the highest slot).
+ * The whole table for snapshot in one buffer, with slot s mapped to the view of the sandbox
+ * listening on it (slots: sandbox id → slot of its UDP listener; slotCount: one past the highest
+ * slot). Tests and tools install it with dnsResponderInstall; the resolver uses the compiler.
  */
 export function compileNativeTable(snapshot: Snapshot, slots: ReadonlyMap<string, number>, slotCount: number): Buffer {
-  return new NativeTableCompiler().compile(snapshot, slots, slotCount)!;
+  const head = compileHead(snapshot, slots, slotCount);
+  const parts: Buffer[] = [head];
+  let entries = 0;
+  for (const table of snapshot.tables.values()) {
+    const encoded = encodeNetwork(table);
+    const count = Buffer.allocUnsafe(4);
+    count.writeUInt32LE(encoded.count, 0);
+    parts.push(count, encoded.bytes);
+    entries += encoded.count;
+  }
+  const out = Buffer.concat(parts);
+  out.writeUInt32LE(entries, 20);
+  return out;
 }
 
 /**
- * Compiles tables one after the other and says when a table would be the one compiled last
- * (same network tables, views and slots: most updates of the daemon touch no DNS name), so
- * that nothing is swapped for nothing.
+ * Keeps one sub-table per network (the one of the last table compiled), derives a changed
+ * network's from it, and says when a table would be the one compiled last (same sub-tables,
+ * views and slots: most updates of the daemon touch no DNS name), so that nothing is swapped
+ * for nothing.
  */
 export class NativeTableCompiler {
+  private readonly built = new Map<string, { table: NetworkTable; handle: DnsNetworkHandle }>();
   private lastHead: Buffer | null = null;
-  private lastNetworks: readonly NetworkTable[] = [];
+  private lastNetworks: DnsNetworkHandle[] = [];
+
+  constructor(private readonly addon: NetworkAddon) {}
 
   /** Forgets the last table (it was not installed): the next compile returns a table. */
   forget(): void {
     this.lastHead = null;
   }
 
-  /** The table, or null when it equals the last one compiled. */
-  compile(snapshot: Snapshot, slots: ReadonlyMap<string, number>, slotCount: number): Buffer | null {
+  /** The table's parts, or null when it equals the last one compiled. */
+  compile(snapshot: Snapshot, slots: ReadonlyMap<string, number>, slotCount: number): TableParts | null {
     const head = compileHead(snapshot, slots, slotCount);
-    const networks = [...snapshot.tables.values()];
+    const networks: DnsNetworkHandle[] = [];
+    for (const table of snapshot.tables.values()) networks.push(this.network(table));
+    for (const [id, { table, handle }] of this.built) {
+      if (snapshot.tables.get(id) !== table) {
+        this.addon.dnsNetworkRelease(handle);
+        this.built.delete(id);
+      }
+    }
     if (this.lastHead !== null && head.equals(this.lastHead) && networks.length === this.lastNetworks.length && networks.every((n, i) => n === this.lastNetworks[i])) {
       return null;
     }
     this.lastHead = head;
     this.lastNetworks = networks;
-    const parts: Buffer[] = [head];
-    let entries = 0;
-    for (const table of networks) {
-      const encoded = encodeNetwork(table);
-      const count = Buffer.allocUnsafe(4);
-      count.writeUInt32LE(encoded.entries, 0);
-      parts.push(count, encoded.bytes);
-      entries += encoded.entries;
+    return { head, networks };
+  }
+
+  /** Lets go of every sub-table (the responder's table in force keeps its own). */
+  close(): void {
+    for (const { handle } of this.built.values()) this.addon.dnsNetworkRelease(handle);
+    this.built.clear();
+    this.lastHead = null;
+    this.lastNetworks = [];
+  }
+
+  private network(table: NetworkTable): DnsNetworkHandle {
+    const prev = this.built.get(table.id);
+    if (prev?.table === table) return prev.handle;
+    let handle: DnsNetworkHandle;
+    if (prev !== undefined && table.changes?.base.deref() === prev.table) {
+      const delta = encodeDelta(table, table.changes);
+      handle = this.addon.dnsNetworkDerive(prev.handle, delta.bytes, delta.count);
+    } else {
+      const whole = encodeNetwork(table);
+      handle = this.addon.dnsNetworkBuild(whole.bytes, whole.count);
     }
-    const out = Buffer.concat(parts);
-    out.writeUInt32LE(entries, 20);
-    return out;
+    if (prev !== undefined) this.addon.dnsNetworkRelease(prev.handle);
+    this.built.set(table.id, { table, handle });
+    return handle;
   }
 }
 
-/** Everything before the entries: counts (entries left 0, set by the caller), views, slots. */
+/** The table's head: counts (entries left 0, set by compileNativeTable), views, slots. */
 function compileHead(snapshot: Snapshot, slots: ReadonlyMap<string, number>, slotCount: number): Buffer {
   const networkIndex = new Map<string, number>();
   for (const id of snapshot.tables.keys()) networkIndex.set(id, networkIndex.size);
@@ -115,42 +163,24 @@ function compileHead(snapshot: Snapshot, slots: ReadonlyMap<string, number>, slo
   return head;
 }
 
-function encodeNetwork(table: NetworkTable): EncodedNetwork {
-  const cached = networkEntries.get(table);
-  if (cached !== undefined) return cached;
-  const parts: Buffer[] = [];
-  let entries = 0;
-  const sharedDone = new Set<Records>();
-  for (const endpoint of table.endpoints.values()) {
-    const alone = endpoint.nameKeys.every((k) => table.names.get(k) === endpoint) && endpoint.reverseKeys.every((k) => table.reverse.get(k) === endpoint);
-    if (alone) {
-      let bytes = endpointEntries.get(endpoint);
-      if (bytes === undefined) {
-        const list: Entry[] = endpoint.nameKeys.map((k) => [KIND_NAMES, k, endpoint]);
-        for (const k of endpoint.reverseKeys) list.push([KIND_REVERSE, k, endpoint]);
-        bytes = encodeEntries(list);
-        endpointEntries.set(endpoint, bytes);
-      }
-      parts.push(bytes);
-      entries += endpoint.nameKeys.length + endpoint.reverseKeys.length;
-      continue;
+/** Every entry of a network. */
+function encodeNetwork(table: NetworkTable): Encoded {
+  const list: Entry[] = [];
+  for (const [key, records] of table.names) list.push([KIND_NAMES, key, records]);
+  for (const [key, records] of table.reverse) list.push([KIND_REVERSE, key, records]);
+  return { bytes: encodeEntries(list), count: list.length };
+}
+
+/** The entries of the keys that changed since the table's base: new records, or deletions. */
+function encodeDelta(table: NetworkTable, changes: TableChanges): Encoded {
+  const list: Entry[] = [];
+  for (const [kind, keys, map] of [[KIND_NAMES, changes.names, table.names], [KIND_REVERSE, changes.reverse, table.reverse]] as const) {
+    for (const key of keys) {
+      const records = map.get(key);
+      list.push(records === undefined ? [kind + DELETE, key, null] : [kind, key, records]);
     }
-    // A name held with others: each key is written once, by whichever holder comes first.
-    const list: Entry[] = [];
-    for (const [kind, keys, map] of [[KIND_NAMES, endpoint.nameKeys, table.names], [KIND_REVERSE, endpoint.reverseKeys, table.reverse]] as const) {
-      for (const key of keys) {
-        const records = map.get(key);
-        if (records === undefined || (records !== endpoint && sharedDone.has(records))) continue;
-        if (records !== endpoint) sharedDone.add(records);
-        list.push([kind, key, records]);
-      }
-    }
-    parts.push(encodeEntries(list));
-    entries += list.length;
   }
-  const encoded = { entries, bytes: Buffer.concat(parts) };
-  networkEntries.set(table, encoded);
-  return encoded;
+  return { bytes: encodeEntries(list), count: list.length };
 }
 
 /** Bytes of a single record of the given size, 0 for none, SEVERAL for more than one. */
@@ -166,7 +196,9 @@ function storedBytes(records: Buffer | null, one: number): number {
 function encodeEntries(list: readonly Entry[]): Buffer {
   let size = 0;
   for (const [kind, key, records] of list) {
-    size += 8 + key.length + (kind === KIND_NAMES ? storedBytes(records.a, A_BYTES) + storedBytes(records.aaaa, AAAA_BYTES) : (records.ptr?.length ?? 0));
+    size += 8 + key.length;
+    if (records === null) continue;
+    size += kind === KIND_NAMES ? storedBytes(records.a, A_BYTES) + storedBytes(records.aaaa, AAAA_BYTES) : (records.ptr?.length ?? 0);
   }
   const out = Buffer.allocUnsafe(size);
   let pos = 0;
@@ -175,9 +207,9 @@ function encodeEntries(list: readonly Entry[]): Buffer {
     out[pos + 1] = key.length;
     pos += 2;
     pos += out.write(key, pos, 'latin1');
-    const a = kind === KIND_NAMES ? records.a : null;
-    const aaaa = kind === KIND_NAMES ? records.aaaa : null;
-    const ptr = kind === KIND_REVERSE ? records.ptr : null;
+    const a = kind === KIND_NAMES && records !== null ? records.a : null;
+    const aaaa = kind === KIND_NAMES && records !== null ? records.aaaa : null;
+    const ptr = kind === KIND_REVERSE && records !== null ? records.ptr : null;
     out.writeUInt16LE(recordLength(a, A_BYTES), pos);
     out.writeUInt16LE(recordLength(aaaa, AAAA_BYTES), pos + 2);
     out.writeUInt16LE(ptr?.length ?? 0, pos + 4);

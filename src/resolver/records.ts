@@ -6,6 +6,7 @@
  */
 import { addressRecord, ptrRecord } from './answers';
 import { addressBytes, nameKey, reverseName, wireName } from './names';
+import { ShardedMap, type MapEditor } from './sharded-map';
 import type { DnsEndpoint, DnsNetwork, DnsSandbox, DnsState } from './state';
 
 /** One endpoint on one network, with its answers compiled (owner = the question). */
@@ -40,9 +41,24 @@ export interface NetworkTable {
   readonly name: string;
   readonly internal: boolean;
   readonly ttl: number;
-  readonly names: ReadonlyMap<string, Records>;
-  readonly reverse: ReadonlyMap<string, Records>;
-  readonly endpoints: ReadonlyMap<string, CompiledEndpoint>;
+  /** Derived from the previous table's by copying only the shards a change touches. */
+  readonly names: ShardedMap<Records>;
+  readonly reverse: ShardedMap<Records>;
+  readonly endpoints: ShardedMap<CompiledEndpoint>;
+  /** The endpoints' sandbox ids in the order the state listed them (each once). */
+  readonly order: readonly string[];
+  /** How it differs from the table it was derived from (absent: made from scratch). */
+  readonly changes?: TableChanges;
+}
+
+/**
+ * The keys whose records differ between a table and its base: the native table re-encodes these
+ * only. The base is held weakly: tables derived one from another must not keep every ancestor.
+ */
+export interface TableChanges {
+  readonly base: WeakRef<NetworkTable>;
+  readonly names: readonly string[];
+  readonly reverse: readonly string[];
 }
 
 /** What one sandbox sees. Sandboxes with the same networks and options share one view. */
@@ -75,17 +91,56 @@ export function buildSnapshot(prev: Snapshot, state: DnsState, ttl: number): { s
     tables.set(network.id, buildTable(prev.tables.get(network.id), network, ttl, problems));
   }
 
+  // The common update changes no sandbox (a name, an alias, another network changed): the
+  // sandbox map is then the previous snapshot's, and its views too when no table changed, so
+  // that nothing is rebuilt (or left for the collector) per sandbox.
+  if (sameSandboxes(prev, state.sandboxes)) {
+    const sameTables = tables.size === prev.tables.size && [...tables].every(([id, table]) => prev.tables.get(id) === table);
+    const sandboxProblems: string[] = sameTables ? [...(viewProblems.get(prev) ?? [])] : [];
+    const views = sameTables ? prev.views : buildViews(tables, prev.sandboxes.values(), sandboxProblems);
+    problems.push(...sandboxProblems);
+    const snapshot = { tables, views, sandboxes: prev.sandboxes };
+    viewProblems.set(snapshot, sandboxProblems);
+    return { snapshot, problems };
+  }
   const sandboxes = new Map<string, DnsSandbox>();
+  const sandboxProblems: string[] = [];
+  for (const sandbox of state.sandboxes) {
+    if (sandboxes.has(sandbox.id)) sandboxProblems.push(`sandbox ${sandbox.id} is listed twice; the first one is used`);
+    else sandboxes.set(sandbox.id, sandbox);
+  }
+  const views = buildViews(tables, sandboxes.values(), sandboxProblems);
+  problems.push(...sandboxProblems);
+  const snapshot = { tables, views, sandboxes };
+  viewProblems.set(snapshot, sandboxProblems);
+  return { snapshot, problems };
+}
+
+/** What a snapshot's sandboxes had to be told (a reused sandbox map reports them again). */
+const viewProblems = new WeakMap<Snapshot, readonly string[]>();
+
+/** True when state lists prev's sandboxes, in the same order, with the same facts. */
+function sameSandboxes(prev: Snapshot, list: readonly DnsSandbox[]): boolean {
+  if (prev.sandboxes.size !== list.length || !viewProblems.has(prev)) return false;
+  let i = 0;
+  for (const before of prev.sandboxes.values()) {
+    const now = list[i++]!;
+    if (before.id !== now.id || before.nsPath !== now.nsPath || before.ndots !== now.ndots || before.networkIds.length !== now.networkIds.length) return false;
+    for (let k = 0; k < now.networkIds.length; k++) if (before.networkIds[k] !== now.networkIds[k]) return false;
+  }
+  return true;
+}
+
+/** Each sandbox's view; sandboxes with the same networks and options share one. */
+function buildViews(tables: ReadonlyMap<string, NetworkTable>, sandboxes: Iterable<DnsSandbox>, problems: string[]): Map<string, View> {
   const views = new Map<string, View>();
   const shared = new Map<string, View>();
-  for (const sandbox of state.sandboxes) {
-    if (sandboxes.has(sandbox.id)) {
-      problems.push(`sandbox ${sandbox.id} is listed twice; the first one is used`);
-      continue;
-    }
-    sandboxes.set(sandbox.id, sandbox);
+  for (const sandbox of sandboxes) {
     const ndotsSet = (sandbox.ndots ?? 0) > 0;
-    const viewKey = `${ndotsSet}\0${sandbox.networkIds.join('\0')}`;
+    // Most sandboxes are on one network: its id is the key, no string made per sandbox (this
+    // loop runs over every sandbox on every update that changes a table).
+    const ids = sandbox.networkIds;
+    const viewKey = ids.length === 1 && !ndotsSet ? ids[0]! : `${ndotsSet}\0${ids.join('\0')}`;
     let view = shared.get(viewKey);
     if (view === undefined) {
       const seen: NetworkTable[] = [];
@@ -99,7 +154,7 @@ export function buildSnapshot(prev: Snapshot, state: DnsState, ttl: number): { s
     }
     views.set(sandbox.id, view);
   }
-  return { snapshot: { tables, views, sandboxes }, problems };
+  return views;
 }
 
 function unchanged(compiled: CompiledEndpoint, endpoint: DnsEndpoint): boolean {
@@ -138,47 +193,71 @@ export function compileEndpoint(endpoint: DnsEndpoint, network: string, ttl: num
   };
 }
 
+/**
+ * True when network lists base's endpoints in base's order with the same facts: the common
+ * update (another network changed, or nothing DNS-visible) then builds no map at all.
+ */
+function sameEndpoints(base: NetworkTable, network: DnsNetwork): boolean {
+  if (base.order.length !== network.endpoints.length) return false;
+  for (let i = 0; i < base.order.length; i++) {
+    const endpoint = network.endpoints[i]!;
+    if (endpoint.sandboxId !== base.order[i]) return false;
+    if (!unchanged(base.endpoints.get(endpoint.sandboxId)!, endpoint)) return false;
+  }
+  return true;
+}
+
 /** The table of one network, reusing prev's unchanged endpoints and entries. */
 export function buildTable(prev: NetworkTable | undefined, network: DnsNetwork, ttl: number, problems: string[]): NetworkTable {
   const base = prev !== undefined && prev.name === network.name && prev.ttl === ttl ? prev : undefined;
-  const endpoints = new Map<string, CompiledEndpoint>();
+  if (base !== undefined && sameEndpoints(base, network)) {
+    return base.internal === network.internal ? base : { ...base, internal: network.internal, changes: { base: new WeakRef(base), names: [], reverse: [] } };
+  }
+  // The endpoint map too is derived from base's: only the shards of changed endpoints are copied.
+  const listed = new Set<string>();
   const added: CompiledEndpoint[] = [];
-  for (const endpoint of network.endpoints) {
-    if (endpoints.has(endpoint.sandboxId)) {
-      problems.push(`sandbox ${endpoint.sandboxId} has two endpoints on ${network.name}; the first one is used`);
-      continue;
-    }
-    const before = base?.endpoints.get(endpoint.sandboxId);
-    if (before !== undefined && unchanged(before, endpoint)) {
-      endpoints.set(endpoint.sandboxId, before);
-    } else {
+  const removed: CompiledEndpoint[] = [];
+  const endpoints = (base?.endpoints ?? ShardedMap.empty<CompiledEndpoint>()).derive((edit) => {
+    for (const endpoint of network.endpoints) {
+      if (listed.has(endpoint.sandboxId)) {
+        problems.push(`sandbox ${endpoint.sandboxId} has two endpoints on ${network.name}; the first one is used`);
+        continue;
+      }
+      listed.add(endpoint.sandboxId);
+      const before = edit.get(endpoint.sandboxId);
+      if (before !== undefined && unchanged(before, endpoint)) continue;
+      if (before !== undefined) removed.push(before);
       const compiled = compileEndpoint(endpoint, network.name, ttl, problems);
-      endpoints.set(endpoint.sandboxId, compiled);
+      edit.set(endpoint.sandboxId, compiled);
       added.push(compiled);
     }
-  }
-  const removed: CompiledEndpoint[] = [];
-  if (base !== undefined) {
-    for (const old of base.endpoints.values()) if (endpoints.get(old.sandboxId) !== old) removed.push(old);
-    if (added.length === 0 && removed.length === 0) {
-      return base.internal === network.internal ? base : { ...base, internal: network.internal };
+    if (base !== undefined && listed.size !== base.endpoints.size + added.length - removed.length) {
+      for (const old of base.endpoints.values()) {
+        if (listed.has(old.sandboxId)) continue;
+        removed.push(old);
+        edit.delete(old.sandboxId);
+      }
     }
+  });
+  if (base !== undefined && added.length === 0 && removed.length === 0) {
+    return base.internal === network.internal ? base : { ...base, internal: network.internal, changes: { base: new WeakRef(base), names: [], reverse: [] } };
   }
-  const names = new Map(base?.names);
-  const reverse = new Map(base?.reverse);
-  applyChanges(names, endpoints, removed, added, (e) => e.nameKeys);
-  applyChanges(reverse, endpoints, removed, added, (e) => e.reverseKeys);
-  return { id: network.id, name: network.name, internal: network.internal, ttl, names, reverse, endpoints };
+  let changedNames: string[] = [];
+  let changedReverse: string[] = [];
+  const names = (base?.names ?? ShardedMap.empty<Records>()).derive((edit) => (changedNames = applyChanges(edit, endpoints, removed, added, (e) => e.nameKeys)));
+  const reverse = (base?.reverse ?? ShardedMap.empty<Records>()).derive((edit) => (changedReverse = applyChanges(edit, endpoints, removed, added, (e) => e.reverseKeys)));
+  const changes = base === undefined ? undefined : { base: new WeakRef(base), names: changedNames, reverse: changedReverse };
+  return { id: network.id, name: network.name, internal: network.internal, ttl, names, reverse, endpoints, order: [...listed], ...(changes ? { changes } : {}) };
 }
 
-/** Recomputes only the keys that removed or added endpoints hold. */
+/** Recomputes only the keys that removed or added endpoints hold; returns those keys. */
 function applyChanges(
-  table: Map<string, Records>,
+  table: MapEditor<Records>,
   current: ReadonlyMap<string, CompiledEndpoint>,
   removed: readonly CompiledEndpoint[],
   added: readonly CompiledEndpoint[],
   keysOf: (e: CompiledEndpoint) => readonly string[],
-): void {
+): string[] {
   const affected = new Set<string>();
   for (const endpoint of removed) for (const key of keysOf(endpoint)) affected.add(key);
   const addedByKey = new Map<string, CompiledEndpoint[]>();
@@ -198,6 +277,7 @@ function applyChanges(
     if (records === undefined) table.delete(key);
     else table.set(key, records);
   }
+  return [...affected];
 }
 
 export function holdersOf(records: Records): readonly CompiledEndpoint[] {

@@ -14,7 +14,7 @@ import { Metrics } from './metrics';
 import { NativeResponder, nativeUnavailable } from './native-responder';
 import { buildSnapshot } from './records';
 import { ResolvConfWatcher } from './resolv-conf';
-import type { DnsState } from './state';
+import type { DnsSandbox, DnsState } from './state';
 import { parseUpstream, type UpstreamAddress } from './upstream';
 
 export type LogLevel = 'debug' | 'info' | 'warn' | 'error';
@@ -183,13 +183,19 @@ export class Resolver {
     this.engine.snapshot = snapshot;
     this.counters.forgetSandboxes(snapshot.sandboxes);
 
-    const stale = [...this.listeners].filter(([id, l]) => snapshot.sandboxes.get(id)?.nsPath !== l.nsPath);
-    for (const [id] of stale) this.listeners.delete(id);
-    const missing = [...snapshot.sandboxes.values()].filter((s) => !this.listeners.has(s.id));
+    // Plain loops: these run over every sandbox on every update, and most updates find nothing.
+    const stale: SandboxListeners[] = [];
+    for (const [id, l] of this.listeners) {
+      if (snapshot.sandboxes.get(id)?.nsPath === l.nsPath) continue;
+      stale.push(l);
+      this.listeners.delete(id);
+    }
+    const missing: DnsSandbox[] = [];
+    for (const s of snapshot.sandboxes.values()) if (!this.listeners.has(s.id)) missing.push(s);
     // The native table goes live with the records, and with the slots of listeners about to open.
     this.native?.reserve(missing.map((s) => s.id));
     this.native?.install(snapshot);
-    await Promise.all(stale.map(([, l]) => l.close()));
+    await Promise.all(stale.map((l) => l.close()));
 
     const failures: string[] = [];
     for (let i = 0; i < missing.length; i += OPEN_BATCH) {

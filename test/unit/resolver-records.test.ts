@@ -3,7 +3,7 @@ import { resolveLocal } from '../../src/resolver/local';
 import { buildSnapshot, emptySnapshot, type Snapshot } from '../../src/resolver/records';
 import type { DnsState } from '../../src/resolver/state';
 import { Query, parseQuery } from '../../src/resolver/wire';
-import { addresses, decode, query, sampleState } from './resolver-fixtures';
+import { addresses, decode, query, sampleState, type TestState } from './resolver-fixtures';
 
 function ask(snapshot: Snapshot, sandbox: string, name: string, type: string = 'A', tcp = false) {
   const q = new Query();
@@ -160,4 +160,30 @@ t.test('at 1,000 sandboxes a connect compiles one endpoint, not everyone’s', a
   const median = times.sort((a, b) => a - b)[4]!;
   // Reported, not asserted: speed is bench/dns's to measure; reuse above is what keeps it flat.
   t.comment(`connect at 1,000 sandboxes: ${median.toFixed(2)} ms (median)`);
+});
+
+t.test('an update that changes no sandbox reuses the sandbox map, and the views when no table changed', async (t) => {
+  const state = sampleState();
+  const first = build(state);
+  // A fresh copy of the same facts, as the controller pushes on every change.
+  const copy = (): TestState => JSON.parse(JSON.stringify(state)) as TestState;
+  const again = build(copy(), first);
+  t.equal(again.sandboxes, first.sandboxes, 'same sandboxes: the map is reused');
+  t.equal(again.views, first.views, 'same tables too: the views are reused');
+  const renamed = copy();
+  renamed.networks[0] = { ...renamed.networks[0]!, endpoints: renamed.networks[0]!.endpoints.map((e) => (e.sandboxId === 's2' ? { ...e, names: [...e.names, 'newalias'] } : e)) };
+  const withAlias = build(renamed, again);
+  t.equal(withAlias.sandboxes, first.sandboxes, 'an alias changes no sandbox');
+  t.not(withAlias.views, first.views, 'but a table: the views are new');
+  t.same(addresses(await fresh(withAlias, 's1', 'newalias')), ['10.50.0.3'], 'and see the new table');
+  t.equal(ask(again, 's1', 'newalias'), null, 'the previous snapshot is unchanged');
+  const moved = copy();
+  moved.sandboxes = moved.sandboxes.map((s) => (s.id === 's1' ? { ...s, networkIds: ['n2'] } : s));
+  t.not(build(moved, again).sandboxes, first.sandboxes, 'a sandbox that changed networks: a new map');
+  // A problem with the sandboxes is reported on every update, reused map or not.
+  const unknown = copy();
+  unknown.sandboxes = [...unknown.sandboxes, { id: 's9', nsPath: '/ns/s9', networkIds: ['nope'] }];
+  const withProblem = buildSnapshot(first, unknown, 600);
+  t.match(withProblem.problems, [/s9 is on unknown network nope/]);
+  t.match(buildSnapshot(withProblem.snapshot, unknown, 600).problems, [/s9 is on unknown network nope/], 'reported again');
 });
