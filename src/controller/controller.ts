@@ -17,7 +17,7 @@ import { applySnapshot } from './cluster-sync';
 import type { DockerPool, DockerPoolRequest } from './docker-ipam';
 import { releaseDockerAddress, releaseDockerPool, requestDockerAddress, requestDockerPool, restoreDockerPools } from './docker-ipam';
 import type { Handoff, HandoffRequest } from './handoffs';
-import { createHandoff, deleteDockerNetwork, deleteHandoff, describeHandoff, dockerNetwork, handoffSandbox, publishHandoff, revokeHandoff } from './handoffs';
+import { createDockerNetwork, createHandoff, deleteDockerNetwork, deleteHandoff, describeHandoff, dockerNetwork, handoffSandbox, publishHandoff, revokeHandoff } from './handoffs';
 import type { ChangeListener, ControllerContext } from './context';
 import { nsPathOf } from './context';
 import type { EndpointRequest } from './endpoints';
@@ -230,6 +230,11 @@ export class Controller {
   /** The cnm network serving a Docker network, if any. */
   dockerNetwork(dockerNetworkId: string): NetworkRecord | undefined {
     return dockerNetwork(this.ctx, dockerNetworkId);
+  }
+
+  /** CreateNetwork: idempotent; an overlay uses the global network other dockerd hosts made. */
+  createDockerNetwork(dockerNetworkId: string, req: CreateNetworkRequest): Promise<NetworkRecord> {
+    return this.mutate(() => createDockerNetwork(this.ctx, dockerNetworkId, req));
   }
 
   createHandoff(req: HandoffRequest): Promise<Handoff> {

@@ -23,6 +23,8 @@ export interface EndpointRequest {
   ifName?: string;
   /** a MAC the runtime asked for; Docker's scheme (02:42 and the IPv4 address) otherwise */
   mac?: string;
+  /** the static addresses are this host's already in the cluster store (the Docker IPAM plugin reserved them) */
+  reserved?: boolean;
 }
 
 const ALIAS = /^[a-zA-Z0-9]([a-zA-Z0-9_.-]{0,251}[a-zA-Z0-9])?$/;
@@ -69,7 +71,7 @@ export function checkAliases(network: NetworkRecord, aliases: string[]): void {
 export async function planEndpoint(ctx: ControllerContext, sandbox: SandboxRecord, network: NetworkRecord, req: EndpointRequest, seq: number): Promise<EndpointRecord> {
   const driver = ctx.drivers.get(network.driver);
   const hasInterface = driver.name !== 'host' && driver.name !== 'null';
-  const source = addressSource(ctx, network);
+  const source = addressSource(ctx, network, { reserved: Boolean(req.reserved) });
   const addresses: Record<4 | 6, string> = { 4: '', 6: '' };
   try {
     for (const family of [4, 6] as const) {

@@ -14,7 +14,9 @@ import { nowRfc3339Nano } from './ids';
 import type { EndpointRecord, HandoffMode, NetworkRecord, PortBindingRecord, PublishedPortRequest, SandboxRecord } from './model';
 import { allocatePorts, releasePorts } from './ports';
 import { connect, removeSandbox } from './sandboxes';
-import { removeNetwork } from './networks';
+import { createNetwork, removeNetwork, type CreateNetworkRequest } from './networks';
+import { dockerOverlay, dropDockerOverlay, useDockerOverlay } from './docker-overlay';
+import { heldForDocker } from './docker-ipam';
 
 /** The label that ties a cnm network to the Docker network it serves. */
 export const DOCKER_NETWORK_LABEL = 'io.cnm.docker.network-id';
@@ -53,7 +55,17 @@ export function handoffInterfaceName(dockerEndpointId: string): string {
 
 export function dockerNetwork(ctx: ControllerContext, dockerNetworkId: string): NetworkRecord | undefined {
   for (const n of ctx.state.networks.values()) if (n.labels[DOCKER_NETWORK_LABEL] === dockerNetworkId) return n;
-  return undefined;
+  return dockerOverlay(ctx, dockerNetworkId);
+}
+
+/**
+ * CreateNetwork: a local network of its own (labelled with Docker's id), or for an overlay the
+ * global network shared with other dockerd hosts (docker-overlay.ts). A repeated call is a success.
+ */
+export async function createDockerNetwork(ctx: ControllerContext, dockerNetworkId: string, req: CreateNetworkRequest): Promise<NetworkRecord> {
+  const existing = dockerNetwork(ctx, dockerNetworkId);
+  if (existing) return existing;
+  return req.driver === 'overlay' ? useDockerOverlay(ctx, dockerNetworkId, req) : createNetwork(ctx, req);
 }
 
 function isHandoff(s: SandboxRecord): s is HandoffSandbox {
@@ -74,7 +86,9 @@ export function describeHandoff(ctx: ControllerContext, sandbox: HandoffSandbox)
   const endpoint = network && ctx.state.endpointOf(network.id, sandbox.id);
   if (!network || !endpoint) return undefined;
   const driver = ctx.drivers.get(network.driver);
-  const routed = !network.internal && !driver.isolated?.(toDriverNetwork(network));
+  // An overlay's way out is a gateway bridge: with no Gateway in Join's answer, libnetwork joins
+  // the container to its own docker_gwbridge (as for Docker's overlay driver).
+  const routed = !network.internal && !driver.isolated?.(toDriverNetwork(network)) && !driver.needsGatewayBridge;
   const gateway = (family: 4 | 6, address: string): string | undefined => (routed && address ? network.pools.find((p) => p.family === family && p.gateway)?.gateway : undefined);
   const gatewayV4 = gateway(4, endpoint.ipv4);
   const gatewayV6 = gateway(6, endpoint.ipv6);
@@ -118,6 +132,8 @@ export async function createHandoff(ctx: ControllerContext, req: HandoffRequest)
       ...(req.ipv4 ? { ipv4: stripPrefixLength(req.ipv4) } : {}),
       ...(req.ipv6 ? { ipv6: stripPrefixLength(req.ipv6) } : {}),
       ...(req.mac ? { mac: req.mac } : {}),
+      // On an overlay, the Docker IPAM plugin reserved the address cluster-wide already.
+      ...(network.scope === 'global' && req.ipv4 && heldForDocker(ctx, network, stripPrefixLength(req.ipv4)) ? { reserved: true } : {}),
     });
   } catch (err) {
     ctx.store.transaction((tx) => tx.deleteSandbox(sandbox.id));
@@ -154,6 +170,7 @@ export async function deleteHandoff(ctx: ControllerContext, dockerEndpointId: st
 /** DeleteNetwork: idempotent; endpoints Docker failed to delete go first. */
 export async function deleteDockerNetwork(ctx: ControllerContext, dockerNetworkId: string): Promise<boolean> {
   for (const sandbox of handoffsOfNetwork(ctx, dockerNetworkId)) await removeSandbox(ctx, sandbox);
+  if (await dropDockerOverlay(ctx, dockerNetworkId)) return true;
   const network = dockerNetwork(ctx, dockerNetworkId);
   if (!network) return false;
   await removeNetwork(ctx, network);

@@ -266,7 +266,8 @@ export async function connect(ctx: ControllerContext, network: NetworkRecord, sa
   ctx.state.sandboxes.set(sandbox.id, next);
   refreshDependents(ctx, next);
   if (isGlobal(ctx, e)) await programPeers(ctx);
-  if (ctx.drivers.get(network.driver).needsGatewayBridge) {
+  // A handoff's way out is dockerd's own gateway bridge (it moves one interface per endpoint).
+  if (ctx.drivers.get(network.driver).needsGatewayBridge && sandbox.mode.kind !== 'handoff') {
     const gw = await ensureGatewayBridge(ctx);
     if (!ctx.state.endpointOf(gw.id, sandbox.id)) await connect(ctx, gw, next, {});
   }

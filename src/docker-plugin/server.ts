@@ -39,9 +39,8 @@ export function pluginHandlers(ctl: Controller): Record<string, Handler> {
     '/Plugin.Activate': () => ({ Implements: ['NetworkDriver', 'IpamDriver'] }),
     '/NetworkDriver.GetCapabilities': () => CAPABILITIES,
     '/NetworkDriver.CreateNetwork': async (body) => {
-      const req = createNetworkRequest(body);
       // A retried CreateNetwork for a network cnm already has is a success.
-      if (!ctl.dockerNetwork(networkIdOf(body))) await ctl.createNetwork(req);
+      await ctl.createDockerNetwork(networkIdOf(body), createNetworkRequest(body));
       return {};
     },
     '/NetworkDriver.DeleteNetwork': async (body) => {
