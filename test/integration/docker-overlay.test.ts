@@ -95,6 +95,22 @@ t.test('an overlay network across two dockerd hosts', async (t) => {
     ok(t, await a.docker.docker('exec', 'a1', 'ping', '-c', '1', '-W', '2', ips.b1!), 'a1 still reaches b1');
   });
 
+  await t.test('dockerd on B killed and restarted: b2 starts again with its --ip, b1 with an address', async (t) => {
+    await b.docker.killDaemon();
+    await b.docker.startDaemon();
+    // Observed with 20.10: on the overlay (unlike cnm's bridge networks, docker-plugin.test.ts),
+    // dockerd's restart calls DeleteEndpoint for the containers it had, so no endpoint stays.
+    t.equal(await cnmEndpoints(b), '', 'no endpoint of the stopped containers left in cnm on B');
+    ok(t, await b.docker.docker('start', 'b2'), 'b2 starts again');
+    t.equal(await ip(b, 'b2'), '10.210.0.77');
+    ok(t, await b.docker.docker('start', 'b1'), 'b1 starts again');
+    ips.b1 = await ip(b, 'b1');
+    t.equal(new Set(Object.values(ips)).size, 4, `still four distinct addresses: ${JSON.stringify(ips)}`);
+    for (const [h, from, to] of [[a, 'a1', 'b1'], [a, 'a1', 'b2'], [b, 'b2', 'a1']] as const) {
+      ok(t, await h.docker.docker('exec', from, 'ping', '-c', '1', '-W', '2', ips[to]!), `${from} pings ${to} (${ips[to]})`);
+    }
+  });
+
   await t.test('removal: rm on A keeps it for B; rm on B removes it everywhere', async (t) => {
     ok(t, await a.docker.docker('rm', '-f', 'a1', 'a2'), 'rm on A');
     ok(t, await a.docker.docker('network', 'rm', 'ov'), 'network rm on A');
