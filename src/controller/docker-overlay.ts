@@ -89,15 +89,17 @@ export async function dropDockerOverlay(ctx: ControllerContext, dockerNetworkId:
   const networkId = all[dockerNetworkId];
   if (networkId === undefined) return false;
   const network = ctx.state.networks.get(networkId);
-  if (network) await requireCluster(ctx).releaseNetwork(networkId, dockerNetworkId);
+  // The map goes last: a failure (the cluster store unreachable) leaves it for a retry.
+  if (network) {
+    await requireCluster(ctx).releaseNetwork(networkId, dockerNetworkId);
+    try {
+      await removeNetwork(ctx, network);
+    } catch (err) {
+      if (!(err instanceof CnmError) || err.kind !== 'forbidden') throw err;
+      ctx.log.log('info', 'the overlay network stays: it is still used', { network: network.name, reason: err.message });
+    }
+  }
   delete all[dockerNetworkId];
   saveMapping(ctx, all);
-  if (!network) return true;
-  try {
-    await removeNetwork(ctx, network);
-  } catch (err) {
-    if (!(err instanceof CnmError) || err.kind !== 'forbidden') throw err;
-    ctx.log.log('info', 'the overlay network stays: it is still used', { network: network.name, reason: err.message });
-  }
   return true;
 }

@@ -6,7 +6,7 @@
  * (IPAM, the journal, the driver's kernel work, rollback) is the ordinary connect/removeSandbox
  * path; this file only maps Docker's ids onto cnm's records.
  */
-import { conflict, notFound } from '../errors';
+import { CnmError, conflict, notFound } from '../errors';
 import { stripPrefixLength } from '../ipam';
 import type { ControllerContext } from './context';
 import { toDriverNetwork } from './context';
@@ -161,6 +161,10 @@ async function removeStaleHolders(ctx: ControllerContext, network: NetworkRecord
 
 /** DeleteEndpoint: idempotent (dockerd calls it after its own failures, on whatever is left). */
 export async function deleteHandoff(ctx: ControllerContext, dockerEndpointId: string): Promise<boolean> {
+  return deferIfUnavailable(ctx, 'endpoints', dockerEndpointId, () => removeHandoff(ctx, dockerEndpointId));
+}
+
+async function removeHandoff(ctx: ControllerContext, dockerEndpointId: string): Promise<boolean> {
   const sandbox = handoffSandbox(ctx, dockerEndpointId);
   if (!sandbox) return false;
   await removeSandbox(ctx, sandbox);
@@ -169,12 +173,68 @@ export async function deleteHandoff(ctx: ControllerContext, dockerEndpointId: st
 
 /** DeleteNetwork: idempotent; endpoints Docker failed to delete go first. */
 export async function deleteDockerNetwork(ctx: ControllerContext, dockerNetworkId: string): Promise<boolean> {
+  return deferIfUnavailable(ctx, 'networks', dockerNetworkId, () => removeDockerNetwork(ctx, dockerNetworkId));
+}
+
+async function removeDockerNetwork(ctx: ControllerContext, dockerNetworkId: string): Promise<boolean> {
   for (const sandbox of handoffsOfNetwork(ctx, dockerNetworkId)) await removeSandbox(ctx, sandbox);
   if (await dropDockerOverlay(ctx, dockerNetworkId)) return true;
   const network = dockerNetwork(ctx, dockerNetworkId);
   if (!network) return false;
   await removeNetwork(ctx, network);
   return true;
+}
+
+// ---- removals waiting for the cluster store ----
+// dockerd ignores DeleteEndpoint's and DeleteNetwork's errors: it forgets the endpoint or network
+// whatever cnm answers. So when the cluster store is unreachable (an overlay's endpoint cannot be
+// withdrawn, its hold released), cnm answers success, keeps the Docker id in the store's meta
+// table and removes it when the store answers again (retryDockerRemovals, after each cluster
+// change). Removal stops before its first change when the store fails, so a retry starts clean.
+
+const PENDING_KEY = 'dockerPendingRemovals';
+
+interface PendingRemovals {
+  endpoints: string[];
+  networks: string[];
+}
+
+function pending(ctx: ControllerContext): PendingRemovals {
+  const text = ctx.store.getMeta(PENDING_KEY);
+  return text ? (JSON.parse(text) as PendingRemovals) : { endpoints: [], networks: [] };
+}
+
+function setPending(ctx: ControllerContext, kind: keyof PendingRemovals, dockerId: string, waiting: boolean): void {
+  const all = pending(ctx);
+  const others = all[kind].filter((id) => id !== dockerId);
+  if (!waiting && others.length === all[kind].length) return;
+  ctx.store.transaction((tx) => tx.setMeta(PENDING_KEY, JSON.stringify({ ...all, [kind]: waiting ? [...others, dockerId] : others })));
+}
+
+async function deferIfUnavailable(ctx: ControllerContext, kind: keyof PendingRemovals, dockerId: string, remove: () => Promise<boolean>): Promise<boolean> {
+  try {
+    const removed = await remove();
+    setPending(ctx, kind, dockerId, false);
+    return removed;
+  } catch (err) {
+    if (!(err instanceof CnmError) || err.kind !== 'unavailable') throw err;
+    ctx.log.log('warn', 'a Docker removal waits for the cluster store', { [kind]: dockerId, error: err.message });
+    setPending(ctx, kind, dockerId, true);
+    return true;
+  }
+}
+
+/** The removals that waited for the cluster store, tried again (endpoints first). */
+export async function retryDockerRemovals(ctx: ControllerContext): Promise<void> {
+  const all = pending(ctx);
+  for (const id of all.endpoints) await deleteHandoff(ctx, id);
+  for (const id of all.networks) await deleteDockerNetwork(ctx, id);
+}
+
+/** Whether removals wait for the cluster store. */
+export function hasPendingDockerRemovals(ctx: ControllerContext): boolean {
+  const all = pending(ctx);
+  return all.endpoints.length + all.networks.length > 0;
 }
 
 /**

@@ -108,8 +108,12 @@ export function pluginHandlers(ctl: Controller): Record<string, Handler> {
   };
 }
 
+/** How often removals that waited for the cluster store are tried again. */
+const RETRY_MS = 5000;
+
 export class DockerPluginServer {
   private readonly server: http.Server;
+  private readonly retry: NodeJS.Timeout;
 
   constructor(
     ctl: Controller,
@@ -117,6 +121,9 @@ export class DockerPluginServer {
     handlers: Record<string, Handler> = pluginHandlers(ctl),
   ) {
     this.server = http.createServer((req, res) => void this.handle(handlers, req, res));
+    // dockerd forgets what it removed whatever cnm answers: what waits for the store is cnm's to finish.
+    this.retry = setInterval(() => void ctl.retryDockerRemovals().catch(() => undefined), RETRY_MS);
+    this.retry.unref();
   }
 
   private async handle(handlers: Record<string, Handler>, req: http.IncomingMessage, res: http.ServerResponse): Promise<void> {
@@ -159,6 +166,7 @@ export class DockerPluginServer {
   }
 
   close(): Promise<void> {
+    clearInterval(this.retry);
     return new Promise((resolve) => this.server.close(() => resolve()));
   }
 }

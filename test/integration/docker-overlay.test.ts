@@ -111,6 +111,37 @@ t.test('an overlay network across two dockerd hosts', async (t) => {
     }
   });
 
+  await t.test('etcd unreachable: docker run fails readably and leaves nothing; rm and network rm finish once etcd is back', async (t) => {
+    const etcd = cluster.etcd!;
+    const endpoints = await cnmEndpoints(b);
+    ok(t, await b.docker.docker('run', '-d', '--name', 'b4', '--network', 'ov', 'bb', 'sleep', '1000'), 'run b4 on B');
+    ok(t, await a.docker.docker('network', 'create', '-d', 'cnm', '-o', 'cnm.driver=overlay', '-o', 'cnm.network=spare', '--ipam-driver', 'cnm', '--subnet', '10.213.0.0/24', 'spare'), 'a second overlay network on A');
+    await etcd.kill('e1');
+    try {
+      const run = await b.docker.docker('run', '-d', '--name', 'b3', '--network', 'ov', 'bb', 'sleep', '1000');
+      t.not(run.code, 0, 'docker run fails');
+      t.match(run.err, /remote: cnm: cluster store unavailable: could not reserve an address on network ov within \d+ s/, run.err);
+      await b.docker.docker('rm', '-f', 'b3');
+      ok(t, await a.docker.docker('exec', 'a1', 'ping', '-c', '1', '-W', '2', ips.b1!), 'a1 still reaches b1: the data plane needs no etcd');
+      // dockerd forgets what it removes whatever the plugin answers (observed: both succeed).
+      ok(t, await b.docker.docker('rm', '-f', 'b4'), 'docker rm b4');
+      ok(t, await a.docker.docker('network', 'rm', 'spare'), 'docker network rm spare');
+    } finally {
+      etcd.restart('e1');
+      await etcd.waitHealthy(20000);
+    }
+    await until(async () => (await cnmEndpoints(b)) === endpoints, 30000, "b4's endpoint removed from cnm once etcd answers");
+    t.pass("b4's endpoint is gone from cnm");
+    await until(async () => !(await a.rl.lab.cli('network', 'ls', '--format', '{{.Name}}')).out.includes('spare'), 30000, 'spare removed from cnm');
+    t.equal((await etcdKeys()).filter((k) => k.includes('/holds/')).length, 2, "only ov's two holds remain in etcd");
+    const again = await until(async () => (await b.docker.docker('run', '-d', '--name', 'b3', '--network', 'ov', 'bb', 'sleep', '1000')).code === 0 || (await b.docker.docker('rm', '-f', 'b3'), false), 30000, 'docker run works again');
+    t.pass(`docker run works again (${again.ms} ms)`);
+    ips.b3 = await ip(b, 'b3');
+    t.equal(new Set(Object.values(ips)).size, 5, `five distinct addresses: ${JSON.stringify(ips)}`);
+    ok(t, await b.docker.docker('rm', '-f', 'b3'), 'rm b3');
+    delete ips.b3;
+  });
+
   await t.test('removal: rm on A keeps it for B; rm on B removes it everywhere', async (t) => {
     ok(t, await a.docker.docker('rm', '-f', 'a1', 'a2'), 'rm on A');
     ok(t, await a.docker.docker('network', 'rm', 'ov'), 'network rm on A');
