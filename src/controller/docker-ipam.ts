@@ -63,9 +63,11 @@ function requirePool(ctx: ControllerContext, poolId: string): Record<string, Sto
   return all;
 }
 
+/** A pool of the family asked (`V6`): the subnet given, or an automatic one (IPv6 only with --default-address-pool). */
 export function requestDockerPool(ctx: ControllerContext, req: DockerPoolRequest): DockerPool {
-  if (req.v6) throw invalid("cnm's IPAM driver hands out IPv4 pools only: use Docker's default IPAM driver for IPv6 (--ipv6 without --ipam-driver cnm)");
   if (req.subPool && !req.pool) throw invalid('--ip-range needs --subnet');
+  const family = req.v6 ? 6 : 4;
+  if (req.pool && req.pool.includes(':') !== req.v6) throw invalid(`${req.pool} is not an IPv${family} subnet`);
   const poolId = `cnm-${newId().slice(0, 16)}`;
   // cnm's own networks' subnets (and other hosts' global ones) stay out of automatic pools.
   const exclude = [...ctx.state.networks.values()].flatMap((n) => n.pools.map((p) => p.subnet));
@@ -73,7 +75,8 @@ export function requestDockerPool(ctx: ControllerContext, req: DockerPoolRequest
     networkId: poolId,
     networkName: req.pool ?? poolId,
     configs: req.pool ? [{ subnet: req.pool, ...(req.subPool ? { ipRange: req.subPool } : {}) }] : [],
-    enableIPv6: false,
+    enableIPv6: req.v6,
+    family,
     reserveGateway: false,
     exclude,
   });
@@ -115,8 +118,8 @@ export async function requestDockerAddress(ctx: ControllerContext, poolId: strin
   const all = requirePool(ctx, poolId);
   const overlay = overlayOf(ctx, all[poolId]!);
   if (overlay) return requestClusterAddress(ctx, all, poolId, overlay, preferred);
-  const address = ctx.dockerIpam.requestAddress(poolId, 4, preferred || undefined);
   const pool = all[poolId]!;
+  const address = ctx.dockerIpam.requestAddress(poolId, pool.pools[0]!.family, preferred || undefined);
   const subnet = pool.pools.find((p) => cidrContains(p.subnet, address))!.subnet;
   try {
     save(ctx, { ...all, [poolId]: { ...pool, used: [...pool.used, address] } });
@@ -151,7 +154,7 @@ export async function releaseDockerAddress(ctx: ControllerContext, poolId: strin
     const overlay = overlayOf(ctx, pool);
     // The endpoint that had it released it already (DeleteEndpoint comes first); one of cnm's own
     // sandboxes on this host may hold it again since.
-    const inUse = overlay && [...ctx.state.endpointsOfNetwork(overlay.network.id)].some((e) => stripPrefixLength(e.ipv4) === bare);
+    const inUse = overlay && ctx.state.endpointsOfNetwork(overlay.network.id).some((e) => [e.ipv4, e.ipv6].some((a) => a && stripPrefixLength(a) === bare));
     if (overlay && !inUse) await requireCluster(ctx).releaseAddress(overlay.network.id, bare);
     return;
   }

@@ -133,7 +133,7 @@ export async function createHandoff(ctx: ControllerContext, req: HandoffRequest)
       ...(req.ipv6 ? { ipv6: stripPrefixLength(req.ipv6) } : {}),
       ...(req.mac ? { mac: req.mac } : {}),
       // On an overlay, the Docker IPAM plugin reserved the address cluster-wide already.
-      ...(network.scope === 'global' && req.ipv4 && heldForDocker(ctx, network, stripPrefixLength(req.ipv4)) ? { reserved: true } : {}),
+      ...(network.scope === 'global' && reservedForDocker(ctx, network, req) ? { reserved: true } : {}),
     });
   } catch (err) {
     ctx.store.transaction((tx) => tx.deleteSandbox(sandbox.id));
@@ -141,6 +141,12 @@ export async function createHandoff(ctx: ControllerContext, req: HandoffRequest)
     throw err;
   }
   return describeHandoff(ctx, ctx.state.sandboxes.get(sandbox.id) as HandoffSandbox)!;
+}
+
+/** Docker's addresses were all reserved in the cluster store by the IPAM plugin (a pool of cnm's, on an overlay). */
+function reservedForDocker(ctx: ControllerContext, network: NetworkRecord, req: HandoffRequest): boolean {
+  const given = [req.ipv4, req.ipv6].filter((a): a is string => Boolean(a)).map(stripPrefixLength);
+  return given.length > 0 && given.every((a) => heldForDocker(ctx, network, a));
 }
 
 /**

@@ -142,6 +142,31 @@ t.test('an overlay network across two dockerd hosts', async (t) => {
     delete ips.b3;
   });
 
+  await t.test('a dual-stack overlay: IPv6 addresses given out cluster-wide too, ping -6 across hosts', async (t) => {
+    const create6 = ['network', 'create', '-d', 'cnm', '-o', 'cnm.driver=overlay', '-o', 'cnm.network=ov6', '--ipam-driver', 'cnm', '--ipv6', '--subnet', '10.214.0.0/24', '--subnet', 'fd00:214::/64', 'ov6'];
+    ok(t, await a.docker.docker(...create6), 'create on A');
+    await until(async () => (await b.rl.lab.cli('network', 'ls', '-q', '--filter', 'name=ov6')).out !== '', 10000, 'B sees ov6');
+    ok(t, await b.docker.docker(...create6), 'create on B');
+    ok(t, await a.docker.docker('run', '-d', '--name', 's1', '--network', 'ov6', 'bb', 'sleep', '1000'), 'run s1 on A');
+    ok(t, await b.docker.docker('run', '-d', '--name', 's2', '--network', 'ov6', 'bb', 'sleep', '1000'), 'run s2 on B');
+    const v6 = async (h: DockerClusterHost, name: string): Promise<string> => (await h.docker.docker('inspect', '-f', '{{.NetworkSettings.Networks.ov6.GlobalIPv6Address}}', name)).out.trim();
+    const [s1, s2] = [await v6(a, 's1'), await v6(b, 's2')];
+    t.not(s1, s2, `distinct IPv6 addresses: ${s1} ${s2}`);
+    for (const address of [s1, s2]) t.match(address, /^fd00:214::[0-9a-f]+$/);
+    let last = '';
+    const reached = await until(async () => {
+      const r = await b.docker.docker('exec', 's2', 'ping', '-6', '-c', '1', '-W', '1', s1);
+      last = r.out + r.err;
+      return r.code === 0;
+    }, 15000, 's2 pings s1 over IPv6').catch(() => undefined);
+    t.ok(reached, `s2 (B) pings s1 (A) over IPv6: ${last}`);
+    ok(t, await a.docker.docker('rm', '-f', 's1'), 'rm s1');
+    ok(t, await b.docker.docker('rm', '-f', 's2'), 'rm s2');
+    ok(t, await a.docker.docker('network', 'rm', 'ov6'), 'network rm on A');
+    ok(t, await b.docker.docker('network', 'rm', 'ov6'), 'network rm on B');
+    t.same((await etcdKeys()).filter((k) => k.includes('/holds/')).length, 2, "only ov's two holds remain");
+  });
+
   await t.test('removal: rm on A keeps it for B; rm on B removes it everywhere', async (t) => {
     ok(t, await a.docker.docker('rm', '-f', 'a1', 'a2'), 'rm on A');
     ok(t, await a.docker.docker('network', 'rm', 'ov'), 'network rm on A');
