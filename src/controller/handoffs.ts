@@ -195,8 +195,9 @@ async function removeDockerNetwork(ctx: ControllerContext, dockerNetworkId: stri
 // dockerd ignores DeleteEndpoint's and DeleteNetwork's errors: it forgets the endpoint or network
 // whatever cnm answers. So when the cluster store is unreachable (an overlay's endpoint cannot be
 // withdrawn, its hold released), cnm answers success, keeps the Docker id in the store's meta
-// table and removes it when the store answers again (retryDockerRemovals, after each cluster
-// change). Removal stops before its first change when the store fails, so a retry starts clean.
+// table and removes it when the store answers again (retryDockerRemovals, which the plugin server
+// calls every few seconds). A removal stops before its first change when the store fails
+// (withdrawing an endpoint, releasing a hold come first), so a retry starts clean.
 
 const PENDING_KEY = 'dockerPendingRemovals';
 
