@@ -142,6 +142,19 @@ t.test('an overlay network across two dockerd hosts', async (t) => {
     delete ips.b3;
   });
 
+  await t.test("cnmd on B killed and restarted: B's Docker network, pool and hold are kept", async (t) => {
+    await b.rl.lab.stopDaemon('SIGKILL');
+    await b.rl.lab.startDaemon();
+    ok(t, await b.docker.docker('run', '-d', '--name', 'b5', '--network', 'ov', 'bb', 'sleep', '1000'), 'run b5 on B after the restart');
+    ips.b5 = await ip(b, 'b5');
+    t.equal(new Set(Object.values(ips)).size, Object.keys(ips).length, `distinct addresses: ${JSON.stringify(ips)}`);
+    ok(t, await a.docker.docker('exec', 'a1', 'ping', '-c', '1', '-W', '2', ips.b5!), 'a1 pings b5');
+    ok(t, await b.docker.docker('exec', 'b5', 'ping', '-c', '1', '-W', '2', 'b1'), 'b5 pings b1 by name');
+    ok(t, await b.docker.docker('rm', '-f', 'b5'), 'rm b5');
+    delete ips.b5;
+    t.equal((await etcdKeys()).filter((k) => k.startsWith(`/cnm/v1/holds/${networkId}/`)).length, 2, 'still held by the two Docker networks');
+  });
+
   await t.test('a dual-stack overlay: IPv6 addresses given out cluster-wide too, ping -6 across hosts', async (t) => {
     const create6 = ['network', 'create', '-d', 'cnm', '-o', 'cnm.driver=overlay', '-o', 'cnm.network=ov6', '--ipam-driver', 'cnm', '--ipv6', '--subnet', '10.214.0.0/24', '--subnet', 'fd00:214::/64', 'ov6'];
     ok(t, await a.docker.docker(...create6), 'create on A');
