@@ -2,7 +2,8 @@
  * Where a network's endpoint addresses come from: the local IPAM for local networks, the
  * cluster store for global ones (allocated cluster-wide, without duplicates across hosts).
  */
-import { CnmError, invalid } from '../errors';
+import { CnmError, forbidden, invalid } from '../errors';
+import { ADDRESS_IN_USE } from '../ipam';
 import { cidrContains, parseIp } from '../ipam/cidr';
 import type { ControllerContext } from './context';
 import type { NetworkRecord } from './model';
@@ -20,7 +21,8 @@ export function requireCluster(ctx: ControllerContext): NonNullable<ControllerCo
   return ctx.cluster;
 }
 
-export function addressSource(ctx: ControllerContext, network: NetworkRecord): AddressSource {
+/** `reserved`: a preferred address of a global network is this host's already (claimed, not reserved anew). */
+export function addressSource(ctx: ControllerContext, network: NetworkRecord, opts: { reserved?: boolean } = {}): AddressSource {
   if (network.scope !== 'global') {
     return {
       request: async (family, preferred) => ctx.ipam.requestAddress(network.id, family, preferred),
@@ -38,6 +40,10 @@ export function addressSource(ctx: ControllerContext, network: NetworkRecord): A
         if (!ip || ip.family !== family) throw invalid(`Invalid IPv${family} address: ${preferred}`);
         const pool = pools.find((p) => cidrContains(p.subnet, preferred));
         if (!pool) throw invalid(`Invalid address ${preferred}: It does not belong to any of this network's subnets`);
+        if (opts.reserved) {
+          if ((await cluster.reclaimAddresses(network.id, [preferred])).length) throw forbidden(ADDRESS_IN_USE);
+          return preferred;
+        }
         return cluster.requestAddress(network.id, pool, preferred);
       }
       let last: unknown;

@@ -17,7 +17,7 @@ import { applySnapshot } from './cluster-sync';
 import type { DockerPool, DockerPoolRequest } from './docker-ipam';
 import { releaseDockerAddress, releaseDockerPool, requestDockerAddress, requestDockerPool, restoreDockerPools } from './docker-ipam';
 import type { Handoff, HandoffRequest } from './handoffs';
-import { createHandoff, deleteDockerNetwork, deleteHandoff, describeHandoff, dockerNetwork, handoffSandbox, publishHandoff, revokeHandoff } from './handoffs';
+import { createDockerNetwork, createHandoff, deleteDockerNetwork, hasPendingDockerRemovals, retryDockerRemovals, deleteHandoff, describeHandoff, dockerNetwork, handoffSandbox, publishHandoff, revokeHandoff } from './handoffs';
 import type { ChangeListener, ControllerContext } from './context';
 import { nsPathOf } from './context';
 import type { EndpointRequest } from './endpoints';
@@ -236,6 +236,11 @@ export class Controller {
     return dockerNetwork(this.ctx, dockerNetworkId);
   }
 
+  /** CreateNetwork: idempotent; an overlay uses the global network other dockerd hosts made. */
+  createDockerNetwork(dockerNetworkId: string, req: CreateNetworkRequest): Promise<NetworkRecord> {
+    return this.mutate(() => createDockerNetwork(this.ctx, dockerNetworkId, req));
+  }
+
   createHandoff(req: HandoffRequest): Promise<Handoff> {
     return this.mutate(() => createHandoff(this.ctx, req));
   }
@@ -263,6 +268,16 @@ export class Controller {
   /** Idempotent, and removes the network's remaining Docker endpoints first. */
   deleteDockerNetwork(dockerNetworkId: string): Promise<boolean> {
     return this.mutate(() => deleteDockerNetwork(this.ctx, dockerNetworkId));
+  }
+
+  /**
+   * Docker removals that waited for the cluster store (handoffs.ts), tried again once it answers:
+   * a read outside the queue first, so an unreachable store holds no other operation up.
+   */
+  async retryDockerRemovals(): Promise<void> {
+    if (!this.ctx.cluster || !hasPendingDockerRemovals(this.ctx)) return;
+    await this.ctx.cluster.usedSubnets();
+    await this.mutate(() => retryDockerRemovals(this.ctx));
   }
 
   // ---- Docker's IPAM plugin protocol (docker-ipam.ts): changes nothing the services follow ----

@@ -5,6 +5,11 @@
  * network then asks the main IPAM for that same subnet. Automatic pools avoid the subnets of
  * cnm's networks. The state is kept in the store's meta table (one JSON document) and restored at
  * start, like every IPAM decision.
+ *
+ * A pool whose subnet is that of an overlay network a Docker network of this host uses
+ * (docker-overlay.ts) gives its endpoint addresses out of the cluster store instead: reserved
+ * cluster-wide, so two hosts never give out the same one (the gateway and aux addresses, asked
+ * before the network exists, stay local: the cluster never gives those out).
  */
 import { invalid, notFound } from '../errors';
 import { stripPrefixLength } from '../ipam';
@@ -12,6 +17,9 @@ import { cidrContains, withPrefixLength } from '../ipam/cidr';
 import type { PoolConfig } from '../ipam';
 import type { ControllerContext } from './context';
 import { newId } from './ids';
+import { requireCluster } from './addresses';
+import { dockerOverlays } from './docker-overlay';
+import type { NetworkRecord } from './model';
 
 export const DOCKER_ADDRESS_SPACE = 'cnm';
 const META_KEY = 'dockerIpamPools';
@@ -19,6 +27,8 @@ const META_KEY = 'dockerIpamPools';
 interface StoredPool {
   pools: PoolConfig[];
   used: string[];
+  /** addresses reserved in the cluster store (the pool serves an overlay network) */
+  cluster?: string[];
 }
 
 export interface DockerPoolRequest {
@@ -53,9 +63,11 @@ function requirePool(ctx: ControllerContext, poolId: string): Record<string, Sto
   return all;
 }
 
+/** A pool of the family asked (`V6`): the subnet given, or an automatic one (IPv6 only with --default-address-pool). */
 export function requestDockerPool(ctx: ControllerContext, req: DockerPoolRequest): DockerPool {
-  if (req.v6) throw invalid("cnm's IPAM driver hands out IPv4 pools only: use Docker's default IPAM driver for IPv6 (--ipv6 without --ipam-driver cnm)");
   if (req.subPool && !req.pool) throw invalid('--ip-range needs --subnet');
+  const family = req.v6 ? 6 : 4;
+  if (req.pool && req.pool.includes(':') !== req.v6) throw invalid(`${req.pool} is not an IPv${family} subnet`);
   const poolId = `cnm-${newId().slice(0, 16)}`;
   // cnm's own networks' subnets (and other hosts' global ones) stay out of automatic pools.
   const exclude = [...ctx.state.networks.values()].flatMap((n) => n.pools.map((p) => p.subnet));
@@ -63,7 +75,8 @@ export function requestDockerPool(ctx: ControllerContext, req: DockerPoolRequest
     networkId: poolId,
     networkName: req.pool ?? poolId,
     configs: req.pool ? [{ subnet: req.pool, ...(req.subPool ? { ipRange: req.subPool } : {}) }] : [],
-    enableIPv6: false,
+    enableIPv6: req.v6,
+    family,
     reserveGateway: false,
     exclude,
   });
@@ -85,11 +98,28 @@ export function releaseDockerPool(ctx: ControllerContext, poolId: string): void 
   ctx.dockerIpam.releaseNetwork(poolId);
 }
 
+/** The overlay network (with its pool) a Docker IPAM pool serves on this host, if any. */
+function overlayOf(ctx: ControllerContext, pool: StoredPool): { network: NetworkRecord; pool: PoolConfig } | undefined {
+  const subnet = pool.pools[0]?.subnet;
+  for (const network of dockerOverlays(ctx)) {
+    const p = network.pools.find((q) => q.subnet === subnet);
+    if (p) return { network, pool: p };
+  }
+  return undefined;
+}
+
+/** Whether the Docker IPAM plugin reserved this address of the overlay network in the cluster store. */
+export function heldForDocker(ctx: ControllerContext, network: NetworkRecord, address: string): boolean {
+  return Object.values(stored(ctx)).some((p) => p.cluster?.includes(address) && overlayOf(ctx, p)?.network.id === network.id);
+}
+
 /** An address (CIDR) from the pool: `preferred` when given (--ip, --gateway), else the lowest free. */
-export function requestDockerAddress(ctx: ControllerContext, poolId: string, preferred?: string): string {
+export async function requestDockerAddress(ctx: ControllerContext, poolId: string, preferred?: string): Promise<string> {
   const all = requirePool(ctx, poolId);
-  const address = ctx.dockerIpam.requestAddress(poolId, 4, preferred || undefined);
+  const overlay = overlayOf(ctx, all[poolId]!);
+  if (overlay) return requestClusterAddress(ctx, all, poolId, overlay, preferred);
   const pool = all[poolId]!;
+  const address = ctx.dockerIpam.requestAddress(poolId, pool.pools[0]!.family, preferred || undefined);
   const subnet = pool.pools.find((p) => cidrContains(p.subnet, address))!.subnet;
   try {
     save(ctx, { ...all, [poolId]: { ...pool, used: [...pool.used, address] } });
@@ -100,12 +130,34 @@ export function requestDockerAddress(ctx: ControllerContext, poolId: string, pre
   return withPrefixLength(address, subnet);
 }
 
+async function requestClusterAddress(ctx: ControllerContext, all: Record<string, StoredPool>, poolId: string, overlay: { network: NetworkRecord; pool: PoolConfig }, preferred?: string): Promise<string> {
+  const cluster = requireCluster(ctx);
+  const address = await cluster.requestAddress(overlay.network.id, overlay.pool, preferred || undefined);
+  const pool = all[poolId]!;
+  try {
+    save(ctx, { ...all, [poolId]: { ...pool, cluster: [...(pool.cluster ?? []), address] } });
+  } catch (err) {
+    await cluster.releaseAddress(overlay.network.id, address).catch(() => undefined);
+    throw err;
+  }
+  return withPrefixLength(address, overlay.pool.subnet);
+}
+
 /** Idempotent. */
-export function releaseDockerAddress(ctx: ControllerContext, poolId: string, address: string): void {
+export async function releaseDockerAddress(ctx: ControllerContext, poolId: string, address: string): Promise<void> {
   const all = stored(ctx);
   const pool = all[poolId];
   if (!pool) return;
   const bare = stripPrefixLength(address);
+  if (pool.cluster?.includes(bare)) {
+    save(ctx, { ...all, [poolId]: { ...pool, cluster: pool.cluster.filter((a) => a !== bare) } });
+    const overlay = overlayOf(ctx, pool);
+    // The endpoint that had it released it already (DeleteEndpoint comes first); one of cnm's own
+    // sandboxes on this host may hold it again since.
+    const inUse = overlay && ctx.state.endpointsOfNetwork(overlay.network.id).some((e) => [e.ipv4, e.ipv6].some((a) => a && stripPrefixLength(a) === bare));
+    if (overlay && !inUse) await requireCluster(ctx).releaseAddress(overlay.network.id, bare);
+    return;
+  }
   if (!pool.used.includes(bare)) return;
   save(ctx, { ...all, [poolId]: { ...pool, used: pool.used.filter((a) => a !== bare) } });
   ctx.dockerIpam.releaseAddress(poolId, bare);

@@ -25,6 +25,8 @@ export interface EndpointRequest {
   ifName?: string;
   /** a MAC the runtime asked for; Docker's scheme (02:42 and the IPv4 address) otherwise */
   mac?: string;
+  /** the static addresses are this host's already in the cluster store (the Docker IPAM plugin reserved them) */
+  reserved?: boolean;
 }
 
 const ALIAS = /^[a-zA-Z0-9]([a-zA-Z0-9_.-]{0,251}[a-zA-Z0-9])?$/;
@@ -76,7 +78,7 @@ export function checkAliases(network: NetworkRecord, aliases: string[]): void {
  */
 export async function planEndpoint(ctx: ControllerContext, undo: UndoStack, sandbox: SandboxRecord, network: NetworkRecord, req: EndpointRequest, seq: number): Promise<EndpointRecord> {
   const hasInterface = ctx.drivers.get(network.driver).hasInterface;
-  const source = addressSource(ctx, network);
+  const source = addressSource(ctx, network, { reserved: Boolean(req.reserved) });
   const addresses: Record<4 | 6, string> = { 4: '', 6: '' };
   for (const family of [4, 6] as const) {
     if (!network.pools.some((p) => p.family === family)) continue;

@@ -6,7 +6,7 @@
  * (IPAM, the journal, the driver's kernel work, rollback) is the ordinary connect/removeSandbox
  * path; this file only maps Docker's ids onto cnm's records.
  */
-import { conflict, notFound } from '../errors';
+import { CnmError, conflict, notFound } from '../errors';
 import { stripPrefixLength } from '../ipam';
 import type { ControllerContext } from './context';
 import { toDriverNetwork } from './context';
@@ -14,8 +14,10 @@ import { nowRfc3339Nano } from './ids';
 import type { EndpointRecord, HandoffMode, NetworkRecord, PortBindingRecord, PublishedPortRequest, SandboxRecord } from './model';
 import { allocatePorts, releasePorts } from './ports';
 import { connect, removeSandbox } from './sandboxes';
-import { removeNetwork } from './networks';
+import { createNetwork, removeNetwork, type CreateNetworkRequest } from './networks';
 import { withUndo } from './undo';
+import { dockerOverlay, dropDockerOverlay, useDockerOverlay } from './docker-overlay';
+import { heldForDocker } from './docker-ipam';
 
 /** The label that ties a cnm network to the Docker network it serves. */
 export const DOCKER_NETWORK_LABEL = 'io.cnm.docker.network-id';
@@ -54,7 +56,19 @@ export function handoffInterfaceName(dockerEndpointId: string): string {
 
 export function dockerNetwork(ctx: ControllerContext, dockerNetworkId: string): NetworkRecord | undefined {
   for (const n of ctx.state.networks.values()) if (n.labels[DOCKER_NETWORK_LABEL] === dockerNetworkId) return n;
-  return undefined;
+  return dockerOverlay(ctx, dockerNetworkId);
+}
+
+/**
+ * CreateNetwork: a local network of its own (labelled with Docker's id), or for an overlay the
+ * global network shared with other dockerd hosts (docker-overlay.ts). A repeated call is a success.
+ */
+export async function createDockerNetwork(ctx: ControllerContext, dockerNetworkId: string, req: CreateNetworkRequest): Promise<NetworkRecord> {
+  const existing = dockerNetwork(ctx, dockerNetworkId);
+  if (existing) return existing;
+  // A global-scope driver's network is shared with the other dockerd hosts of the cluster.
+  const global = req.driver !== undefined && ctx.drivers.forCreate(req.driver).scope === 'global';
+  return global ? useDockerOverlay(ctx, dockerNetworkId, req) : createNetwork(ctx, req);
 }
 
 function isHandoff(s: SandboxRecord): s is HandoffSandbox {
@@ -75,7 +89,9 @@ export function describeHandoff(ctx: ControllerContext, sandbox: HandoffSandbox)
   const endpoint = network && ctx.state.endpointOf(network.id, sandbox.id);
   if (!network || !endpoint) return undefined;
   const driver = ctx.drivers.get(network.driver);
-  const routed = !network.internal && !driver.isolated?.(toDriverNetwork(network));
+  // An overlay's way out is a gateway bridge: with no Gateway in Join's answer, libnetwork joins
+  // the container to its own docker_gwbridge (as for Docker's overlay driver).
+  const routed = !network.internal && !driver.isolated?.(toDriverNetwork(network)) && !driver.needsGatewayBridge;
   const gateway = (family: 4 | 6, address: string): string | undefined => (routed && address ? network.pools.find((p) => p.family === family && p.gateway)?.gateway : undefined);
   const gatewayV4 = gateway(4, endpoint.ipv4);
   const gatewayV6 = gateway(6, endpoint.ipv6);
@@ -117,8 +133,16 @@ export async function createHandoff(ctx: ControllerContext, req: HandoffRequest)
     ...(req.ipv4 ? { ipv4: stripPrefixLength(req.ipv4) } : {}),
     ...(req.ipv6 ? { ipv6: stripPrefixLength(req.ipv6) } : {}),
     ...(req.mac ? { mac: req.mac } : {}),
+    // On an overlay, the Docker IPAM plugin reserved the address cluster-wide already.
+    ...(network.scope === 'global' && reservedForDocker(ctx, network, req) ? { reserved: true } : {}),
   });
   return describeHandoff(ctx, ctx.state.sandboxes.get(sandbox.id) as HandoffSandbox)!;
+}
+
+/** Docker's addresses were all reserved in the cluster store by the IPAM plugin (a pool of cnm's, on an overlay). */
+function reservedForDocker(ctx: ControllerContext, network: NetworkRecord, req: HandoffRequest): boolean {
+  const given = [req.ipv4, req.ipv6].filter((a): a is string => Boolean(a)).map(stripPrefixLength);
+  return given.length > 0 && given.every((a) => heldForDocker(ctx, network, a));
 }
 
 /**
@@ -139,6 +163,10 @@ async function removeStaleHolders(ctx: ControllerContext, network: NetworkRecord
 
 /** DeleteEndpoint: idempotent (dockerd calls it after its own failures, on whatever is left). */
 export async function deleteHandoff(ctx: ControllerContext, dockerEndpointId: string): Promise<boolean> {
+  return deferIfUnavailable(ctx, 'endpoints', dockerEndpointId, () => removeHandoff(ctx, dockerEndpointId));
+}
+
+async function removeHandoff(ctx: ControllerContext, dockerEndpointId: string): Promise<boolean> {
   const sandbox = handoffSandbox(ctx, dockerEndpointId);
   if (!sandbox) return false;
   await removeSandbox(ctx, sandbox);
@@ -147,11 +175,69 @@ export async function deleteHandoff(ctx: ControllerContext, dockerEndpointId: st
 
 /** DeleteNetwork: idempotent; endpoints Docker failed to delete go first. */
 export async function deleteDockerNetwork(ctx: ControllerContext, dockerNetworkId: string): Promise<boolean> {
+  return deferIfUnavailable(ctx, 'networks', dockerNetworkId, () => removeDockerNetwork(ctx, dockerNetworkId));
+}
+
+async function removeDockerNetwork(ctx: ControllerContext, dockerNetworkId: string): Promise<boolean> {
   for (const sandbox of handoffsOfNetwork(ctx, dockerNetworkId)) await removeSandbox(ctx, sandbox);
+  if (await dropDockerOverlay(ctx, dockerNetworkId)) return true;
   const network = dockerNetwork(ctx, dockerNetworkId);
   if (!network) return false;
   await removeNetwork(ctx, network);
   return true;
+}
+
+// ---- removals waiting for the cluster store ----
+// dockerd ignores DeleteEndpoint's and DeleteNetwork's errors: it forgets the endpoint or network
+// whatever cnm answers. So when the cluster store is unreachable (an overlay's endpoint cannot be
+// withdrawn, its hold released), cnm answers success, keeps the Docker id in the store's meta
+// table and removes it when the store answers again (retryDockerRemovals, which the plugin server
+// calls every few seconds). A removal stops before its first change when the store fails
+// (withdrawing an endpoint, releasing a hold come first), so a retry starts clean.
+
+const PENDING_KEY = 'dockerPendingRemovals';
+
+interface PendingRemovals {
+  endpoints: string[];
+  networks: string[];
+}
+
+function pending(ctx: ControllerContext): PendingRemovals {
+  const text = ctx.store.getMeta(PENDING_KEY);
+  return text ? (JSON.parse(text) as PendingRemovals) : { endpoints: [], networks: [] };
+}
+
+function setPending(ctx: ControllerContext, kind: keyof PendingRemovals, dockerId: string, waiting: boolean): void {
+  const all = pending(ctx);
+  const others = all[kind].filter((id) => id !== dockerId);
+  if (!waiting && others.length === all[kind].length) return;
+  ctx.store.transaction((tx) => tx.setMeta(PENDING_KEY, JSON.stringify({ ...all, [kind]: waiting ? [...others, dockerId] : others })));
+}
+
+async function deferIfUnavailable(ctx: ControllerContext, kind: keyof PendingRemovals, dockerId: string, remove: () => Promise<boolean>): Promise<boolean> {
+  try {
+    const removed = await remove();
+    setPending(ctx, kind, dockerId, false);
+    return removed;
+  } catch (err) {
+    if (!(err instanceof CnmError) || err.kind !== 'unavailable') throw err;
+    ctx.log.log('warn', 'a Docker removal waits for the cluster store', { [kind]: dockerId, error: err.message });
+    setPending(ctx, kind, dockerId, true);
+    return true;
+  }
+}
+
+/** The removals that waited for the cluster store, tried again (endpoints first). */
+export async function retryDockerRemovals(ctx: ControllerContext): Promise<void> {
+  const all = pending(ctx);
+  for (const id of all.endpoints) await deleteHandoff(ctx, id);
+  for (const id of all.networks) await deleteDockerNetwork(ctx, id);
+}
+
+/** Whether removals wait for the cluster store. */
+export function hasPendingDockerRemovals(ctx: ControllerContext): boolean {
+  const all = pending(ctx);
+  return all.endpoints.length + all.networks.length > 0;
 }
 
 /**

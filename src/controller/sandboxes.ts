@@ -239,7 +239,8 @@ export async function teardownSandbox(ctx: ControllerContext, sandbox: SandboxRe
 export async function connect(ctx: ControllerContext, network: NetworkRecord, sandbox: SandboxRecord, req: EndpointRequest): Promise<EndpointRecord> {
   checkCanJoin(ctx, sandbox, network, req, false);
   const targets = [{ network, req }];
-  if (ctx.drivers.get(network.driver).needsGatewayBridge) {
+  // A handoff's way out is dockerd's own gateway bridge (it moves one interface per endpoint).
+  if (ctx.drivers.get(network.driver).needsGatewayBridge && sandbox.mode.kind !== 'handoff') {
     const gw = await ensureGatewayBridge(ctx);
     if (!ctx.state.endpointOf(gw.id, sandbox.id)) {
       checkCanJoin(ctx, sandbox, gw, {}, false);

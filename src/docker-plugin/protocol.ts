@@ -10,10 +10,17 @@ import { DOCKER_NETWORK_LABEL, handoffNetworkName } from '../controller/handoffs
 import type { CreateNetworkRequest } from '../controller/networks';
 import type { SubnetRequest } from '../ipam';
 import type { PublishedPortRequest } from '../controller/model';
+import { DOCKER_ADDRESS_SPACE } from '../controller/docker-ipam';
+import { VALID_NAME } from '../controller/ids';
 
 /** `-o cnm.driver=...`: which of cnm's drivers makes the network. */
 export const DRIVER_OPTION = 'cnm.driver';
-export const PLUGIN_DRIVERS = ['bridge', 'macvlan'] as const;
+export const PLUGIN_DRIVERS = ['bridge', 'macvlan', 'overlay'] as const;
+/**
+ * `-o cnm.network=NAME` (overlay only): the overlay network's name in cnm's cluster, the same on
+ * every dockerd host. The first host's CreateNetwork makes it, the others' use it.
+ */
+export const NETWORK_OPTION = 'cnm.network';
 
 const GENERIC = 'com.docker.network.generic';
 const ENABLE_IPV6 = 'com.docker.network.enable_ipv6';
@@ -70,25 +77,25 @@ export function createNetworkRequest(raw: unknown): CreateNetworkRequest {
   const options = object(body.Options ?? {}, 'Options');
   const generic: Record<string, string> = {};
   for (const [k, v] of Object.entries(object(options[GENERIC] ?? {}, GENERIC))) generic[k] = String(v);
-  const { [DRIVER_OPTION]: chosen, ...driverOptions } = generic;
+  const { [DRIVER_OPTION]: chosen, [NETWORK_OPTION]: shared, ...driverOptions } = generic;
   const driver = chosen ?? 'bridge';
   if (!(PLUGIN_DRIVERS as readonly string[]).includes(driver)) {
-    throw invalid(
-      driver === 'overlay'
-        ? 'cnm.driver=overlay is not served through the Docker plugin yet: use cnm network create -d overlay, or cnm.driver=bridge|macvlan'
-        : `unknown cnm driver "${driver}": use -o cnm.driver=bridge or -o cnm.driver=macvlan`,
-    );
+    throw invalid(`unknown cnm driver "${driver}": use -o cnm.driver=bridge, macvlan or overlay`);
   }
   const enableIPv6 = truthy(options[ENABLE_IPV6]);
-  return {
-    name: handoffNetworkName(networkId),
-    driver,
-    options: driverOptions,
-    labels: { [DOCKER_NETWORK_LABEL]: networkId },
-    ipamConfig: [...subnets(body.IPv4Data, 'IPv4Data'), ...subnets(body.IPv6Data, 'IPv6Data')],
-    enableIPv6,
-    internal: truthy(options[INTERNAL]),
-  };
+  const ipamConfig = [...subnets(body.IPv4Data, 'IPv4Data'), ...subnets(body.IPv6Data, 'IPv6Data')];
+  const common = { driver, options: driverOptions, ipamConfig, enableIPv6, internal: truthy(options[INTERNAL]) };
+  if (driver !== 'overlay') {
+    if (shared !== undefined) throw invalid(`-o ${NETWORK_OPTION} names a cnm overlay network shared by dockerd hosts: use it with -o ${DRIVER_OPTION}=overlay`);
+    return { name: handoffNetworkName(networkId), labels: { [DOCKER_NETWORK_LABEL]: networkId }, ...common };
+  }
+  if (!shared) throw invalid(`-o ${DRIVER_OPTION}=overlay needs -o ${NETWORK_OPTION}=NAME: the overlay network's name in cnm's cluster, the same on every dockerd host`);
+  if (!VALID_NAME.test(shared)) throw invalid(`invalid -o ${NETWORK_OPTION}=${shared}: use letters, digits, '_', '.' and '-', starting with a letter or digit`);
+  const spaces = [body.IPv4Data, body.IPv6Data].flatMap((d) => (Array.isArray(d) ? d : [])).map((d) => (object(d, 'IPv4Data') as IpamData).AddressSpace);
+  if (!spaces.length || spaces.some((s) => s !== DOCKER_ADDRESS_SPACE)) {
+    throw invalid(`-o ${DRIVER_OPTION}=overlay needs --ipam-driver cnm: an overlay network's addresses are given out cluster-wide by cnm (Docker's default IPAM would give the same address on two hosts)`);
+  }
+  return { name: shared, labels: {}, attachable: true, ...common };
 }
 
 export function networkIdOf(raw: unknown): string {

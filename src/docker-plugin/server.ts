@@ -39,9 +39,8 @@ export function pluginHandlers(ctl: Controller): Record<string, Handler> {
     '/Plugin.Activate': () => ({ Implements: ['NetworkDriver', 'IpamDriver'] }),
     '/NetworkDriver.GetCapabilities': () => CAPABILITIES,
     '/NetworkDriver.CreateNetwork': async (body) => {
-      const req = createNetworkRequest(body);
       // A retried CreateNetwork for a network cnm already has is a success.
-      if (!ctl.dockerNetwork(networkIdOf(body))) await ctl.createNetwork(req);
+      await ctl.createDockerNetwork(networkIdOf(body), createNetworkRequest(body));
       return {};
     },
     '/NetworkDriver.DeleteNetwork': async (body) => {
@@ -109,8 +108,12 @@ export function pluginHandlers(ctl: Controller): Record<string, Handler> {
   };
 }
 
+/** How often removals that waited for the cluster store are tried again. */
+const RETRY_MS = 5000;
+
 export class DockerPluginServer {
   private readonly server: http.Server;
+  private readonly retry: NodeJS.Timeout;
 
   constructor(
     ctl: Controller,
@@ -118,6 +121,9 @@ export class DockerPluginServer {
     handlers: Record<string, Handler> = pluginHandlers(ctl),
   ) {
     this.server = http.createServer((req, res) => void this.handle(handlers, req, res));
+    // dockerd forgets what it removed whatever cnm answers: what waits for the store is cnm's to finish.
+    this.retry = setInterval(() => void ctl.retryDockerRemovals().catch(() => undefined), RETRY_MS);
+    this.retry.unref();
   }
 
   private async handle(handlers: Record<string, Handler>, req: http.IncomingMessage, res: http.ServerResponse): Promise<void> {
@@ -160,6 +166,7 @@ export class DockerPluginServer {
   }
 
   close(): Promise<void> {
+    clearInterval(this.retry);
     return new Promise((resolve) => this.server.close(() => resolve()));
   }
 }

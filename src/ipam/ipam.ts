@@ -80,6 +80,7 @@ export class Ipam {
     const cursor: Cursor = { ...this.cursor };
     const configs: PoolConfig[] = [];
     for (const family of FAMILIES) {
+      if (request.family !== undefined && family !== request.family) continue;
       const given = parsed.filter((p) => p.subnet.family === family);
       if (given.length > 0) {
         configs.push(...given.map((p) => withRoomForSandboxes(userPoolConfig(p, request.reserveGateway))));

@@ -53,6 +53,11 @@ export interface NetworkRequest {
    * untouched (the default bridge, which Docker re-elects at every start).
    */
   pick?: 'next' | 'first';
+  /**
+   * Only pools of this family (Docker's IPAM plugin protocol asks for one pool per request):
+   * no automatic pool of the other family.
+   */
+  family?: 4 | 6;
 }
 
 /** `--default-address-pool base=172.30.0.0/16,size=24`: `base` split into subnets of length `size`. */

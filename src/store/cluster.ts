@@ -51,8 +51,20 @@ export interface ClusterStore {
    * under `com.docker.network.driver.overlay.vxlanid_list` (as Docker shows it).
    */
   createNetwork(network: NetworkRecord): Promise<NetworkRecord>;
-  /** Removes a global network; refused (CnmError 'forbidden') while any host has endpoints on it. */
+  /**
+   * Removes a global network; refused (CnmError 'forbidden') while any host has endpoints on it
+   * or holds it.
+   */
   deleteNetwork(networkId: string): Promise<void>;
+  /**
+   * A hold: something outside cnm on this host uses the network (a dockerd's network, through the
+   * Docker plugin) and it must stay until released, even with no endpoint. Not under the lease:
+   * dockerd keeps its networks across cnmd restarts. Refused (CnmError 'notFound') when the
+   * network is gone. Idempotent.
+   */
+  holdNetwork(networkId: string, holderId: string): Promise<void>;
+  /** Idempotent. */
+  releaseNetwork(networkId: string, holderId: string): Promise<void>;
   /** Subnets of every global network, for choosing an automatic one that overlaps none. */
   usedSubnets(): Promise<string[]>;
 

@@ -22,6 +22,8 @@ import {
   DEFAULT_PREFIX,
   endpointKey,
   endpointsOf,
+  holdKey,
+  holdsOf,
   hostKey,
   membersGuardKey,
   networkKey,
@@ -162,23 +164,41 @@ export class EtcdClusterStore implements ClusterStore {
         const members = await this.modRevision(membersGuardKey(networkId));
         const record = await this.ns.get(networkKey(networkId)).string();
         if (record === null) return;
+        const name = (JSON.parse(record) as NetworkRecord).name;
         const endpoints = await this.ns.getAll().prefix(endpointsOf(networkId)).count();
-        if (endpoints > 0) {
-          const name = (JSON.parse(record) as NetworkRecord).name;
-          throw forbidden(`error while removing network: network ${name} id ${networkId} has active endpoints`);
-        }
+        if (endpoints > 0) throw forbidden(`error while removing network: network ${name} id ${networkId} has active endpoints`);
+        const holds = await this.ns.getAll().prefix(holdsOf(networkId)).count();
+        if (holds > 0) throw forbidden(`error while removing network: network ${name} id ${networkId} is used by ${holds} Docker network(s): docker network rm them first`);
         const res = await this.ns
           .if(membersGuardKey(networkId), 'Mod', '==', members)
           .then(
             this.ns.delete().key(networkKey(networkId)),
             this.ns.delete().key(membersGuardKey(networkId)),
             this.ns.delete().prefix(addressesOf(networkId)),
+            this.ns.delete().prefix(holdsOf(networkId)),
             this.ns.put(NETWORKS_GUARD).value(`delete ${networkId}`),
           )
           .commit();
         if (res.succeeded) break;
       }
       for (const [key, held] of this.heldAddresses) if (held.networkId === networkId) this.heldAddresses.delete(key);
+    });
+  }
+
+  async holdNetwork(networkId: string, holderId: string): Promise<void> {
+    const key = holdKey(checkKeySegment('network id', networkId), checkKeySegment('holder id', holderId));
+    await this.withDeadline(`hold network ${this.networkName(networkId)}`, async () => {
+      const res = await this.ns
+        .if(networkKey(networkId), 'Version', '>', 0)
+        .then(this.ns.put(key).value(JSON.stringify({ hostId: this.host.id })), this.ns.put(membersGuardKey(networkId)).value(`hold ${holderId}`))
+        .commit();
+      if (!res.succeeded) throw notFound(`network ${networkId} not found`);
+    });
+  }
+
+  async releaseNetwork(networkId: string, holderId: string): Promise<void> {
+    await this.withDeadline(`release network ${this.networkName(networkId)}`, async () => {
+      await this.ns.delete().key(holdKey(networkId, holderId)).exec();
     });
   }
 

@@ -87,30 +87,7 @@ export class ClusterLab {
 
   /** The underlay bridge and each host's veth to it, addressed and up. */
   private async build(count: number): Promise<void> {
-    await Rtnl.in(this.underlay, async (nl) => {
-      const bridge = await nl.createBridge('underlay');
-      await nl.addAddress(bridge.index, `${OUTSIDE_ADDRESS}/24`);
-      await nl.setUp(bridge.index);
-      await nl.setUp((await nl.requireLink('lo')).index);
-    });
-    for (let i = 0; i < count; i++) {
-      const name = `h${i + 1}`;
-      const ns = this.newNs(name);
-      const address = `10.99.0.${11 + i}`;
-      await Rtnl.in(this.underlay, async (nl) => {
-        await nl.createVeth(`to-${name}`, { name: 'eth0', nsPath: ns });
-        const port = await nl.requireLink(`to-${name}`);
-        await nl.setMaster(port.index, (await nl.requireLink('underlay')).index);
-        await nl.setUp(port.index);
-      });
-      await Rtnl.in(ns, async (nl) => {
-        const eth0 = await nl.requireLink('eth0');
-        await nl.addAddress(eth0.index, `${address}/24`);
-        await nl.setUp(eth0.index);
-        await nl.setUp((await nl.requireLink('lo')).index);
-      });
-      this.hostSpecs.push({ name, ns, address });
-    }
+    this.hostSpecs.push(...(await buildUnderlay(this.underlay, count, (name) => this.newNs(name))));
   }
 
   private newNs(name: string): string {
@@ -122,6 +99,39 @@ export class ClusterLab {
 }
 
 export { until };
+
+/**
+ * In `underlay`: a bridge with OUTSIDE_ADDRESS, and `count` host namespaces (made by newNs) joined
+ * to it by veth, eth0 = 10.99.0.11, .12, ... in each.
+ */
+export async function buildUnderlay(underlay: string, count: number, newNs: (name: string) => string): Promise<{ name: string; ns: string; address: string }[]> {
+  await Rtnl.in(underlay, async (nl) => {
+    const bridge = await nl.createBridge('underlay');
+    await nl.addAddress(bridge.index, `${OUTSIDE_ADDRESS}/24`);
+    await nl.setUp(bridge.index);
+    await nl.setUp((await nl.requireLink('lo')).index);
+  });
+  const hosts: { name: string; ns: string; address: string }[] = [];
+  for (let i = 0; i < count; i++) {
+    const name = `h${i + 1}`;
+    const ns = newNs(name);
+    const address = `10.99.0.${11 + i}`;
+    await Rtnl.in(underlay, async (nl) => {
+      await nl.createVeth(`to-${name}`, { name: 'eth0', nsPath: ns });
+      const port = await nl.requireLink(`to-${name}`);
+      await nl.setMaster(port.index, (await nl.requireLink('underlay')).index);
+      await nl.setUp(port.index);
+    });
+    await Rtnl.in(ns, async (nl) => {
+      const eth0 = await nl.requireLink('eth0');
+      await nl.addAddress(eth0.index, `${address}/24`);
+      await nl.setUp(eth0.index);
+      await nl.setUp((await nl.requireLink('lo')).index);
+    });
+    hosts.push({ name, ns, address });
+  }
+  return hosts;
+}
 
 /** A sandbox's address (without prefix length) on a network, from the daemon that runs it. */
 export async function sandboxIp(lab: Lab, sandbox: string, network: string): Promise<string> {

@@ -168,6 +168,13 @@ export class EtcdMembers {
     m.process = child;
   }
 
+  /** The keys under a prefix, read through the first running member (a test's look at what is left). */
+  async keys(prefix: string): Promise<string[]> {
+    const m = this.members.find((x) => this.isRunning(x.name));
+    if (!m) throw new Error('no etcd member is running');
+    return (await this.etcdctl(m, ['get', '--prefix', '--keys-only', prefix])).split('\n').filter(Boolean);
+  }
+
   private async etcdctl(m: Member, args: string[]): Promise<string> {
     const argv = ['etcdctl', `--endpoints=http://${m.address}:${CLIENT_PORT}`, '--command-timeout=1s', '--dial-timeout=1s', ...args];
     const [cmd, ...rest] = m.nsPath ? ['nsenter', `--net=${m.nsPath}`, ...argv] : argv;

@@ -64,6 +64,7 @@ export class RuntimeLab {
     readonly dir: string,
     readonly hostNs: string,
     private readonly keeper: ChildProcess,
+    private readonly ownNs = true,
   ) {}
 
   get mountNs(): string {
@@ -76,11 +77,13 @@ export class RuntimeLab {
    * writes /etc/docker and /run/docker, which have no flag), and cnmd serves the Docker plugin
    * socket at /run/docker/plugins/cnm.sock there; podman is not set up.
    */
-  static async start(t: Teardown, opts: { docker?: boolean; daemonArgs?: string[] } = {}): Promise<RuntimeLab> {
+  static async start(t: Teardown, opts: { docker?: boolean; daemonArgs?: string[]; hostNs?: string } = {}): Promise<RuntimeLab> {
     const image = (await execFileP(path.join(REPO, 'scripts', 'busybox-image.sh'))).stdout.trim();
     const dir = fs.mkdtempSync(path.join(os.tmpdir(), `cnmrt${crypto.randomBytes(3).toString('hex')}-`));
-    const hostNs = path.join(dir, 'hostns');
-    createNetns(hostNs);
+    // A host namespace given by the caller (a host of a multi-host lab) is the caller's to remove.
+    const ownNs = !opts.hostNs;
+    const hostNs = opts.hostNs ?? path.join(dir, 'hostns');
+    if (ownNs) createNetns(hostNs);
     fs.mkdirSync(path.join(dir, 'ovl'));
     fs.writeFileSync(path.join(dir, 'mounts.sh'), SETUP_MOUNTS);
     const keeper = spawn('nsenter', [`--net=${hostNs}`, 'unshare', '-m', '--propagation', 'private', 'sh', path.join(dir, 'mounts.sh'), dir, opts.docker ? '/var/lib /opt /etc' : '/var/lib /opt /etc/cni', opts.docker ? 'docker' : 'cni'], { stdio: ['ignore', 'pipe', 'pipe'] });
@@ -99,12 +102,12 @@ export class RuntimeLab {
       if (rl) await rl.close();
       else {
         keeper.kill('SIGKILL');
-        deleteNetns(hostNs);
+        if (ownNs) deleteNetns(hostNs);
         fs.rmSync(dir, { recursive: true, force: true });
       }
     });
     lab = await Lab.start({ hostNs, mountNs: `/proc/${keeper.pid}/ns/mnt`, daemonArgs: [...(opts.docker ? ['--docker-plugin', DOCKER_PLUGIN_SOCKET] : []), ...(opts.daemonArgs ?? [])] });
-    rl = new RuntimeLab(lab, dir, hostNs, keeper);
+    rl = new RuntimeLab(lab, dir, hostNs, keeper, ownNs);
     fs.writeFileSync(path.join(dir, 'containers.conf'), podmanConf(dir));
     fs.cpSync(path.join(image, 'rootfs'), path.join(dir, 'rootfs'), { recursive: true, verbatimSymlinks: true });
     fs.copyFileSync(path.join(image, 'bb-rootfs.tar'), path.join(dir, 'bb-rootfs.tar'));
@@ -212,7 +215,7 @@ export class RuntimeLab {
       await this.lab.close();
       killProcessesInNetns(this.hostNs);
       this.keeper.kill('SIGKILL');
-      deleteNetns(this.hostNs);
+      if (this.ownNs) deleteNetns(this.hostNs);
       fs.rmSync(this.dir, { recursive: true, force: true });
     }
   }

@@ -40,12 +40,34 @@ t.test('CreateNetwork maps to a cnm network named and labelled after Docker\'s i
 });
 
 t.test('CreateNetwork refusals say what to do', async (t) => {
-  t.throws(() => createNetworkRequest({ NetworkID: NET, Options: { 'com.docker.network.generic': { 'cnm.driver': 'ipvlan' } } }), /unknown cnm driver "ipvlan": use -o cnm.driver=bridge or -o cnm.driver=macvlan/);
-  t.throws(() => createNetworkRequest({ NetworkID: NET, Options: { 'com.docker.network.generic': { 'cnm.driver': 'overlay' } } }), /not served through the Docker plugin yet/);
+  t.throws(() => createNetworkRequest({ NetworkID: NET, Options: { 'com.docker.network.generic': { 'cnm.driver': 'ipvlan' } } }), /unknown cnm driver "ipvlan": use -o cnm.driver=bridge, macvlan or overlay/);
+  const overlay = (generic: Record<string, string>, space = 'cnm'): unknown => ({ NetworkID: NET, Options: { 'com.docker.network.generic': { 'cnm.driver': 'overlay', ...generic } }, IPv4Data: [{ AddressSpace: space, Pool: '10.210.0.0/24', Gateway: '10.210.0.1/24' }] });
+  t.throws(() => createNetworkRequest(overlay({})), /cnm.driver=overlay needs -o cnm.network=NAME: the overlay network's name in cnm's cluster, the same on every dockerd host/);
+  t.throws(() => createNetworkRequest(overlay({ 'cnm.network': '-x' })), /invalid -o cnm.network=-x/);
+  t.throws(() => createNetworkRequest(overlay({ 'cnm.network': 'ov' }, 'LocalDefault')), /cnm.driver=overlay needs --ipam-driver cnm: an overlay network's addresses are given out cluster-wide/);
+  t.throws(() => createNetworkRequest({ NetworkID: NET, Options: { 'com.docker.network.generic': { 'cnm.network': 'ov' } } }), /-o cnm.network names a cnm overlay network shared by dockerd hosts: use it with -o cnm.driver=overlay/);
   t.throws(() => createNetworkRequest({ Options: {} }), /NetworkID is missing/);
   t.throws(() => createNetworkRequest({ NetworkID: NET, IPv4Data: {} }), /IPv4Data must be a list/);
   t.throws(() => createNetworkRequest({ NetworkID: NET, IPv4Data: [{ Gateway: '10.0.0.1/24' }] }), /without a Pool/);
   t.throws(() => createNetworkRequest([]), /the request must be a JSON object/);
+});
+
+t.test('CreateNetwork of an overlay: the shared name from cnm.network, no Docker label (each host has its own Docker id)', async (t) => {
+  const req = createNetworkRequest({
+    NetworkID: NET,
+    Options: { 'com.docker.network.generic': { 'cnm.driver': 'overlay', 'cnm.network': 'ov', 'com.docker.network.driver.mtu': '1400' } },
+    IPv4Data: [{ AddressSpace: 'cnm', Pool: '10.210.0.0/24', Gateway: '10.210.0.1/24' }],
+  });
+  t.same(req, {
+    name: 'ov',
+    driver: 'overlay',
+    options: { 'com.docker.network.driver.mtu': '1400' },
+    labels: {},
+    attachable: true,
+    ipamConfig: [{ subnet: '10.210.0.0/24', gateway: '10.210.0.1' }],
+    enableIPv6: false,
+    internal: false,
+  });
 });
 
 const handoff = (over: Partial<Handoff['endpoint']> = {}, gateways: Partial<Handoff> = { gatewayV4: '10.5.0.1' }): Handoff =>

@@ -292,3 +292,17 @@ t.test('pickAuxAddresses: IPAM picks the highest free address and reserves it li
   );
   t.throws(() => ipam.pools('last'), 'a refused create leaves nothing');
 });
+
+t.test('family: pools of one family only, as the Docker IPAM plugin protocol asks', async (t) => {
+  const ipam = new Ipam();
+  const v6 = ipam.allocateNetwork(request('p6', { configs: [{ subnet: 'fd00:77::/64' }], enableIPv6: true, family: 6, reserveGateway: false }));
+  t.same(subnets(v6), ['fd00:77::/64'], 'no automatic IPv4 pool beside it');
+  t.same(ipam.getCursor(), {}, 'no IPv4 subnet taken');
+  t.equal(ipam.requestAddress('p6', 6), 'fd00:77::1', 'the lowest address (no gateway reserved)');
+  t.equal(
+    cnmErrorOf(() => ipam.allocateNetwork(request('p6b', { enableIPv6: true, family: 6 }))),
+    expected('invalid', 'could not find an available, non-overlapping IPv6 address pool among the defaults to assign to the network'),
+    'an automatic IPv6 pool needs IPv6 default pools',
+  );
+  t.same(subnets(ipam.allocateNetwork(request('p4', { family: 4 }))), ['172.17.0.0/16'], 'family 4: the IPv4 pool alone');
+});
