@@ -20,6 +20,7 @@ import { newId } from './ids';
 import { requireCluster } from './addresses';
 import { dockerOverlays } from './docker-overlay';
 import type { NetworkRecord } from './model';
+import { withUndo } from './undo';
 
 export const DOCKER_ADDRESS_SPACE = 'cnm';
 const META_KEY = 'dockerIpamPools';
@@ -132,15 +133,13 @@ export async function requestDockerAddress(ctx: ControllerContext, poolId: strin
 
 async function requestClusterAddress(ctx: ControllerContext, all: Record<string, StoredPool>, poolId: string, overlay: { network: NetworkRecord; pool: PoolConfig }, preferred?: string): Promise<string> {
   const cluster = requireCluster(ctx);
-  const address = await cluster.requestAddress(overlay.network.id, overlay.pool, preferred || undefined);
-  const pool = all[poolId]!;
-  try {
+  return withUndo(ctx.log, `give Docker an address of overlay network ${overlay.network.name}`, async (undo) => {
+    const address = await cluster.requestAddress(overlay.network.id, overlay.pool, preferred || undefined);
+    undo.push(`address ${address} of overlay network ${overlay.network.name}, reserved in the cluster store`, () => cluster.releaseAddress(overlay.network.id, address));
+    const pool = all[poolId]!;
     save(ctx, { ...all, [poolId]: { ...pool, cluster: [...(pool.cluster ?? []), address] } });
-  } catch (err) {
-    await cluster.releaseAddress(overlay.network.id, address).catch(() => undefined);
-    throw err;
-  }
-  return withPrefixLength(address, overlay.pool.subnet);
+    return withPrefixLength(address, overlay.pool.subnet);
+  });
 }
 
 /** Idempotent. */

@@ -12,6 +12,7 @@ import { requireCluster } from './addresses';
 import type { ControllerContext } from './context';
 import type { NetworkRecord } from './model';
 import { createNetwork, removeNetwork, type CreateNetworkRequest } from './networks';
+import { withUndo } from './undo';
 
 const META_KEY = 'dockerOverlays';
 
@@ -64,19 +65,20 @@ function checkSame(existing: NetworkRecord, req: CreateNetworkRequest): void {
  */
 export async function useDockerOverlay(ctx: ControllerContext, dockerNetworkId: string, req: CreateNetworkRequest): Promise<NetworkRecord> {
   const cluster = requireCluster(ctx);
-  let network = ctx.state.networkByName(req.name);
-  const made = !network;
-  if (network) checkSame(network, req);
-  else network = await createNetwork(ctx, req);
-  try {
-    await cluster.holdNetwork(network.id, dockerNetworkId);
-    saveMapping(ctx, { ...mapping(ctx), [dockerNetworkId]: network.id });
-  } catch (err) {
-    await cluster.releaseNetwork(network.id, dockerNetworkId).catch(() => undefined);
-    if (made) await removeNetwork(ctx, network).catch((e) => ctx.log.log('error', 'could not undo an overlay network', { network: network!.name, error: String(e) }));
-    throw err;
-  }
-  return network;
+  return withUndo(ctx.log, `use overlay network ${req.name} for Docker network ${dockerNetworkId.slice(0, 12)}`, async (undo) => {
+    let network = ctx.state.networkByName(req.name);
+    if (network) checkSame(network, req);
+    else {
+      const made = await createNetwork(ctx, req);
+      undo.push(`overlay network ${made.name}`, () => removeNetwork(ctx, made));
+      network = made;
+    }
+    const held = network;
+    undo.push(`the hold of Docker network ${dockerNetworkId.slice(0, 12)} on ${held.name} in the cluster store`, () => cluster.releaseNetwork(held.id, dockerNetworkId));
+    await cluster.holdNetwork(held.id, dockerNetworkId);
+    saveMapping(ctx, { ...mapping(ctx), [dockerNetworkId]: held.id });
+    return held;
+  });
 }
 
 /**

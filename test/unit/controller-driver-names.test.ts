@@ -34,3 +34,21 @@ t.test('the check finds a driver name where there is one', async (t) => {
   const names = [...code.matchAll(/(kind\s*(?:===|!==|:)\s*)?(['"`])([a-z]+)\2/g)].filter((m) => DRIVER_NAMES.includes(m[3]!) && !(m[1] && m[3] === 'host')).map((m) => m[3]);
   t.same(names, ['null']);
 });
+
+/** Issue 11: an undo or cleanup that fails is logged with what it left, never swallowed. */
+const SILENT_CATCH = /\.catch\(\(\)\s*=>\s*(?:undefined|\{\s*\})\)|catch\s*(?:\([^)]*\))?\s*\{\s*\}/g;
+
+t.test('no silent catch in src/controller or src/drivers', async (t) => {
+  const found: string[] = [];
+  const walk = (dir: string): void => {
+    for (const entry of fs.readdirSync(dir, { withFileTypes: true })) {
+      const file = path.join(dir, entry.name);
+      if (entry.isDirectory()) walk(file);
+      else if (entry.name.endsWith('.ts')) for (const m of withoutComments(fs.readFileSync(file, 'utf8')).matchAll(SILENT_CATCH)) found.push(`${path.relative(path.dirname(DIR), file)}: ${m[0]}`);
+    }
+  };
+  walk(DIR);
+  walk(path.join(path.dirname(DIR), 'drivers'));
+  t.same(found, [], 'silent catches found');
+  t.same([...'x.catch(() => undefined); try { y(); } catch {}'.matchAll(SILENT_CATCH)].length, 2, 'the check finds both forms');
+});
