@@ -4,19 +4,16 @@
 # the same as a tar (bb-rootfs.tar) for `podman import`. Idempotent; prints the directory.
 set -euo pipefail
 cd "$(dirname "$0")/.."
+. scripts/lib/deb-cache.sh
 dest=.cache/busybox-image
-mkdir -p "$dest"
-exec 9>"$dest/.lock"
-flock 9
+lock_cache "$dest"
 if [ -x "$dest/rootfs/bin/busybox" ] && [ -s "$dest/bb-rootfs.tar" ]; then
   echo "$PWD/$dest"
   exit 0
 fi
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
-download() { (cd "$tmp" && apt-get download -o APT::Sandbox::User=root -qq busybox-static >/dev/null); }
-download 2>/dev/null || { apt-get update -qq && download; }
-dpkg-deb -x "$tmp"/busybox-static_*.deb "$tmp/pkg"
+dpkg-deb -x "$(fetch_deb busybox-static "$tmp")" "$tmp/pkg"
 root=$tmp/rootfs
 mkdir -p "$root"/{bin,etc,proc,sys,dev,tmp,root}
 cp "$tmp/pkg/bin/busybox" "$root/bin/"
