@@ -15,6 +15,7 @@ import { connect, disconnect, removeSandbox } from './sandboxes';
 import { sandboxPaths } from './sandbox-files';
 import { forgetSandbox, teardownSandboxKernel } from './teardown';
 import { withUndo } from './undo';
+import { runtimeSandbox } from './sandbox-record';
 
 /** Labels that show the runtime's view of an attachment in `cnm ps`, inspect and the Engine API. */
 export const CONTAINER_ID_LABEL = 'io.cnm.cni.container-id';
@@ -132,25 +133,15 @@ function newAttachedSandbox(ctx: ControllerContext, req: AttachRequest, nsIdenti
   if (clash) throw conflict(`the name "${req.name}" is already used by cnm sandbox ${clash.id}: rename the container or remove that sandbox`);
   // Podman's ids are Docker-style (64 hex): keeping them makes `cnm ps` and the runtime agree.
   const id = /^[0-9a-f]{64}$/.test(req.containerId) && !ctx.state.sandboxes.has(req.containerId) ? req.containerId : newId();
-  const sandbox: SandboxRecord & { mode: AttachedMode } = {
+  const sandbox = runtimeSandbox({
     id,
     name: req.name,
-    hostname: req.name,
-    domainname: '',
-    created: nowRfc3339Nano(),
     mode: { kind: 'attached', nsPath: req.nsPath, nsIdentity, containerId: req.containerId },
     networkMode: req.network,
-    nextInterface: 0,
-    dns: { servers: [], search: [], options: [] },
-    extraHosts: [],
-    cmd: [],
-    tty: false,
-    openStdin: false,
-    autoRemove: false,
     labels: { [CONTAINER_ID_LABEL]: req.containerId, [NETNS_LABEL]: req.nsPath },
     publish: req.publish,
-    process: { status: 'created', pid: 0, startTicks: 0, exitCode: 0, startedAt: '0001-01-01T00:00:00Z', finishedAt: '0001-01-01T00:00:00Z' },
-  };
+  });
+
   ctx.store.transaction((tx) => tx.putSandbox(sandbox));
   ctx.state.sandboxes.set(id, sandbox);
   return sandbox;

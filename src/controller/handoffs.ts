@@ -16,6 +16,7 @@ import { allocatePorts, releasePorts } from './ports';
 import { connect, removeSandbox } from './sandboxes';
 import { createNetwork, removeNetwork, type CreateNetworkRequest } from './networks';
 import { withUndo } from './undo';
+import { runtimeSandbox } from './sandbox-record';
 import { dockerOverlay, dropDockerOverlay, useDockerOverlay } from './docker-overlay';
 import { heldForDocker } from './docker-ipam';
 
@@ -107,26 +108,15 @@ export async function createHandoff(ctx: ControllerContext, req: HandoffRequest)
   if (!network) throw notFound(`cnm has no network for Docker network ${req.dockerNetworkId.slice(0, 12)}: it was removed from cnm (docker network rm it and create it again)`);
   if (handoffSandbox(ctx, req.dockerEndpointId)) throw conflict(`endpoint ${req.dockerEndpointId.slice(0, 12)} already exists in cnm`);
   await removeStaleHolders(ctx, network, req);
-  const name = `docker-ep-${req.dockerEndpointId.slice(0, 12)}`;
-  const sandbox: HandoffSandbox = {
+  const sandbox: HandoffSandbox = runtimeSandbox({
     id: req.dockerEndpointId,
-    name,
-    hostname: name,
-    domainname: '',
-    created: nowRfc3339Nano(),
+    name: `docker-ep-${req.dockerEndpointId.slice(0, 12)}`,
     mode: { kind: 'handoff', dockerNetworkId: req.dockerNetworkId, dockerEndpointId: req.dockerEndpointId },
     networkMode: network.name,
-    nextInterface: 0,
-    dns: { servers: [], search: [], options: [] },
-    extraHosts: [],
-    cmd: [],
-    tty: false,
-    openStdin: false,
-    autoRemove: false,
     labels: {},
     publish: [],
-    process: { status: 'created', pid: 0, startTicks: 0, exitCode: 0, startedAt: '0001-01-01T00:00:00Z', finishedAt: '0001-01-01T00:00:00Z' },
-  };
+  });
+
   // The sandbox is recorded by connect's commit, with its endpoint: a crash before leaves nothing.
   await connect(ctx, network, sandbox, {
     ifName: handoffInterfaceName(req.dockerEndpointId),

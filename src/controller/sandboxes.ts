@@ -23,6 +23,7 @@ import { beginJournal } from './journal';
 import type { EndpointRecord, NetworkRecord, PublishedPortRequest, SandboxMode, SandboxRecord } from './model';
 import { randomName } from './names';
 import { sandboxHosts, sandboxPaths, sandboxResolvConf, writeSandboxFiles } from './sandbox-files';
+import { neverStarted } from './sandbox-record';
 import { hasServiceDiscovery } from './service-state';
 
 export interface CreateSandboxRequest {
@@ -111,7 +112,7 @@ export async function createSandbox(ctx: ControllerContext, req: CreateSandboxRe
     autoRemove: Boolean(req.autoRemove),
     labels: req.labels ?? {},
     publish: plan.mode.kind === 'own' ? req.publish ?? [] : [],
-    process: { status: 'created', pid: 0, startTicks: 0, exitCode: 0, startedAt: '0001-01-01T00:00:00Z', finishedAt: '0001-01-01T00:00:00Z' },
+    process: neverStarted(),
   };
 
   // Networks to join, the mode's first; an endpoint setting for the primary network applies to it.
@@ -151,11 +152,7 @@ export async function createSandbox(ctx: ControllerContext, req: CreateSandboxRe
     undo.push(`the files of sandbox ${sandbox.name} in ${paths.dir}`, () => fs.rmSync(paths.dir, { recursive: true, force: true }));
     writeFiles(ctx, sandbox, joined);
     await publishEndpoints(ctx, undo, sandbox, joined);
-    ctx.store.transaction((tx) => {
-      tx.putSandbox(sandbox);
-      for (const e of joined) tx.putEndpoint(e);
-      for (const j of journals) tx.endJournal(j);
-    });
+    commitJoined(ctx, sandbox, joined, journals);
     return joined;
   });
   ctx.state.sandboxes.set(id, sandbox);
@@ -232,6 +229,15 @@ export async function teardownSandbox(ctx: ControllerContext, sandbox: SandboxRe
   await teardownSandboxKernel(ctx, leaves, ownNs, filesDir);
 }
 
+/** One commit: the sandbox's record, its new endpoints, and the end of their journal entries. */
+function commitJoined(ctx: ControllerContext, sandbox: SandboxRecord, endpoints: EndpointRecord[], journals: number[]): void {
+  ctx.store.transaction((tx) => {
+    tx.putSandbox(sandbox);
+    for (const e of endpoints) tx.putEndpoint(e);
+    for (const j of journals) tx.endJournal(j);
+  });
+}
+
 /**
  * Connects the sandbox to the network, and to the gateway bridge when the network's driver needs
  * one and the sandbox is not on it yet: all in one operation, all or nothing.
@@ -269,12 +275,8 @@ export async function connect(ctx: ControllerContext, network: NetworkRecord, sa
     );
     writeFiles(ctx, next, [...current, ...endpoints]);
     await publishEndpoints(ctx, undo, sandbox, endpoints);
-    ctx.store.transaction((tx) => {
-      // The sandbox first: a Docker endpoint's sandbox is recorded by this commit (handoffs.ts).
-      tx.putSandbox(next);
-      for (const e of endpoints) tx.putEndpoint(e);
-      for (const j of journals) tx.endJournal(j);
-    });
+    // A Docker endpoint's sandbox is recorded by this commit (handoffs.ts).
+    commitJoined(ctx, next, endpoints, journals);
     return endpoints;
   });
   for (const e of joined) ctx.state.endpoints.set(e.id, e);
