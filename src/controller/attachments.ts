@@ -9,7 +9,7 @@
 import fs from 'node:fs';
 import { CnmError, conflict, invalid, notFound } from '../errors';
 import type { ControllerContext } from './context';
-import { resolveRef, newId, nowRfc3339Nano, VALID_NAME } from './ids';
+import { resolveRef, newId, VALID_NAME } from './ids';
 import type { AttachedMode, EndpointRecord, NetworkRecord, PublishedPortRequest, SandboxRecord } from './model';
 import { connect, disconnect, removeSandbox } from './sandboxes';
 import { sandboxPaths } from './sandbox-files';

@@ -10,7 +10,6 @@ import { CnmError, conflict, notFound } from '../errors';
 import { stripPrefixLength } from '../ipam';
 import type { ControllerContext } from './context';
 import { toDriverNetwork } from './context';
-import { nowRfc3339Nano } from './ids';
 import type { EndpointRecord, HandoffMode, NetworkRecord, PortBindingRecord, PublishedPortRequest, SandboxRecord } from './model';
 import { allocatePorts, releasePorts } from './ports';
 import { connect, removeSandbox } from './sandboxes';
