@@ -149,7 +149,17 @@ export function runExitCode(message: string): number {
   return 125;
 }
 
+/** The status a shell reports for a program its closed pipe ended (128 + SIGPIPE), as for docker. */
+const CLOSED_PIPE_STATUS = 141;
+
 export function main(argv: string[]): void {
+  // A reader that stops early (`cnm ps | head -1`) closes the pipe: end quietly, not with a stack.
+  for (const stream of [process.stdout, process.stderr]) {
+    stream.on('error', (err: NodeJS.ErrnoException) => {
+      if (err.code !== 'EPIPE') throw err;
+      process.exit(CLOSED_PIPE_STATUS);
+    });
+  }
   runCli(argv).then(
     (code) => {
       process.exitCode = code;

@@ -44,3 +44,12 @@ t.test('an alias reaches its command (network ls is network list)', async (t) =>
   t.equal(r.code, 0);
   t.match(r.out, /cnm network ls/);
 });
+
+t.test('a reader that closes the pipe early (cnm ... | head) ends cnm quietly, as docker does', async (t) => {
+  const { spawnSync } = await import('node:child_process');
+  const path = await import('node:path');
+  const cnm = path.resolve(__dirname, '..', '..', '..', 'bin', 'cnm');
+  // `true` exits long before node has started, so cnm's first write meets a closed pipe.
+  const r = spawnSync('bash', ['-c', `"${cnm}" --help | true; echo "status \${PIPESTATUS[0]}" >&2`], { encoding: 'utf8' });
+  t.match(r.stderr, /^status (0|141)\n$/, `no stack trace, no error status: ${r.stderr}`);
+});
