@@ -17,7 +17,7 @@ import type { EventLog } from './events';
 import type { Router } from './http';
 import { empty, json } from './http';
 import { parseEndpointConfig } from './network-requests';
-import { presentContainer, presentSummary, runsRuntimeProgram } from './present';
+import { isUp, presentContainer, presentSummary, runsRuntimeProgram } from './present';
 import { object, optArray, optBool, optString, optStringArray, optStringMap, queryBool } from './validate';
 
 /**
@@ -136,7 +136,7 @@ export function addContainerRoutes(router: Router, ctl: Controller, runtime: Pro
     const createdOf = (id: string): string => ctl.state.sandboxes.get(id)?.created ?? '';
     const list = ctl
       .sandboxes()
-      .map((s) => ({ s, running: runtime.isRunning(s) || runsRuntimeProgram(s) }))
+      .map((s) => ({ s, running: isUp(s, runtime) }))
       .filter(({ running }) => all || running || filters.has('status'))
       .map(({ s, running }) => presentSummary(s, ctl.state, { running, pid: s.process.pid }, now))
       .filter((c) => {
@@ -196,7 +196,7 @@ export function addContainerRoutes(router: Router, ctl: Controller, runtime: Pro
     const filters = parseFilters(req.query.get('filters'), ['label', 'label!']);
     const deleted: string[] = [];
     for (const s of ctl.sandboxes()) {
-      if (runtime.isRunning(s) || runsRuntimeProgram(s)) continue;
+      if (isUp(s, runtime)) continue;
       if (!(filters.get('label') ?? []).every((v) => labelMatch(v, s.labels))) continue;
       if ((filters.get('label!') ?? []).some((v) => labelMatch(v, s.labels))) continue;
       await ctl.removeSandbox(s.id);
@@ -208,7 +208,7 @@ export function addContainerRoutes(router: Router, ctl: Controller, runtime: Pro
 
   router.add('DELETE', '/containers/{id}', async (req) => {
     const s = ctl.sandbox(req.params.id!);
-    if (runtime.isRunning(s) || runsRuntimeProgram(s)) {
+    if (isUp(s, runtime)) {
       if (!queryBool(req.query, 'force')) {
         throw new CnmError('conflict', `You cannot remove a running container ${s.id}. Stop the container before attempting removal or force remove`);
       }

@@ -219,6 +219,11 @@ export function runsRuntimeProgram(s: SandboxRecord): boolean {
   return s.mode.kind === 'attached' || s.mode.kind === 'handoff';
 }
 
+/** Up as docker ps and info count it: cnm's program runs, or a runtime's does. */
+export function isUp(s: SandboxRecord, runtime: { isRunning(s: SandboxRecord): boolean }): boolean {
+  return runsRuntimeProgram(s) || runtime.isRunning(s);
+}
+
 /** Docker's State: running, created or exited. */
 function stateOf(s: SandboxRecord, proc: ProcessView): 'running' | 'created' | 'exited' {
   if (proc.running || runsRuntimeProgram(s)) return 'running';

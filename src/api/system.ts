@@ -4,6 +4,7 @@ import type { Controller } from '../controller/controller';
 import type { ProcessRuntime } from '../runtime/processes';
 import type { Reply, Router } from './http';
 import { json } from './http';
+import { isUp } from './present';
 import { API_VERSION, CNM_VERSION, MIN_API_VERSION } from './version';
 
 /** Go's GOARCH names, which clients print and compare. */
@@ -53,7 +54,7 @@ export function addSystemRoutes(router: Router, ctl: Controller, runtime: Proces
 
   router.add('GET', '/info', () => {
     const sandboxes = ctl.sandboxes();
-    const running = sandboxes.filter((s) => runtime.isRunning(s)).length;
+    const running = sandboxes.filter((s) => isUp(s, runtime)).length;
     const drivers = ['bridge', 'host', 'null', ...ctl.networks().map((n) => n.driver)].filter((d, i, a) => a.indexOf(d) === i);
     return json(200, {
       ID: '',

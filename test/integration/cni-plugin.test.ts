@@ -131,6 +131,8 @@ t.test('cnm CNI plugin, invoked directly', async (t) => {
     t.same(await rows(), ['default-t1', 'native', 'web'], 'all still there');
     const inspect = (await lab.api('GET', '/containers/web/json')).body as { State: { Status: string; Running: boolean } };
     t.same([inspect.State.Status, inspect.State.Running], ['running', true]);
+    const info = (await lab.api('GET', '/info')).body as { Containers: number; ContainersRunning: number };
+    t.same([info.Containers, info.ContainersRunning], [3, 3], '/info counts the attachments as running, as ps does');
   });
 
   await t.test('CHECK reports what is missing', async (t) => {
