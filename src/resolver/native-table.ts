@@ -121,6 +121,11 @@ export class NativeTableCompiler {
     if (prev?.table === table) return prev.handle;
     let handle: DnsNetworkHandle;
     if (prev !== undefined && table.changes?.base.deref() === prev.table) {
+      // No key changed (internal, the endpoints' order): the C table is the same one.
+      if (table.changes.names.length === 0 && table.changes.reverse.length === 0) {
+        this.built.set(table.id, { table, handle: prev.handle });
+        return prev.handle;
+      }
       const delta = encodeDelta(table, table.changes);
       handle = this.addon.dnsNetworkDerive(prev.handle, delta.bytes, delta.count);
     } else {

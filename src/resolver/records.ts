@@ -207,11 +207,18 @@ function sameEndpoints(base: NetworkTable, network: DnsNetwork): boolean {
   return true;
 }
 
+/** base, or base with what changed beside its records (internal, the endpoints' order): no key changed. */
+function sameRecords(base: NetworkTable, network: DnsNetwork, order: readonly string[]): NetworkTable {
+  const reordered = order !== base.order && order.some((id, i) => id !== base.order[i]);
+  if (base.internal === network.internal && !reordered) return base;
+  return { ...base, internal: network.internal, order: reordered ? order : base.order, changes: { base: new WeakRef(base), names: [], reverse: [] } };
+}
+
 /** The table of one network, reusing prev's unchanged endpoints and entries. */
 export function buildTable(prev: NetworkTable | undefined, network: DnsNetwork, ttl: number, problems: string[]): NetworkTable {
   const base = prev !== undefined && prev.name === network.name && prev.ttl === ttl ? prev : undefined;
   if (base !== undefined && sameEndpoints(base, network)) {
-    return base.internal === network.internal ? base : { ...base, internal: network.internal, changes: { base: new WeakRef(base), names: [], reverse: [] } };
+    return sameRecords(base, network, base.order);
   }
   // The endpoint map too is derived from base's: only the shards of changed endpoints are copied.
   const listed = new Set<string>();
@@ -240,7 +247,9 @@ export function buildTable(prev: NetworkTable | undefined, network: DnsNetwork, 
     }
   });
   if (base !== undefined && added.length === 0 && removed.length === 0) {
-    return base.internal === network.internal ? base : { ...base, internal: network.internal, changes: { base: new WeakRef(base), names: [], reverse: [] } };
+    // The same endpoints, listed in another order: keep the new order, or every later update
+    // would miss the fast check above.
+    return sameRecords(base, network, [...listed]);
   }
   let changedNames: string[] = [];
   let changedReverse: string[] = [];

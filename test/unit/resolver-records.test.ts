@@ -187,3 +187,16 @@ t.test('an update that changes no sandbox reuses the sandbox map, and the views 
   t.match(withProblem.problems, [/s9 is on unknown network nope/]);
   t.match(buildSnapshot(withProblem.snapshot, unknown, 600).problems, [/s9 is on unknown network nope/], 'reported again');
 });
+
+t.test('the same endpoints listed in another order: same records, the new order kept for the fast check', async (t) => {
+  const first = build(sampleState());
+  const swapped = sampleState();
+  swapped.networks[0] = { ...swapped.networks[0]!, endpoints: [...swapped.networks[0]!.endpoints].reverse() };
+  const second = build(swapped, first);
+  const before = first.tables.get('n1')!;
+  const after = second.tables.get('n1')!;
+  t.equal(after.names, before.names, 'no record rebuilt');
+  t.same(after.order, swapped.networks[0]!.endpoints.map((e) => e.sandboxId), 'the order as listed now');
+  t.same(after.changes && [after.changes.names, after.changes.reverse], [[], []], 'no key changed');
+  t.equal(build(swapped, second).tables.get('n1'), after, 'the next update with that order reuses the table');
+});
