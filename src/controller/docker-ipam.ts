@@ -148,13 +148,17 @@ export async function releaseDockerAddress(ctx: ControllerContext, poolId: strin
   const pool = all[poolId];
   if (!pool) return;
   const bare = stripPrefixLength(address);
-  if (pool.cluster?.includes(bare)) {
-    save(ctx, { ...all, [poolId]: { ...pool, cluster: pool.cluster.filter((a) => a !== bare) } });
+  const given = pool.cluster?.indexOf(bare) ?? -1;
+  if (given >= 0) {
+    // One grant goes: the endpoint that had it freed it already (DeleteEndpoint comes first), and
+    // Docker may have been given the address again since, for a container whose endpoint is still
+    // to come; one of cnm's own sandboxes on this host may hold it too.
+    const cluster = pool.cluster!.filter((_, i) => i !== given);
     const overlay = overlayOf(ctx, pool);
-    // The endpoint that had it released it already (DeleteEndpoint comes first); one of cnm's own
-    // sandboxes on this host may hold it again since.
-    const inUse = overlay && ctx.state.endpointsOfNetwork(overlay.network.id).some((e) => [e.ipv4, e.ipv6].some((a) => a && stripPrefixLength(a) === bare));
+    const inUse = cluster.includes(bare) || ctx.state.endpointsOfNetwork(overlay?.network.id ?? '').some((e) => [e.ipv4, e.ipv6].some((a) => a && stripPrefixLength(a) === bare));
+    // The store first: if it is unreachable, Docker's grant stays recorded for its next ReleaseAddress.
     if (overlay && !inUse) await requireCluster(ctx).releaseAddress(overlay.network.id, bare);
+    save(ctx, { ...all, [poolId]: { ...pool, cluster } });
     return;
   }
   if (!pool.used.includes(bare)) return;
