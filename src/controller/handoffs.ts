@@ -216,11 +216,27 @@ async function deferIfUnavailable(ctx: ControllerContext, kind: keyof PendingRem
   }
 }
 
-/** The removals that waited for the cluster store, tried again (endpoints first). */
+/**
+ * The removals that waited for the cluster store, tried again (endpoints first). The first that
+ * finds the store unreachable again ends the round (each further try would wait out its deadline
+ * inside the queue). One that fails otherwise is logged and dropped: dockerd has forgotten it
+ * already, as after a DeleteEndpoint that failed, and it must not hold up the others for good.
+ */
 export async function retryDockerRemovals(ctx: ControllerContext): Promise<void> {
   const all = pending(ctx);
-  for (const id of all.endpoints) await deleteHandoff(ctx, id);
-  for (const id of all.networks) await deleteDockerNetwork(ctx, id);
+  const removals = [
+    ...all.endpoints.map((id) => ({ kind: 'endpoints' as const, id, remove: () => removeHandoff(ctx, id) })),
+    ...all.networks.map((id) => ({ kind: 'networks' as const, id, remove: () => removeDockerNetwork(ctx, id) })),
+  ];
+  for (const { kind, id, remove } of removals) {
+    try {
+      await remove();
+    } catch (err) {
+      if (err instanceof CnmError && err.kind === 'unavailable') return;
+      ctx.log.log('error', 'a Docker removal that waited for the cluster store failed: given up, what it left stays', { [kind]: id, error: err instanceof Error ? err.message : String(err) });
+    }
+    setPending(ctx, kind, id, false);
+  }
 }
 
 /** Whether removals wait for the cluster store. */

@@ -122,7 +122,10 @@ export class DockerPluginServer {
   ) {
     this.server = http.createServer((req, res) => void this.handle(handlers, req, res));
     // dockerd forgets what it removed whatever cnm answers: what waits for the store is cnm's to finish.
-    this.retry = setInterval(() => void ctl.retryDockerRemovals().catch(() => undefined), RETRY_MS);
+    this.retry = setInterval(
+      () => void ctl.retryDockerRemovals().catch((err) => this.log.log('debug', 'the cluster store is still unreachable: Docker removals keep waiting', { error: err instanceof Error ? err.message : String(err) })),
+      RETRY_MS,
+    );
     this.retry.unref();
   }
 
