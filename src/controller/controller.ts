@@ -17,7 +17,7 @@ import { applySnapshot } from './cluster-sync';
 import type { DockerPool, DockerPoolRequest } from './docker-ipam';
 import { releaseDockerAddress, releaseDockerPool, requestDockerAddress, requestDockerPool, restoreDockerPools } from './docker-ipam';
 import type { Handoff, HandoffRequest } from './handoffs';
-import { createDockerNetwork, createHandoff, deleteDockerNetwork, hasPendingDockerRemovals, retryDockerRemovals, deleteHandoff, describeHandoff, dockerNetwork, handoffSandbox, publishHandoff, revokeHandoff } from './handoffs';
+import { createDockerNetwork, createHandoff, deleteDockerNetwork, hasPendingDockerRemovals, retryDockerRemovals, deleteHandoff, describeHandoff, handoffSandbox, publishHandoff, revokeHandoff } from './handoffs';
 import type { ChangeListener, ControllerContext } from './context';
 import { nsPathOf } from './context';
 import type { EndpointRequest } from './endpoints';
@@ -230,11 +230,6 @@ export class Controller {
   }
 
   // ---- handoffs: endpoints of Docker networks, through the Docker plugin (handoffs.ts) ----
-
-  /** The cnm network serving a Docker network, if any. */
-  dockerNetwork(dockerNetworkId: string): NetworkRecord | undefined {
-    return dockerNetwork(this.ctx, dockerNetworkId);
-  }
 
   /** CreateNetwork: idempotent; an overlay uses the global network other dockerd hosts made. */
   createDockerNetwork(dockerNetworkId: string, req: CreateNetworkRequest): Promise<NetworkRecord> {

@@ -91,7 +91,7 @@ export function createNetworkRequest(raw: unknown): CreateNetworkRequest {
   }
   if (!shared) throw invalid(`-o ${DRIVER_OPTION}=overlay needs -o ${NETWORK_OPTION}=NAME: the overlay network's name in cnm's cluster, the same on every dockerd host`);
   if (!VALID_NAME.test(shared)) throw invalid(`invalid -o ${NETWORK_OPTION}=${shared}: use letters, digits, '_', '.' and '-', starting with a letter or digit`);
-  const spaces = [body.IPv4Data, body.IPv6Data].flatMap((d) => (Array.isArray(d) ? d : [])).map((d) => (object(d, 'IPv4Data') as IpamData).AddressSpace);
+  const spaces = (['IPv4Data', 'IPv6Data'] as const).flatMap((field) => (Array.isArray(body[field]) ? (body[field] as unknown[]) : []).map((d) => (object(d, field) as IpamData).AddressSpace));
   if (!spaces.length || spaces.some((s) => s !== DOCKER_ADDRESS_SPACE)) {
     throw invalid(`-o ${DRIVER_OPTION}=overlay needs --ipam-driver cnm: an overlay network's addresses are given out cluster-wide by cnm (Docker's default IPAM would give the same address on two hosts)`);
   }
