@@ -185,7 +185,7 @@ void cnm_dns_network_unref(cnm_dns_network *n) {
   free(n);
 }
 
-void cnm_dns_network_ref(cnm_dns_network *n) { n->refs++; }
+static void cnm_dns_network_ref(cnm_dns_network *n) { n->refs++; }
 
 static cnm_dns_network *network_fail(cnm_dns_network *n, const char **problem, const char *why) {
   *problem = why;

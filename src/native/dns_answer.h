@@ -23,7 +23,6 @@ cnm_dns_network *cnm_dns_network_build(const uint8_t *entries, size_t length, ui
  * no records). base is not changed: readers may still hold it. */
 cnm_dns_network *cnm_dns_network_derive(const cnm_dns_network *base, const uint8_t *delta, size_t length, uint32_t count, const char **problem);
 /* Reference counts change on one thread only (the addon's: JavaScript's). */
-void cnm_dns_network_ref(cnm_dns_network *network);
 void cnm_dns_network_unref(cnm_dns_network *network);
 /* Bytes held by every network alive (to tell the JavaScript engine). */
 size_t cnm_dns_live_bytes(void);
